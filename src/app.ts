@@ -1,0 +1,79 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { loadConfig } from "./config";
+import { ApiError, badRequest, fieldsFromIssues } from "./errors";
+import { adminRoutes } from "./routes/admin";
+import { authRoutes } from "./routes/auth";
+import type { AppEnv } from "./routes/context";
+import { mountDocs } from "./routes/docs";
+import { messageRoutes } from "./routes/messages";
+import { realtimeRoutes } from "./routes/realtime";
+import { roomRoutes } from "./routes/rooms";
+import { userRoutes } from "./routes/users";
+
+/** Renders any error as `{"error": {"code", "message"}}`; unknown errors are logged, never shown. */
+function renderError(err: Error): Response {
+	if (err instanceof ApiError) return Response.json(err.toJSON(), { status: err.status });
+	if (err instanceof HTTPException) {
+		// Hono's own validators throw these, e.g. for a body that is not JSON.
+		const malformed = err.status === 400;
+		const apiError = new ApiError(err.status as 400, malformed ? "invalid_json" : "validation_failed", err.message || "Bad request");
+		return Response.json(apiError.toJSON(), { status: err.status });
+	}
+	console.error(JSON.stringify({ msg: "unhandled error", error: String(err), stack: err.stack }));
+	return Response.json({ error: { code: "internal_error", message: "Something went wrong on our side" } }, { status: 500 });
+}
+
+export function createApp() {
+	const app = new OpenAPIHono<AppEnv>({
+		defaultHook: (result) => {
+			if (!result.success) throw badRequest("Invalid request", fieldsFromIssues(result.error.issues));
+		},
+	});
+
+	// One structured line per request: never a token, a query string or a body.
+	app.use(async (c, next) => {
+		const started = Date.now();
+		await next();
+		console.log(
+			JSON.stringify({
+				method: c.req.method,
+				route: c.req.routePath,
+				status: c.res.status,
+				duration_ms: Date.now() - started,
+				client_id: c.get("clientId") ?? null,
+			}),
+		);
+	});
+	app.use((c, next) => {
+		const { corsOrigins } = loadConfig(c.env);
+		return cors({
+			origin: corsOrigins,
+			allowHeaders: ["Authorization", "Content-Type", "clientKey"],
+			allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+			maxAge: 600,
+		})(c, next);
+	});
+	app.use(
+		bodyLimit({
+			maxSize: 64 * 1024,
+			onError: () => {
+				throw new ApiError(413, "payload_too_large", "Request bodies are limited to 64 KiB");
+			},
+		}),
+	);
+
+	app.route("/", adminRoutes);
+	app.route("/", authRoutes);
+	app.route("/", userRoutes);
+	app.route("/", roomRoutes);
+	app.route("/", messageRoutes);
+	app.route("/", realtimeRoutes);
+	mountDocs(app);
+
+	app.notFound(() => renderError(new ApiError(404, "not_found", "No such route")));
+	app.onError((err) => renderError(err));
+	return app;
+}

@@ -1,0 +1,8 @@
+/** Who is calling, as established from the request's credentials. */
+export type Principal =
+	/** The integrating product's backend, with `clientKey: <api_token>`. */
+	| { kind: "backend"; clientId: string }
+	/** One of its users, with a JWT or `clientKey: <api_token>.<user_id>`; `exp` is 0 for the latter. */
+	| { kind: "user"; clientId: string; userId: string; exp: number };
+
+export type UserPrincipal = Extract<Principal, { kind: "user" }>;

@@ -1,0 +1,60 @@
+import type { Env } from "./env";
+
+/** Settings resolved from the environment, with the defaults the README documents. */
+export interface Config {
+	jwtTtlSeconds: number;
+	maxMessageLength: number;
+	maxBodyBytes: number;
+	maxFrameBytes: number;
+	corsOrigins: "*" | string[];
+	wsAllowedOrigins: string[];
+	wsRatePerSecond: number;
+	wsRateBurst: number;
+	restSendRatePerSecond: number;
+	restSendRateBurst: number;
+	maxSocketsPerRoom: number;
+	maxSocketsPerUser: number;
+	defaultPageSize: number;
+	maxPageSize: number;
+}
+
+const positiveInt = (raw: string | undefined, fallback: number, name: string): number => {
+	if (raw === undefined || raw.trim() === "") return fallback;
+	const value = Number(raw);
+	if (!Number.isInteger(value) || value <= 0) {
+		throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+	}
+	return value;
+};
+
+const list = (raw: string | undefined): string[] =>
+	(raw ?? "")
+		.split(",")
+		.map((s) => s.trim())
+		.filter(Boolean);
+
+const cache = new WeakMap<object, Config>();
+
+export function loadConfig(env: Env): Config {
+	const hit = cache.get(env);
+	if (hit) return hit;
+	const cors = list(env.CORS_ORIGINS ?? "*");
+	const config: Config = {
+		jwtTtlSeconds: positiveInt(env.JWT_TTL_SECONDS, 3600, "JWT_TTL_SECONDS"),
+		maxMessageLength: positiveInt(env.MAX_MESSAGE_LENGTH, 4000, "MAX_MESSAGE_LENGTH"),
+		maxBodyBytes: 64 * 1024,
+		maxFrameBytes: 64 * 1024,
+		corsOrigins: cors.includes("*") || cors.length === 0 ? "*" : cors,
+		wsAllowedOrigins: list(env.WS_ALLOWED_ORIGINS),
+		wsRatePerSecond: positiveInt(env.WS_RATE_PER_SECOND, 20, "WS_RATE_PER_SECOND"),
+		wsRateBurst: positiveInt(env.WS_RATE_BURST, 40, "WS_RATE_BURST"),
+		restSendRatePerSecond: positiveInt(env.REST_SEND_RATE_PER_SECOND, 20, "REST_SEND_RATE_PER_SECOND"),
+		restSendRateBurst: positiveInt(env.REST_SEND_RATE_BURST, 40, "REST_SEND_RATE_BURST"),
+		maxSocketsPerRoom: positiveInt(env.MAX_SOCKETS_PER_ROOM, 10_000, "MAX_SOCKETS_PER_ROOM"),
+		maxSocketsPerUser: positiveInt(env.MAX_SOCKETS_PER_USER, 20, "MAX_SOCKETS_PER_USER"),
+		defaultPageSize: 50,
+		maxPageSize: 200,
+	};
+	cache.set(env, config);
+	return config;
+}

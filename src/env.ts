@@ -1,0 +1,40 @@
+import type { RoomObject } from "./room/room-object";
+import type { DirectoryObject } from "./storage/directory-object";
+
+/** Every binding and setting the Worker reads, each documented in one line. */
+export interface Env {
+	/** D1 database holding clients, users, rooms and memberships (Cloudflare). */
+	DB?: D1Database;
+	/** SQLite-backed Durable Object holding the same directory when D1 is absent (bare workerd). */
+	DIRECTORY?: DurableObjectNamespace<DirectoryObject>;
+	/** One Durable Object per room: its messages, sequence numbers and WebSockets. */
+	ROOMS: DurableObjectNamespace<RoomObject>;
+	/** Bearer token for the /admin routes; when unset the admin routes answer 503. */
+	ADMIN_TOKEN?: string;
+	/** HS256 secret that signs user JWTs. */
+	JWT_SECRET?: string;
+	/** The previous JWT secret, still accepted for verification while tokens signed with it expire. */
+	JWT_SECRET_PREVIOUS?: string;
+	/** Lifetime of minted JWTs in seconds (default 3600). */
+	JWT_TTL_SECONDS?: string;
+	/** Maximum `text_message` length in characters (default 4000). */
+	MAX_MESSAGE_LENGTH?: string;
+	/** Comma-separated origins allowed by CORS, or `*` (default `*`). */
+	CORS_ORIGINS?: string;
+	/** Comma-separated browser origins allowed to open WebSockets; empty allows any. */
+	WS_ALLOWED_ORIGINS?: string;
+	/** Sustained WebSocket frames per second per connection (default 20). */
+	WS_RATE_PER_SECOND?: string;
+	/** WebSocket frame burst per connection (default 40). */
+	WS_RATE_BURST?: string;
+	/** Sustained REST sends per second per user and room (default 20). */
+	REST_SEND_RATE_PER_SECOND?: string;
+	/** REST send burst per user and room (default 40). */
+	REST_SEND_RATE_BURST?: string;
+	/** Maximum open WebSockets per room (default 10000). */
+	MAX_SOCKETS_PER_ROOM?: string;
+	/** Maximum open WebSockets per user in one room (default 20). */
+	MAX_SOCKETS_PER_USER?: string;
+	/** Set to "1" to enable the /demo page's "mint a user" helper with the admin token (local development). */
+	DEMO_DEV_MODE?: string;
+}

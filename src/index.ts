@@ -1,0 +1,11 @@
+import { createApp } from "./app";
+import type { Env } from "./env";
+
+export { RoomObject } from "./room/room-object";
+export { DirectoryObject } from "./storage/directory-object";
+
+const app = createApp();
+
+export default {
+	fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+} satisfies ExportedHandler<Env>;

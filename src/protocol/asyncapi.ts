@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { JoinRoomData, LeaveRoomData, NewMessageEvent, AckEvent, ErrorEvent, RequestId, SendMessageData, PING, PONG, PROTOCOL_LABEL, CLOSE_TOKEN_EXPIRED, CLOSE_REMOVED } from "./frames";
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: "draft-7", io: "input", unrepresentable: "any" });
+
+const clientFrame = (event: string, data: z.ZodType) =>
+	schema(z.object({ event: z.literal(event), data, id: RequestId.optional() }));
+
+/**
+ * The WebSocket protocol as an AsyncAPI 3.0 document, generated from the same zod
+ * schemas that validate the frames, so the two cannot drift apart.
+ */
+export function asyncApiDocument(serverUrl: string) {
+	const message = (name: string, summary: string, payload: unknown) => ({ name, summary, contentType: "application/json", payload });
+	return {
+		asyncapi: "3.0.0",
+		info: {
+			title: "Roomkit chat: room WebSocket",
+			version: "1.0.0",
+			description: [
+				"One socket per room: `GET /room/{room_id}/ws` with `Upgrade: websocket`.",
+				`Credentials at the handshake: \`Sec-WebSocket-Protocol: ${PROTOCOL_LABEL}, <jwt>\`, or \`?token=<jwt>\`, or the REST headers.`,
+				'Frames are JSON text `{"event", "data", "id"?}`. A server frame may hold several events separated by `\\n`: split on `\\n`.',
+				"After `join_room` with `last_seq` the socket gets every message with a greater `seq` once, in order: missed ones first, then live ones.",
+				`Heartbeat: send exactly \`${PING}\`; the server answers \`${PONG}\` without waking the room.`,
+				`Close codes: ${CLOSE_TOKEN_EXPIRED} token expired (fetch a new JWT, reconnect), ${CLOSE_REMOVED} removed from a private room.`,
+			].join("\n\n"),
+		},
+		servers: { default: { host: serverUrl.replace(/^https?:\/\//, ""), protocol: serverUrl.startsWith("https") ? "wss" : "ws" } },
+		channels: {
+			room: {
+				address: "/room/{room_id}/ws",
+				parameters: { room_id: { description: "The room's UUID" } },
+				messages: {
+					join_room: message("join_room", "Start receiving the room's messages, after `last_seq` when given", clientFrame("join_room", JoinRoomData)),
+					send_message: message("send_message", "Store and broadcast a message; answered by `ack` with the stored message", clientFrame("send_message", SendMessageData)),
+					leave_room: message("leave_room", "Stop receiving new messages", clientFrame("leave_room", LeaveRoomData)),
+					new_message: message("new_message", "A message stored in the room (the same object as in REST)", schema(NewMessageEvent)),
+					ack: message("ack", "Answers a request: `id` echoes it", schema(AckEvent)),
+					error: message("error", "A request could not be handled; the socket stays open", schema(ErrorEvent)),
+				},
+			},
+		},
+		operations: {
+			joinRoom: { action: "send", channel: { $ref: "#/channels/room" }, messages: [{ $ref: "#/channels/room/messages/join_room" }] },
+			sendMessage: { action: "send", channel: { $ref: "#/channels/room" }, messages: [{ $ref: "#/channels/room/messages/send_message" }] },
+			leaveRoom: { action: "send", channel: { $ref: "#/channels/room" }, messages: [{ $ref: "#/channels/room/messages/leave_room" }] },
+			receive: {
+				action: "receive",
+				channel: { $ref: "#/channels/room" },
+				messages: [
+					{ $ref: "#/channels/room/messages/new_message" },
+					{ $ref: "#/channels/room/messages/ack" },
+					{ $ref: "#/channels/room/messages/error" },
+				],
+			},
+		},
+	};
+}

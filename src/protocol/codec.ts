@@ -1,0 +1,63 @@
+import type { MessageT } from "../schemas/message";
+import { clientFrame, type ClientFrameT, type ProtocolErrorCodeT, RequestId } from "./frames";
+
+export type DecodeResult =
+	| { ok: true; frame: ClientFrameT }
+	| { ok: false; code: ProtocolErrorCodeT; message: string; id?: string | number };
+
+/** Decodes one client frame. Never throws: every bad input becomes an error with a stable code. */
+export function createDecoder(maxLength: number, maxFrameBytes: number) {
+	const schema = clientFrame(maxLength);
+	return (raw: string | ArrayBuffer): DecodeResult => {
+		if (typeof raw !== "string") {
+			return { ok: false, code: "binary_not_supported", message: "Frames must be JSON text" };
+		}
+		// UTF-16 length is a lower bound of the UTF-8 size, and a cheap first check.
+		if (raw.length > maxFrameBytes || new TextEncoder().encode(raw).byteLength > maxFrameBytes) {
+			return { ok: false, code: "frame_too_large", message: `Frames are limited to ${maxFrameBytes} bytes` };
+		}
+		let value: unknown;
+		try {
+			value = JSON.parse(raw);
+		} catch {
+			return { ok: false, code: "invalid_json", message: "Frame is not valid JSON" };
+		}
+		if (typeof value !== "object" || value === null || Array.isArray(value)) {
+			return { ok: false, code: "invalid_frame", message: 'A frame is an object {"event", "data", "id"?}' };
+		}
+		const record = value as Record<string, unknown>;
+		const id = RequestId.safeParse(record.id);
+		const requestId = id.success ? id.data : undefined;
+		if (record.event !== "join_room" && record.event !== "send_message" && record.event !== "leave_room") {
+			return {
+				ok: false,
+				code: "unknown_event",
+				message: `Unknown event ${JSON.stringify(String(record.event)).slice(0, 80)}; expected join_room, send_message or leave_room`,
+				id: requestId,
+			};
+		}
+		const parsed = schema.safeParse(value);
+		if (!parsed.success) {
+			const issue = parsed.error.issues[0];
+			const where = issue ? `${issue.path.join(".") || "frame"}: ${issue.message}` : "invalid frame";
+			return { ok: false, code: "validation_failed", message: where, id: requestId };
+		}
+		return { ok: true, frame: parsed.data };
+	};
+}
+
+/** Encoders for server events. `new_message` text is built once per message and shared by every socket. */
+export const encodeNewMessage = (message: MessageT) => `{"event":"new_message","data":${JSON.stringify(message)}}`;
+
+export const encodeAck = (id: string | number | undefined, data: unknown) =>
+	JSON.stringify(id === undefined ? { event: "ack", data } : { event: "ack", id, data });
+
+export const encodeError = (code: ProtocolErrorCodeT, message: string, id?: string | number) =>
+	JSON.stringify(id === undefined ? { event: "error", data: { code, message } } : { event: "error", id, data: { code, message } });
+
+/** Splits a server frame into its events (the SDK and tests use this). */
+export const splitFrame = (frame: string): unknown[] =>
+	frame
+		.split("\n")
+		.filter((line) => line.length > 0)
+		.map((line) => JSON.parse(line) as unknown);

@@ -1,0 +1,48 @@
+/** A token bucket: `rate` tokens per second, holding at most `burst`. Pure, clock injected. */
+export class TokenBucket {
+	private tokens: number;
+	private last: number;
+
+	constructor(
+		private readonly rate: number,
+		private readonly burst: number,
+		now: number,
+	) {
+		this.tokens = burst;
+		this.last = now;
+	}
+
+	/** Takes one token if there is one; `now` is in milliseconds. */
+	take(now: number): boolean {
+		const elapsed = Math.max(0, now - this.last) / 1000;
+		this.last = now;
+		this.tokens = Math.min(this.burst, this.tokens + elapsed * this.rate);
+		if (this.tokens < 1) return false;
+		this.tokens -= 1;
+		return true;
+	}
+}
+
+/** One bucket per key, created on first use; forgets keys whose bucket is full again. */
+export class KeyedLimiter<K> {
+	private readonly buckets = new Map<K, TokenBucket>();
+
+	constructor(
+		private readonly rate: number,
+		private readonly burst: number,
+	) {}
+
+	take(key: K, now: number): boolean {
+		let bucket = this.buckets.get(key);
+		if (!bucket) {
+			if (this.buckets.size > 10_000) this.buckets.clear();
+			bucket = new TokenBucket(this.rate, this.burst, now);
+			this.buckets.set(key, bucket);
+		}
+		return bucket.take(now);
+	}
+
+	forget(key: K): void {
+		this.buckets.delete(key);
+	}
+}

@@ -1,0 +1,161 @@
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { loadConfig } from "../config";
+import type { Env } from "../env";
+import { uuidv7 } from "../ids";
+import { encodeError } from "../protocol/codec";
+import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
+import type { MessageT } from "../schemas/message";
+import type { HistoryRange } from "./message-log";
+import { MessageLog } from "./message-log";
+import { Outbox } from "./outbox";
+import { type ConnState, type Peer, RoomCore, type SendInput, type SendResult } from "./room-core";
+import { IDENTITY_HEADER } from "./stub";
+
+const Identity = z.object({
+	userId: z.string(),
+	clientId: z.string(),
+	roomId: z.string(),
+	exp: z.number(),
+	joined: z.boolean(),
+});
+
+const json = (status: number, code: string, message: string) =>
+	Response.json({ error: { code, message } }, { status });
+
+/**
+ * One room: its messages in SQLite and its WebSockets through the Hibernation API.
+ * This class only adapts the runtime to `RoomCore`: sockets become peers whose state
+ * lives in their attachment, so a room that hibernated wakes with every socket intact.
+ */
+export class RoomObject extends DurableObject<Env> {
+	private readonly core: RoomCore;
+	private readonly peers = new Map<WebSocket, Peer>();
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		const config = loadConfig(env);
+		this.core = new RoomCore({
+			log: new MessageLog(ctx.storage.sql),
+			outbox: new Outbox((flush) => setTimeout(flush, 0)),
+			limits: config,
+			now: Date.now,
+			newId: uuidv7,
+		});
+		// Heartbeats are answered by the runtime without waking the object.
+		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+		for (const ws of ctx.getWebSockets()) this.peerOf(ws);
+	}
+
+	private peerOf(ws: WebSocket): Peer {
+		let peer = this.peers.get(ws);
+		if (!peer) {
+			const state = ws.deserializeAttachment() as ConnState;
+			peer = {
+				state,
+				write(frame) {
+					try {
+						ws.send(frame);
+					} catch {
+						// The socket closed under us; its close handler detaches it.
+					}
+				},
+				saveState: () => ws.serializeAttachment(state),
+			};
+			this.peers.set(ws, peer);
+			this.core.attach(peer);
+		}
+		return peer;
+	}
+
+	private drop(ws: WebSocket): void {
+		const peer = this.peers.get(ws);
+		if (!peer) return;
+		this.peers.delete(ws);
+		this.core.detach(peer);
+	}
+
+	/** The WebSocket handshake, forwarded by the Worker with the identity it verified. */
+	override async fetch(request: Request): Promise<Response> {
+		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return json(426, "validation_failed", "Expected a WebSocket upgrade");
+		const identity = Identity.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
+		if (!identity.success) return json(400, "validation_failed", "Missing identity");
+		const config = loadConfig(this.env);
+		if (this.ctx.getWebSockets().length >= config.maxSocketsPerRoom) {
+			return json(429, "too_many_connections", "This room has as many sockets as it may hold");
+		}
+		if (this.ctx.getWebSockets(identity.data.userId).length >= config.maxSocketsPerUser) {
+			return json(429, "too_many_connections", "Too many sockets for this user in this room");
+		}
+		const { 0: client, 1: server } = new WebSocketPair();
+		this.ctx.acceptWebSocket(server, [identity.data.userId]);
+		server.serializeAttachment(identity.data);
+		this.peerOf(server);
+		if (identity.data.exp > 0) await this.scheduleExpiry(identity.data.exp * 1000);
+		const headers = request.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL ? { "Sec-WebSocket-Protocol": PROTOCOL_LABEL } : undefined;
+		return new Response(null, { status: 101, webSocket: client, headers });
+	}
+
+	override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+		const peer = this.peerOf(ws);
+		try {
+			const outcome = this.core.handleFrame(peer, message);
+			if (outcome.close) this.close(ws, outcome.close.code, outcome.close.reason);
+		} catch (error) {
+			console.error(JSON.stringify({ msg: "room frame failed", error: String(error) }));
+			peer.write(encodeError("internal_error", "The server could not handle this frame"));
+		}
+	}
+
+	override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+		this.drop(ws);
+		// Echo the peer's Close, or browsers wait in CLOSING.
+		this.close(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
+	}
+
+	override webSocketError(ws: WebSocket): void {
+		this.drop(ws);
+	}
+
+	/** Closes sockets whose JWT expired (code 4001), then waits for the next expiry. */
+	override async alarm(): Promise<void> {
+		const now = Date.now();
+		let next = Number.POSITIVE_INFINITY;
+		for (const ws of this.ctx.getWebSockets()) {
+			const { exp } = this.peerOf(ws).state;
+			if (exp === 0) continue;
+			if (exp * 1000 <= now) this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
+			else next = Math.min(next, exp * 1000);
+		}
+		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
+	}
+
+	/** RPC from the Worker: a REST send. */
+	send(input: SendInput): SendResult {
+		return this.core.sendFromRest(input);
+	}
+
+	/** RPC from the Worker: a page of history. */
+	history(range: HistoryRange): MessageT[] {
+		return this.core.history(range);
+	}
+
+	/** RPC from the Worker: a member was removed from this private room. */
+	disconnectUser(userId: string): void {
+		for (const ws of this.ctx.getWebSockets(userId)) this.close(ws, CLOSE_REMOVED, "removed from room");
+	}
+
+	private close(ws: WebSocket, code: number, reason: string): void {
+		this.drop(ws);
+		try {
+			ws.close(code, reason);
+		} catch {
+			// Already closed.
+		}
+	}
+
+	private async scheduleExpiry(at: number): Promise<void> {
+		const current = await this.ctx.storage.getAlarm();
+		if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+	}
+}

@@ -1,0 +1,7 @@
+import type { Env } from "../env";
+
+/** The room's Durable Object: one per room id, the single writer of its messages. */
+export const roomStub = (env: Env, roomId: string) => env.ROOMS.get(env.ROOMS.idFromName(roomId));
+
+/** Header carrying the identity the Worker verified to the room object (never taken from a client). */
+export const IDENTITY_HEADER = "X-Roomkit-Identity";

@@ -1,0 +1,67 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { roomFor } from "../auth/access";
+import { requirePrincipal, requireUser } from "../auth/credentials";
+import { badRequest, rateLimited } from "../errors";
+import { roomStub } from "../room/stub";
+import { HistoryQuery, Message, MessagePage, SendMessageBody } from "../schemas/message";
+import { type AppEnv, configOf, directoryOf, principalOf } from "./context";
+import { body, errors, json, RoomIdParam, security } from "./openapi";
+
+const sendMessage = createRoute({
+	method: "post",
+	path: "/room/{room_id}/message/send",
+	tags: ["Messages"],
+	summary: "Send a message as a user",
+	description:
+		"`text_message` is 1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units. A retry with the same `client_msg_id` by the same user returns the first message (200) and stores nothing.",
+	security: security.user,
+	request: { params: RoomIdParam, ...body(SendMessageBody) },
+	responses: {
+		200: json(Message, "A retry: the message first stored with this `client_msg_id`"),
+		201: json(Message, "Stored, and sent to the room's sockets"),
+		400: errors[400],
+		401: errors[401],
+		403: errors[403],
+		404: errors[404],
+		413: errors[413],
+		429: errors[429],
+	},
+});
+
+const history = createRoute({
+	method: "get",
+	path: "/room/{room_id}/messages",
+	tags: ["Messages"],
+	summary: "Read a room's messages in ascending `seq`",
+	description:
+		"With `after_seq`: the messages after it. Otherwise the newest ones (before `before_seq` when given). `limit` defaults to 50 and is clamped to 200.",
+	security: security.any,
+	request: { params: RoomIdParam, query: HistoryQuery },
+	responses: { 200: json(MessagePage, "Messages"), 400: errors[400], 401: errors[401], 403: errors[403], 404: errors[404] },
+});
+
+export const messageRoutes = new OpenAPIHono<AppEnv>()
+	.openapi(sendMessage, async (c) => {
+		const user = requireUser(await principalOf(c));
+		const room = await roomFor(directoryOf(c), user, c.req.valid("param").room_id);
+		const { text_message, client_msg_id } = c.req.valid("json");
+		const max = configOf(c).maxMessageLength;
+		if (text_message.length > max) {
+			throw badRequest("Invalid request", [{ path: "text_message", message: `Too long: at most ${max} characters` }]);
+		}
+		const result = await roomStub(c.env, room.id).send({ roomId: room.id, userId: user.userId, text: text_message, clientMsgId: client_msg_id });
+		if (!result.ok) throw rateLimited("Too many messages from this user in this room, slow down");
+		return c.json(result.message, result.created ? 201 : 200);
+	})
+	.openapi(history, async (c) => {
+		const principal = requirePrincipal(await principalOf(c));
+		const room = await roomFor(directoryOf(c), principal, c.req.valid("param").room_id);
+		const { after_seq, before_seq, limit } = c.req.valid("query");
+		const config = configOf(c);
+		const messages = await roomStub(c.env, room.id).history({
+			afterSeq: after_seq,
+			beforeSeq: before_seq,
+			limit: Math.min(limit ?? config.defaultPageSize, config.maxPageSize),
+		});
+		return c.json({ messages }, 200);
+	});

@@ -1,0 +1,75 @@
+import { DurableObject } from "cloudflare:workers";
+import { drizzle } from "drizzle-orm/durable-sqlite";
+import type { Env } from "../env";
+import type { Directory, Page } from "./directory";
+import { DrizzleDirectory } from "./drizzle-directory";
+import { MIGRATIONS, statements } from "./migrations";
+import * as schema from "./schema";
+
+/**
+ * The directory on bare workerd, where there is no D1: one SQLite-backed Durable Object
+ * running the same drizzle queries and the same migrations. Each method is an RPC call.
+ */
+export class DirectoryObject extends DurableObject<Env> implements Directory {
+	private readonly directory: DrizzleDirectory;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		const sql = ctx.storage.sql;
+		ctx.blockConcurrencyWhile(async () => {
+			sql.exec("CREATE TABLE IF NOT EXISTS d1_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
+			const applied = new Set(sql.exec("SELECT name FROM d1_migrations").toArray().map((r) => String(r.name)));
+			for (const migration of MIGRATIONS) {
+				if (applied.has(migration.name)) continue;
+				ctx.storage.transactionSync(() => {
+					for (const statement of statements(migration.sql)) sql.exec(statement);
+					sql.exec("INSERT INTO d1_migrations (name, applied_at) VALUES (?, ?)", migration.name, new Date().toISOString());
+				});
+			}
+		});
+		this.directory = new DrizzleDirectory(drizzle(ctx.storage, { schema }));
+	}
+
+	createClient(row: schema.ClientRow) {
+		return this.directory.createClient(row);
+	}
+	setClientTokenHash(clientId: string, apiTokenHash: string) {
+		return this.directory.setClientTokenHash(clientId, apiTokenHash);
+	}
+	findClientByTokenHash(apiTokenHash: string) {
+		return this.directory.findClientByTokenHash(apiTokenHash);
+	}
+	createUser(row: schema.UserRow) {
+		return this.directory.createUser(row);
+	}
+	getUser(clientId: string, userId: string) {
+		return this.directory.getUser(clientId, userId);
+	}
+	listUsers(clientId: string, page: Page) {
+		return this.directory.listUsers(clientId, page);
+	}
+	existingUserIds(clientId: string, userIds: string[]) {
+		return this.directory.existingUserIds(clientId, userIds);
+	}
+	createRoom(row: schema.RoomRow, memberIds: string[]) {
+		return this.directory.createRoom(row, memberIds);
+	}
+	getRoom(clientId: string, roomId: string) {
+		return this.directory.getRoom(clientId, roomId);
+	}
+	listUserRooms(clientId: string, userId: string, page: Page) {
+		return this.directory.listUserRooms(clientId, userId, page);
+	}
+	isMember(clientId: string, roomId: string, userId: string) {
+		return this.directory.isMember(clientId, roomId, userId);
+	}
+	addMember(row: schema.MembershipRow) {
+		return this.directory.addMember(row);
+	}
+	removeMember(clientId: string, roomId: string, userId: string) {
+		return this.directory.removeMember(clientId, roomId, userId);
+	}
+	listMembers(clientId: string, roomId: string, page: Page) {
+		return this.directory.listMembers(clientId, roomId, page);
+	}
+}

@@ -1,0 +1,36 @@
+import type { ClientRow, MembershipRow, RoomRow, UserRow } from "./schema";
+
+export interface Page {
+	/** Return rows with ids greater than this one. */
+	after?: string;
+	limit: number;
+}
+
+/**
+ * The one interface routes use for clients, users, rooms and memberships.
+ * Implemented by drizzle over D1 (Cloudflare) and over a Durable Object's SQLite
+ * (bare workerd); every method is scoped by client id where a client owns the data.
+ */
+export interface Directory {
+	createClient(row: ClientRow): Promise<void>;
+	setClientTokenHash(clientId: string, apiTokenHash: string): Promise<ClientRow | null>;
+	findClientByTokenHash(apiTokenHash: string): Promise<ClientRow | null>;
+
+	createUser(row: UserRow): Promise<void>;
+	getUser(clientId: string, userId: string): Promise<UserRow | null>;
+	listUsers(clientId: string, page: Page): Promise<UserRow[]>;
+	/** Which of `userIds` exist in the client. */
+	existingUserIds(clientId: string, userIds: string[]): Promise<string[]>;
+
+	/** Creates the room and its initial memberships. */
+	createRoom(row: RoomRow, memberIds: string[]): Promise<void>;
+	getRoom(clientId: string, roomId: string): Promise<RoomRow | null>;
+	listUserRooms(clientId: string, userId: string, page: Page): Promise<RoomRow[]>;
+
+	isMember(clientId: string, roomId: string, userId: string): Promise<boolean>;
+	/** Returns false when the user already was a member. */
+	addMember(row: MembershipRow): Promise<boolean>;
+	/** Returns false when the user was not a member. */
+	removeMember(clientId: string, roomId: string, userId: string): Promise<boolean>;
+	listMembers(clientId: string, roomId: string, page: Page): Promise<MembershipRow[]>;
+}

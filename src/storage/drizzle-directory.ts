@@ -1,0 +1,145 @@
+import { and, asc, eq, gt, inArray } from "drizzle-orm";
+import type { BaseSQLiteDatabase, SQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { Directory, Page } from "./directory";
+import * as schema from "./schema";
+import { clients, memberships, rooms, users } from "./schema";
+
+/**
+ * A drizzle SQLite database in either mode: async (D1) or sync (Durable Object SQLite).
+ * Every query below is awaited, which works for both.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the result kind differs between the two drivers.
+export type AnySQLiteDatabase = BaseSQLiteDatabase<"async" | "sync", any, typeof schema>;
+
+const afterId = (column: SQLiteColumn, page: Page) => (page.after === undefined ? undefined : gt(column, page.after));
+
+export class DrizzleDirectory implements Directory {
+	constructor(private readonly db: AnySQLiteDatabase) {}
+
+	async createClient(row: schema.ClientRow) {
+		await this.db.insert(clients).values(row);
+	}
+
+	async setClientTokenHash(clientId: string, apiTokenHash: string) {
+		const rows = await this.db.update(clients).set({ apiTokenHash }).where(eq(clients.id, clientId)).returning();
+		return rows[0] ?? null;
+	}
+
+	async findClientByTokenHash(apiTokenHash: string) {
+		const rows = await this.db.select().from(clients).where(eq(clients.apiTokenHash, apiTokenHash)).limit(1);
+		return rows[0] ?? null;
+	}
+
+	async createUser(row: schema.UserRow) {
+		await this.db.insert(users).values(row);
+	}
+
+	async getUser(clientId: string, userId: string) {
+		const rows = await this.db
+			.select()
+			.from(users)
+			.where(and(eq(users.clientId, clientId), eq(users.id, userId)))
+			.limit(1);
+		return rows[0] ?? null;
+	}
+
+	async listUsers(clientId: string, page: Page) {
+		return this.db
+			.select()
+			.from(users)
+			.where(and(eq(users.clientId, clientId), afterId(users.id, page)))
+			.orderBy(asc(users.id))
+			.limit(page.limit);
+	}
+
+	async existingUserIds(clientId: string, userIds: string[]) {
+		if (userIds.length === 0) return [];
+		const found: string[] = [];
+		// SQLite caps bound parameters per statement; D1 at 100.
+		for (let i = 0; i < userIds.length; i += 90) {
+			const chunk = userIds.slice(i, i + 90);
+			const rows = await this.db
+				.select({ id: users.id })
+				.from(users)
+				.where(and(eq(users.clientId, clientId), inArray(users.id, chunk)));
+			found.push(...rows.map((r) => r.id));
+		}
+		return found;
+	}
+
+	async createRoom(row: schema.RoomRow, memberIds: string[]) {
+		await this.db.insert(rooms).values(row);
+		const unique = [...new Set(memberIds)];
+		// Four columns per row: stay under D1's 100 bound parameters per statement.
+		for (let i = 0; i < unique.length; i += 20) {
+			await this.db
+				.insert(memberships)
+				.values(unique.slice(i, i + 20).map((userId) => ({ roomId: row.id, userId, clientId: row.clientId, createdAt: row.createdAt })))
+				.onConflictDoNothing();
+		}
+	}
+
+	async getRoom(clientId: string, roomId: string) {
+		const rows = await this.db
+			.select()
+			.from(rooms)
+			.where(and(eq(rooms.clientId, clientId), eq(rooms.id, roomId)))
+			.limit(1);
+		return rows[0] ?? null;
+	}
+
+	async listUserRooms(clientId: string, userId: string, page: Page) {
+		const rows = await this.db
+			.select({ room: rooms })
+			.from(memberships)
+			.innerJoin(rooms, eq(rooms.id, memberships.roomId))
+			.where(
+				and(
+					eq(memberships.clientId, clientId),
+					eq(memberships.userId, userId),
+					eq(rooms.clientId, clientId),
+					afterId(memberships.roomId, page),
+				),
+			)
+			.orderBy(asc(memberships.roomId))
+			.limit(page.limit);
+		return rows.map((r) => r.room);
+	}
+
+	async isMember(clientId: string, roomId: string, userId: string) {
+		const rows = await this.db
+			.select({ userId: memberships.userId })
+			.from(memberships)
+			.where(and(eq(memberships.clientId, clientId), eq(memberships.roomId, roomId), eq(memberships.userId, userId)))
+			.limit(1);
+		return rows.length > 0;
+	}
+
+	async addMember(row: schema.MembershipRow) {
+		const rows = await this.db.insert(memberships).values(row).onConflictDoNothing().returning({ userId: memberships.userId });
+		return rows.length > 0;
+	}
+
+	async removeMember(clientId: string, roomId: string, userId: string) {
+		const rows = await this.db
+			.delete(memberships)
+			.where(and(eq(memberships.clientId, clientId), eq(memberships.roomId, roomId), eq(memberships.userId, userId)))
+			.returning({ userId: memberships.userId });
+		return rows.length > 0;
+	}
+
+	async listMembers(clientId: string, roomId: string, page: Page) {
+		return this.db
+			.select()
+			.from(memberships)
+			.where(
+				and(
+					eq(memberships.clientId, clientId),
+					eq(memberships.roomId, roomId),
+					afterId(memberships.userId, page),
+				),
+			)
+			.orderBy(asc(memberships.userId))
+			.limit(page.limit);
+	}
+}

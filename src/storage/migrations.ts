@@ -1,0 +1,14 @@
+import init from "../../migrations/0000_init.sql";
+
+/**
+ * The D1 migrations, bundled as text so the self-hosted directory object applies the
+ * very same files. Add each new file from `migrations/` here, in order.
+ */
+export const MIGRATIONS: ReadonlyArray<{ name: string; sql: string }> = [{ name: "0000_init.sql", sql: init }];
+
+/** Splits a drizzle-kit migration into statements. */
+export const statements = (sql: string): string[] =>
+	sql
+		.split("--> statement-breakpoint")
+		.map((s) => s.trim())
+		.filter(Boolean);
