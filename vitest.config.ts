@@ -1,0 +1,32 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+	const migrations = await readD1Migrations("./migrations");
+	return {
+		test: {
+			projects: [
+				{
+					// Inside workerd: the Worker, D1 and the room objects, through the plugin.
+					plugins: [
+						cloudflareTest({
+							wrangler: { configPath: "./wrangler.toml" },
+							miniflare: {
+								bindings: {
+									ADMIN_TOKEN: "test-admin-token",
+									JWT_SECRET: "test-jwt-secret",
+									TEST_MIGRATIONS: migrations,
+								},
+							},
+						}),
+					],
+					test: { name: "workers", include: ["test/workers/**/*.test.ts"], setupFiles: ["./test/workers/setup.ts"] },
+				},
+				{
+					// Plain Node: pure logic, and real servers over real TCP.
+					test: { name: "node", include: ["test/unit/**/*.test.ts", "test/e2e/**/*.test.ts"], environment: "node", testTimeout: 60_000, hookTimeout: 180_000 },
+				},
+			],
+		},
+	};
+});
