@@ -1,0 +1,65 @@
+// Helpers for tests inside workerd: requests go through the Worker's real fetch handler.
+import { exports } from "cloudflare:workers";
+
+export const ADMIN_TOKEN = "test-admin-token";
+export const JWT_SECRET = "test-jwt-secret";
+export const BASE = "http://chat.test";
+
+export interface Reply {
+	status: number;
+	// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON and assert on it exactly
+	json: any;
+	headers: Headers;
+}
+
+export async function call(method: string, path: string, headers: Record<string, string> = {}, body?: unknown): Promise<Reply> {
+	const res = await exports.default.fetch(`${BASE}${path}`, {
+		method,
+		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+		body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+	});
+	const text = await res.text();
+	let json: unknown = null;
+	try {
+		json = text ? JSON.parse(text) : null;
+	} catch {
+		json = text;
+	}
+	return { status: res.status, json, headers: res.headers };
+}
+
+export const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+export interface Tenant {
+	clientId: string;
+	key: string;
+	/** `clientKey` header value acting as the backend. */
+	backend: Record<string, string>;
+	users: Array<{ id: string; token: string; auth: Record<string, string>; asKey: Record<string, string> }>;
+}
+
+/** A client with `userCount` users, each with a JWT. */
+export async function tenant(userCount = 2, name = "acme"): Promise<Tenant> {
+	const client = await call("POST", "/admin/clients", admin, { name });
+	if (client.status !== 201) throw new Error(`create client: ${client.status} ${JSON.stringify(client.json)}`);
+	const key = client.json.api_token as string;
+	const users = [];
+	for (let i = 0; i < userCount; i++) {
+		const user = await call("POST", "/user", { clientKey: key }, { name: `user${i}` });
+		const token = await call("POST", `/auth/${user.json.id}`, { clientKey: key });
+		users.push({
+			id: user.json.id as string,
+			token: token.json.token as string,
+			auth: bearer(token.json.token),
+			asKey: { clientKey: `${key}.${user.json.id}` },
+		});
+	}
+	return { clientId: client.json.id, key, backend: { clientKey: key }, users };
+}
+
+export async function room(t: Tenant, body: Record<string, unknown> = {}, as: Record<string, string> = t.backend) {
+	const res = await call("POST", "/room", as, body);
+	if (res.status !== 201) throw new Error(`create room: ${res.status} ${JSON.stringify(res.json)}`);
+	return res.json as { id: string; name: string | null; private: boolean; created_at: string };
+}
