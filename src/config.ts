@@ -18,8 +18,9 @@ export interface Config {
 	maxPageSize: number;
 }
 
-const positiveInt = (raw: string | undefined, fallback: number, name: string): number => {
-	if (raw === undefined || raw.trim() === "") return fallback;
+// Bare workerd's `fromEnvironment` bindings are null, not undefined, when the variable is unset.
+const positiveInt = (raw: string | null | undefined, fallback: number, name: string): number => {
+	if (raw == null || raw.trim() === "") return fallback;
 	const value = Number(raw);
 	if (!Number.isInteger(value) || value <= 0) {
 		throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
