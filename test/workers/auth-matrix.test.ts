@@ -1,0 +1,307 @@
+// Every route and the WebSocket handshake against every kind of bad credential:
+// the expected status for each pair, and 0 accepted. Printed as the table in RELIABILITY.md.
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { base64url, SignJWT, UnsecuredJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
+import { sha256Hex } from "../../src/auth/crypto";
+import { JWT_AUDIENCE, JWT_ISSUER } from "../../src/auth/jwt";
+import type { Env } from "../../src/env";
+import { admin, BASE, bearer, call, JWT_SECRET, room, type Tenant, tenant } from "./helpers";
+
+const encoder = new TextEncoder();
+const kidOf = async (secret: string) => (await sha256Hex(`kid:${secret}`)).slice(0, 16);
+
+interface Forge {
+	secret?: string;
+	iss?: string;
+	aud?: string;
+	exp?: number;
+	sub: string;
+	cid: string;
+}
+
+/** A JWT shaped like the server's, with one thing wrong. */
+async function forge({ secret = JWT_SECRET, iss = JWT_ISSUER, aud = JWT_AUDIENCE, exp, sub, cid }: Forge): Promise<string> {
+	const now = Math.floor(Date.now() / 1000);
+	return new SignJWT({ cid })
+		.setProtectedHeader({ alg: "HS256", typ: "JWT", kid: await kidOf(secret) })
+		.setSubject(sub)
+		.setIssuer(iss)
+		.setAudience(aud)
+		.setIssuedAt(now - 10)
+		.setExpirationTime(exp ?? now + 600)
+		.sign(encoder.encode(secret));
+}
+
+/** Swaps the payload of a valid token (another user's id) and keeps the signature. */
+function tamper(token: string, sub: string): string {
+	const [header, payload, signature] = token.split(".") as [string, string, string];
+	const claims = JSON.parse(new TextDecoder().decode(base64url.decode(payload))) as Record<string, unknown>;
+	claims.sub = sub;
+	return `${header}.${base64url.encode(JSON.stringify(claims))}.${signature}`;
+}
+
+type Creds = Record<string, string>;
+interface Credential {
+	name: string;
+	headers: Creds;
+	/** How a JWT is offered at the WebSocket handshake (the subprotocol), when it is one. */
+	jwt?: string;
+}
+
+let a: Tenant;
+let b: Tenant;
+let privateRoom: { id: string };
+let oldKey: string;
+let bad: Credential[];
+let alice: Tenant["users"][number];
+let mallory: Tenant["users"][number];
+
+beforeAll(async () => {
+	a = await tenant(2, "tenant-a");
+	b = await tenant(1, "tenant-b");
+	[alice, mallory] = a.users as [Tenant["users"][number], Tenant["users"][number]];
+	privateRoom = await room(a, { name: "secret", private: true, members: [alice.id, mallory.id] });
+	await call("POST", `/room/${privateRoom.id}/message/send`, alice.auth, { text_message: "for members only" });
+	expect((await call("DELETE", `/room/${privateRoom.id}/members/${mallory.id}`, a.backend)).status).toBe(204);
+	// Rotate A's API token: the old one must stop working at once.
+	oldKey = a.key;
+	const rotated = await call("POST", `/admin/clients/${a.clientId}/rotate-token`, admin);
+	expect(rotated.status).toBe(200);
+	a.key = rotated.json.api_token;
+	a.backend = { clientKey: a.key };
+	const past = Math.floor(Date.now() / 1000) - 60;
+	const claims = { sub: alice.id, cid: a.clientId };
+	const jwts: Array<[string, string]> = [
+		["expired JWT", await forge({ ...claims, exp: past })],
+		["tampered JWT", tamper(alice.token, mallory.id)],
+		["alg none", new UnsecuredJWT({ cid: a.clientId }).setSubject(alice.id).setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE).setIssuedAt().setExpirationTime("10m").encode()],
+		["wrong aud", await forge({ ...claims, aud: "someone-else" })],
+		["wrong iss", await forge({ ...claims, iss: "someone-else" })],
+		["wrong secret", await forge({ ...claims, secret: "not-the-secret" })],
+		["other client's JWT", b.users[0]!.token],
+		["removed member JWT", mallory.token],
+	];
+	bad = [
+		{ name: "none", headers: {} },
+		{ name: "garbage clientKey", headers: { clientKey: "'; DROP TABLE clients; --" } },
+		{ name: "wrong API token", headers: { clientKey: `rk_${"A".repeat(43)}` } },
+		{ name: "rotated API token", headers: { clientKey: oldKey } },
+		{ name: "rotated token.user", headers: { clientKey: `${oldKey}.${alice.id}` } },
+		{ name: "other client's token", headers: b.backend },
+		{ name: "other token.our user", headers: { clientKey: `${b.key}.${alice.id}` } },
+		{ name: "Basic auth", headers: { Authorization: `Basic ${btoa(`${a.key}:`)}` } },
+		...jwts.map(([name, jwt]) => ({ name, headers: bearer(jwt), jwt })),
+	];
+});
+
+interface Route {
+	name: string;
+	method: string;
+	path: () => string;
+	body?: () => unknown;
+}
+
+const routes: Route[] = [
+	{ name: "POST /admin/clients", method: "POST", path: () => "/admin/clients", body: () => ({ name: "x" }) },
+	{ name: "POST /admin/clients/{id}/rotate-token", method: "POST", path: () => `/admin/clients/${a.clientId}/rotate-token` },
+	{ name: "POST /auth/{user_id}", method: "POST", path: () => `/auth/${alice.id}` },
+	{ name: "POST /user", method: "POST", path: () => "/user", body: () => ({ name: "intruder" }) },
+	{ name: "GET /user", method: "GET", path: () => "/user" },
+	{ name: "GET /user/{user_id}", method: "GET", path: () => `/user/${alice.id}` },
+	{ name: "GET /user/{user_id}/rooms", method: "GET", path: () => `/user/${alice.id}/rooms` },
+	{ name: "POST /room", method: "POST", path: () => "/room", body: () => ({ name: "intruder", members: [alice.id] }) },
+	{ name: "GET /room/{room_id}", method: "GET", path: () => `/room/${privateRoom.id}` },
+	{ name: "POST /room/{room_id}/join", method: "POST", path: () => `/room/${privateRoom.id}/join` },
+	{ name: "GET /room/{room_id}/members", method: "GET", path: () => `/room/${privateRoom.id}/members` },
+	{ name: "POST /room/{room_id}/members", method: "POST", path: () => `/room/${privateRoom.id}/members`, body: () => ({ user_id: alice.id }) },
+	{ name: "DELETE /room/{room_id}/members/{user_id}", method: "DELETE", path: () => `/room/${privateRoom.id}/members/${alice.id}` },
+	{ name: "POST /room/{room_id}/message/send", method: "POST", path: () => `/room/${privateRoom.id}/message/send`, body: () => ({ text_message: "intrusion" }) },
+	{ name: "GET /room/{room_id}/messages", method: "GET", path: () => `/room/${privateRoom.id}/messages` },
+];
+
+const WS = "GET /room/{room_id}/ws";
+
+/** The handshake: a JWT goes in as a subprotocol (the browser way), anything else as headers. */
+async function handshake(cred: Credential): Promise<{ status: number; code?: string }> {
+	const headers: Creds = { Upgrade: "websocket" };
+	if (cred.jwt) headers["Sec-WebSocket-Protocol"] = `roomkit.v1, ${cred.jwt}`;
+	else Object.assign(headers, cred.headers);
+	const res = await exports.default.fetch(`${BASE}/room/${privateRoom.id}/ws`, { headers });
+	if (res.webSocket) {
+		res.webSocket.accept();
+		res.webSocket.close(1000, "done");
+		return { status: res.status };
+	}
+	const json = (await res.json()) as { error: { code: string } };
+	return { status: res.status, code: json.error.code };
+}
+
+/**
+ * What each bad credential gets: 401 for anything unverifiable, 404 where another
+ * tenant's resource is addressed (ids reveal nothing), 403 for the wrong kind of
+ * principal or a removed member of a private room. Columns follow `bad`.
+ */
+const U = 401;
+const expected: Record<string, number[]> = {
+	//                                      none garb wrong rot rot.u othB oth.u basic exp tamp none aud iss sec othJ rmvd
+	"POST /admin/clients": /*            */ [U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U],
+	"POST /admin/clients/{id}/rotate-token": [U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U],
+	"POST /auth/{user_id}": /*           */ [U, U, U, U, U, 404, U, U, U, U, U, U, U, U, 403, 403],
+	"GET /user/{user_id}": /*            */ [U, U, U, U, U, 404, U, U, U, U, U, U, U, U, 404, 200],
+	"GET /user/{user_id}/rooms": /*      */ [U, U, U, U, U, 404, U, U, U, U, U, U, U, U, 404, 403],
+	"GET /room/{room_id}": /*            */ [U, U, U, U, U, 404, U, U, U, U, U, U, U, U, 404, 403],
+	"POST /room/{room_id}/join": /*      */ [U, U, U, U, U, 403, U, U, U, U, U, U, U, U, 404, 403],
+	"GET /room/{room_id}/members": /*    */ [U, U, U, U, U, 404, U, U, U, U, U, U, U, U, 404, 403],
+	"POST /room/{room_id}/members": /*   */ [U, U, U, U, U, 404, U, U, U, U, U, U, U, U, 403, 403],
+	"DELETE /room/{room_id}/members/{user_id}": [U, U, U, U, U, 404, U, U, U, U, U, U, U, U, 403, 403],
+	"POST /room/{room_id}/message/send": [U, U, U, U, U, 403, U, U, U, U, U, U, U, U, 404, 403],
+	"GET /room/{room_id}/messages": /*   */ [U, U, U, U, U, 404, U, U, U, U, U, U, U, U, 404, 403],
+	[WS]: /*                             */ [U, U, U, U, U, 403, U, U, U, U, U, U, U, U, 404, 403],
+	// Tenant-scoped routes: another client's credentials act on their own tenant (checked below), so 2xx there is not access to A.
+	"POST /user": /*                     */ [U, U, U, U, U, 201, U, U, U, U, U, U, U, U, 403, 403],
+	"GET /user": /*                      */ [U, U, U, U, U, 200, U, U, U, U, U, U, U, U, 403, 403],
+	"POST /room": /*                     */ [U, U, U, U, U, 400, U, U, U, U, U, U, U, U, 400, 201],
+};
+
+/** Cells where a 2xx is legitimate and not access to tenant A's private data (see the comments above). */
+const legitimate = new Set(["GET /user/{user_id}|removed member JWT", "POST /user|other client's token", "GET /user|other client's token", "POST /room|removed member JWT"]);
+
+describe("auth and tenant isolation matrix", () => {
+	it("answers every bad credential on every route with the expected status, and accepts none", async () => {
+		const actual: Record<string, number[]> = {};
+		const codes = new Map<string, string>();
+		let accepted = 0;
+		let cells = 0;
+		for (const route of routes) {
+			const row: number[] = [];
+			for (const cred of bad) {
+				const res = await call(route.method, route.path(), cred.headers, route.body?.());
+				row.push(res.status);
+				if (res.status >= 400) {
+					// Every refusal is the one error shape, never a stack trace.
+					expect(Object.keys(res.json)).toEqual(["error"]);
+					expect(typeof res.json.error.code).toBe("string");
+					expect(typeof res.json.error.message).toBe("string");
+					codes.set(`${route.name}|${cred.name}`, res.json.error.code);
+				}
+				cells++;
+				if (res.status < 400 && !legitimate.has(`${route.name}|${cred.name}`)) accepted++;
+			}
+			actual[route.name] = row;
+		}
+		const wsRow: number[] = [];
+		for (const cred of bad) {
+			const res = await handshake(cred);
+			wsRow.push(res.status);
+			cells++;
+			if (res.status < 400) accepted++;
+		}
+		actual[WS] = wsRow;
+
+		const names = bad.map((c) => c.name);
+		const table = [`| route | ${names.join(" | ")} |`, `|---|${names.map(() => "---").join("|")}|`];
+		for (const [route, row] of Object.entries(actual)) table.push(`| ${route} | ${row.join(" | ")} |`);
+		console.log(`auth matrix (${cells} cells, accepted ${accepted}):\n${table.join("\n")}`);
+
+		expect(actual).toEqual(expected);
+		expect(accepted).toBe(0);
+		// Expired tokens say so, so clients know to refresh rather than give up.
+		expect(codes.get("GET /room/{room_id}|expired JWT")).toBe("token_expired");
+		expect(codes.get("GET /room/{room_id}|alg none")).toBe("unauthorized");
+	});
+
+	it("accepts the real credentials on the same routes (the matrix is not refusing everything)", async () => {
+		const ok = async (method: string, path: string, headers: Creds, body?: unknown) => (await call(method, path, headers, body)).status;
+		expect(await ok("POST", `/auth/${alice.id}`, a.backend)).toBe(200);
+		expect(await ok("GET", `/room/${privateRoom.id}`, alice.auth)).toBe(200);
+		expect(await ok("GET", `/room/${privateRoom.id}/members`, a.backend)).toBe(200);
+		expect(await ok("GET", `/room/${privateRoom.id}/messages`, alice.auth)).toBe(200);
+		expect(await ok("GET", `/room/${privateRoom.id}/messages`, { clientKey: `${a.key}.${alice.id}` })).toBe(200);
+		expect(await ok("POST", `/room/${privateRoom.id}/message/send`, alice.auth, { text_message: "still here" })).toBe(201);
+		expect(await handshake({ name: "alice", headers: {}, jwt: alice.token })).toEqual({ status: 101 });
+		expect(await handshake({ name: "alice key", headers: { clientKey: `${a.key}.${alice.id}` } })).toEqual({ status: 101 });
+	});
+
+	it("scopes tenant-wide routes to the caller's own tenant", async () => {
+		const users = await call("GET", "/user?limit=200", b.backend);
+		const ids = (users.json.users as Array<{ id: string }>).map((u) => u.id);
+		expect(ids).toContain(b.users[0]!.id);
+		for (const u of a.users) expect(ids).not.toContain(u.id);
+		const created = await call("POST", "/room", b.backend, { members: [alice.id] });
+		expect(created.json).toEqual({ error: { code: "validation_failed", message: "Unknown members", fields: [{ path: "members.0", message: `No user ${alice.id} in this client` }] } });
+		const history = await call("GET", `/room/${privateRoom.id}/messages`, a.backend);
+		expect(history.json.messages.map((m: { text_message: string }) => m.text_message)).toEqual(["for members only", "still here"]);
+	});
+
+	it("closes a removed member's open socket with 4003 and refuses their next handshake", async () => {
+		const t = await tenant(2, "tenant-c");
+		const [owner, guest] = t.users as [Tenant["users"][number], Tenant["users"][number]];
+		const r = await room(t, { private: true, members: [owner.id, guest.id] });
+		const res = await exports.default.fetch(`${BASE}/room/${r.id}/ws`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `roomkit.v1, ${guest.token}` } });
+		expect(res.status).toBe(101);
+		const ws = res.webSocket as WebSocket;
+		const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
+		ws.accept();
+		expect((await call("DELETE", `/room/${r.id}/members/${guest.id}`, t.backend)).status).toBe(204);
+		expect(await closed).toBe(4003);
+		const again = await exports.default.fetch(`${BASE}/room/${r.id}/ws`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `roomkit.v1, ${guest.token}` } });
+		expect(again.status).toBe(403);
+	});
+});
+
+describe("JWT key rotation without downtime", () => {
+	// The same Worker code, three deployments: before, during and after the rotation.
+	const app = createApp();
+	const deployment = (vars: Partial<Env>) => ({ ...(env as unknown as Env), ...vars }) as Env;
+	const ask = async (target: Env, method: string, path: string, headers: Creds) => {
+		const ctx = createExecutionContext();
+		const res = await app.fetch(new Request(`${BASE}${path}`, { method, headers }), target, ctx);
+		await waitOnExecutionContext(ctx);
+		return { status: res.status, json: (await res.json()) as { token?: string; error?: { code: string } } };
+	};
+
+	it("accepts tokens signed by the old and the new secret during the overlap, and only the new one after", async () => {
+		const t = await tenant(1, "rotation");
+		const user = t.users[0]!;
+		const before = deployment({ JWT_SECRET: "secret-one", JWT_SECRET_PREVIOUS: undefined });
+		const during = deployment({ JWT_SECRET: "secret-two", JWT_SECRET_PREVIOUS: "secret-one" });
+		const after = deployment({ JWT_SECRET: "secret-two", JWT_SECRET_PREVIOUS: undefined });
+
+		const oldToken = (await ask(before, "POST", `/auth/${user.id}`, t.backend)).json.token as string;
+		const newToken = (await ask(during, "POST", `/auth/${user.id}`, t.backend)).json.token as string;
+		const kid = (token: string) => JSON.parse(new TextDecoder().decode(base64url.decode(token.split(".")[0] as string))).kid;
+		expect(kid(oldToken)).toBe(await kidOf("secret-one"));
+		expect(kid(newToken)).toBe(await kidOf("secret-two"));
+
+		const me = `/user/${user.id}`;
+		const statuses = async (target: Env) => [(await ask(target, "GET", me, bearer(oldToken))).status, (await ask(target, "GET", me, bearer(newToken))).status];
+		expect(await statuses(before)).toEqual([200, 401]);
+		expect(await statuses(during)).toEqual([200, 200]);
+		expect(await statuses(after)).toEqual([401, 200]);
+		expect((await ask(after, "GET", me, bearer(oldToken))).json).toEqual({ error: { code: "unauthorized", message: "Invalid token" } });
+	});
+});
+
+describe("API tokens at rest", () => {
+	it("stores only hashes: a dump of every D1 table contains no token, nor any 16-character piece of one", async () => {
+		const t = await tenant(1, "dump");
+		const rotated = await call("POST", `/admin/clients/${t.clientId}/rotate-token`, admin);
+		const tokens = [t.key, rotated.json.api_token as string];
+		const tables = await env.DB!.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'").all<{ name: string }>();
+		let dump = "";
+		for (const { name } of tables.results) {
+			const rows = await env.DB!.prepare(`SELECT * FROM "${name}"`).all();
+			dump += JSON.stringify(rows.results);
+		}
+		expect(dump).toContain(t.clientId);
+		for (const token of tokens) {
+			const body = token.slice(3);
+			for (let i = 0; i + 16 <= body.length; i++) expect(dump.includes(body.slice(i, i + 16))).toBe(false);
+		}
+		const row = await env.DB!.prepare("SELECT api_token_hash FROM clients WHERE id = ?").bind(t.clientId).first<{ api_token_hash: string }>();
+		expect(row).toEqual({ api_token_hash: await sha256Hex(tokens[1] as string) });
+	});
+});
