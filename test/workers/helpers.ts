@@ -1,5 +1,8 @@
 // Helpers for tests inside workerd: requests go through the Worker's real fetch handler.
-import { exports } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
+import { env as workerEnv, exports } from "cloudflare:workers";
+import { createApp } from "../../src/app";
+import type { Env } from "../../src/env";
 
 export const ADMIN_TOKEN = "test-admin-token";
 export const JWT_SECRET = "test-jwt-secret";
@@ -62,4 +65,36 @@ export async function room(t: Tenant, body: Record<string, unknown> = {}, as: Re
 	const res = await call("POST", "/room", as, body);
 	if (res.status !== 201) throw new Error(`create room: ${res.status} ${JSON.stringify(res.json)}`);
 	return res.json as { id: string; name: string | null; private: boolean; created_at: string };
+}
+
+/** Reads a response the way call() does: status, headers and the body parsed as JSON when it is JSON. */
+export async function readReply(res: Response): Promise<Reply> {
+	const text = await res.text();
+	let json: unknown = null;
+	try {
+		json = text ? JSON.parse(text) : null;
+	} catch {
+		json = text;
+	}
+	return { status: res.status, json, headers: res.headers };
+}
+
+/**
+ * Like call(), but through a fresh app from createApp() with the test bindings plus `overrides`,
+ * for configurations the test Worker does not have (ADMIN_TOKEN unset, rotated JWT secrets, CORS origins).
+ */
+export async function callWithEnv(
+	overrides: Partial<Env>,
+	method: string,
+	path: string,
+	headers: Record<string, string> = {},
+	body?: unknown,
+): Promise<Reply> {
+	const request = new Request(`${BASE}${path}`, {
+		method,
+		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+		body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+	});
+	const res = await createApp().fetch(request, { ...(workerEnv as unknown as Env), ...overrides }, createExecutionContext());
+	return readReply(res);
 }
