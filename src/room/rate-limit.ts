@@ -14,8 +14,9 @@ export class TokenBucket {
 
 	/** Takes one token if there is one; `now` is in milliseconds. */
 	take(now: number): boolean {
+		// A clock that steps back must not earn the same interval twice when it steps forward again.
 		const elapsed = Math.max(0, now - this.last) / 1000;
-		this.last = now;
+		this.last = Math.max(this.last, now);
 		this.tokens = Math.min(this.burst, this.tokens + elapsed * this.rate);
 		if (this.tokens < 1) return false;
 		this.tokens -= 1;
