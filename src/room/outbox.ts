@@ -3,7 +3,28 @@ export interface Sink {
 	write(frame: string): void;
 }
 
+/** The clock and timer the outbox needs; injected so tests drive time by hand. */
+export interface Scheduler {
+	now(): number;
+	after(ms: number, run: () => void): void;
+}
+
+/** The older shape: a function that runs `flush` later. Kept for tests that drive flushes by hand. */
 export type Schedule = (flush: () => void) => void;
+
+export const workerdScheduler: Scheduler = {
+	now: () => Date.now(),
+	after: (ms, run) => {
+		setTimeout(run, ms);
+	},
+};
+
+export interface OutboxStats {
+	flushes: number;
+	frames: number;
+	events: number;
+	forced: number;
+}
 
 /**
  * Coalesces the events each socket is owed into one frame (events joined by `\n`).
@@ -14,11 +35,16 @@ export type Schedule = (flush: () => void) => void;
 export class Outbox {
 	private pending = new Map<Sink, string[]>();
 	private scheduled = false;
+	private readonly counters: OutboxStats = { flushes: 0, frames: 0, events: 0, forced: 0 };
+
+	private readonly scheduler: Scheduler;
 
 	constructor(
-		private readonly schedule: Schedule,
+		scheduler: Scheduler | Schedule,
 		private readonly maxBatchEvents = 512,
-	) {}
+	) {
+		this.scheduler = typeof scheduler === "function" ? { now: () => 0, after: (_ms, run) => scheduler(run) } : scheduler;
+	}
 
 	push(sink: Sink, event: string): void {
 		let queue = this.pending.get(sink);
@@ -29,11 +55,12 @@ export class Outbox {
 		queue.push(event);
 		if (queue.length >= this.maxBatchEvents) {
 			this.pending.delete(sink);
-			sink.write(queue.join("\n"));
+			this.counters.forced++;
+			this.write(sink, queue);
 		}
 		if (!this.scheduled) {
 			this.scheduled = true;
-			this.schedule(() => this.flush());
+			this.scheduler.after(0, () => this.flush());
 		}
 	}
 
@@ -43,11 +70,22 @@ export class Outbox {
 		if (this.pending.size === 0) return;
 		const batches = this.pending;
 		this.pending = new Map();
-		for (const [sink, events] of batches) sink.write(events.length === 1 ? (events[0] as string) : events.join("\n"));
+		this.counters.flushes++;
+		for (const [sink, events] of batches) this.write(sink, events);
 	}
 
 	/** Drops what a closed socket was still owed. */
 	forget(sink: Sink): void {
 		this.pending.delete(sink);
+	}
+
+	stats(): OutboxStats {
+		return { ...this.counters };
+	}
+
+	private write(sink: Sink, events: string[]): void {
+		this.counters.frames++;
+		this.counters.events += events.length;
+		sink.write(events.length === 1 ? (events[0] as string) : events.join("\n"));
 	}
 }

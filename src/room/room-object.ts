@@ -8,7 +8,7 @@ import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "
 import type { MessageT } from "../schemas/message";
 import type { HistoryRange } from "./message-log";
 import { MessageLog } from "./message-log";
-import { Outbox } from "./outbox";
+import { Outbox, workerdScheduler } from "./outbox";
 import { type ConnState, type Peer, RoomCore, type SendInput, type SendResult } from "./room-core";
 import { IDENTITY_HEADER } from "./stub";
 
@@ -37,7 +37,7 @@ export class RoomObject extends DurableObject<Env> {
 		const config = loadConfig(env);
 		this.core = new RoomCore({
 			log: new MessageLog(ctx.storage.sql),
-			outbox: new Outbox((flush) => setTimeout(flush, 0)),
+			outbox: new Outbox(workerdScheduler),
 			limits: config,
 			now: Date.now,
 			newId: uuidv7,

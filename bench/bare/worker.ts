@@ -1,0 +1,114 @@
+import { DurableObject } from "cloudflare:workers";
+import { Outbox, type Sink, workerdScheduler } from "../../src/room/outbox";
+
+interface Env {
+	ROOMS: DurableObjectNamespace<BareRoom>;
+}
+
+/**
+ * The least a room can do: accept hibernatable sockets, insert each message into
+ * SQLite with the next seq, broadcast it and ack the sender, with the same Outbox
+ * (batching and flush policy) as the service. Frames are trusted as sent.
+ */
+export class BareRoom extends DurableObject<Env> {
+	private readonly outbox = new Outbox(workerdScheduler);
+	private readonly sinks = new Map<WebSocket, Sink & { joined: boolean }>();
+	private seq: number;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		ctx.storage.sql.exec(
+			"CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, user_id TEXT NOT NULL, text_message TEXT NOT NULL, created_at TEXT NOT NULL)",
+		);
+		this.seq = Number(ctx.storage.sql.exec("SELECT COALESCE(MAX(seq), 0) AS s FROM messages").one().s);
+	}
+
+	private sinkOf(ws: WebSocket) {
+		let sink = this.sinks.get(ws);
+		if (!sink) {
+			sink = {
+				joined: (ws.deserializeAttachment() as { joined?: boolean } | null)?.joined === true,
+				write(frame) {
+					try {
+						ws.send(frame);
+					} catch {}
+				},
+			};
+			this.sinks.set(ws, sink);
+		}
+		return sink;
+	}
+
+	override async fetch(request: Request): Promise<Response> {
+		const { 0: client, 1: server } = new WebSocketPair();
+		this.ctx.acceptWebSocket(server);
+		server.serializeAttachment({ joined: false, user: new URL(request.url).searchParams.get("user") ?? "u" });
+		this.sinkOf(server);
+		return new Response(null, { status: 101, webSocket: client });
+	}
+
+	override webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): void {
+		const sink = this.sinkOf(ws);
+		const frame = JSON.parse(raw as string) as { event: string; id?: number | string; data: { room_id: string; text_message: string } };
+		if (frame.event === "join_room") {
+			sink.joined = true;
+			ws.serializeAttachment({ ...(ws.deserializeAttachment() as object), joined: true });
+			this.outbox.push(sink, JSON.stringify({ event: "ack", id: frame.id, data: { room_id: frame.data.room_id, last_seq: this.seq } }));
+			return;
+		}
+		const seq = ++this.seq;
+		const message = {
+			id: crypto.randomUUID(),
+			room_id: frame.data.room_id,
+			seq,
+			user_id: (ws.deserializeAttachment() as { user: string }).user,
+			text_message: frame.data.text_message,
+			created_at: new Date().toISOString(),
+		};
+		this.ctx.storage.sql.exec(
+			"INSERT INTO messages (seq, id, user_id, text_message, created_at) VALUES (?, ?, ?, ?, ?)",
+			seq,
+			message.id,
+			message.user_id,
+			message.text_message,
+			message.created_at,
+		);
+		const encoded = `{"event":"new_message","data":${JSON.stringify(message)}}`;
+		for (const peer of this.sinks.values()) if (peer.joined) this.outbox.push(peer, encoded);
+		this.outbox.push(sink, JSON.stringify({ event: "ack", id: frame.id, data: message }));
+	}
+
+	override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+		this.drop(ws);
+		try {
+			ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+		} catch {}
+	}
+
+	override webSocketError(ws: WebSocket): void {
+		this.drop(ws);
+	}
+
+	private drop(ws: WebSocket): void {
+		const sink = this.sinks.get(ws);
+		if (!sink) return;
+		this.sinks.delete(ws);
+		this.outbox.forget(sink);
+	}
+
+	/** Flush statistics, read by the benchmark runner (not part of the service). */
+	stats(): unknown {
+		return this.outbox.stats?.() ?? null;
+	}
+}
+
+export default {
+	async fetch(request: Request, env: Env): Promise<Response> {
+		const url = new URL(request.url);
+		if (url.pathname === "/health") return new Response("ok");
+		const room = env.ROOMS.get(env.ROOMS.idFromName(url.searchParams.get("room") ?? "bench"));
+		if (url.pathname === "/stats") return Response.json(await room.stats());
+		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected websocket", { status: 426 });
+		return room.fetch(request);
+	},
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,283 @@
+// `npm run bench`: our service, a socket.io 4 server and a bare Durable Object on this
+// machine, in one run, under the same load (see BENCHMARKS.md).
+// Options: --runs=3 --sizes=50,500 --messages=2000 --inflight=64 --idle=5000 (0 skips the
+// memory part) --systems=ours,bare,socketio --out=bench/results/last-run.json
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { killAllNow, ROOT, spawnWithFds, startSocketio, startWrangler, stop, stopAll, treeRss } from "./servers.mjs";
+
+const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
+const RUNS = Number(arg("runs", "3"));
+const SIZES = arg("sizes", "50,500").split(",").map(Number);
+const MESSAGES = Number(arg("messages", "2000"));
+const INFLIGHT = Number(arg("inflight", "64"));
+const IDLE = Number(arg("idle", "5000"));
+const SYSTEMS = arg("systems", "ours,bare,socketio").split(",");
+const OUT = arg("out", join(ROOT, "bench", "results", "last-run.json"));
+const HIBERNATION_WAIT_MS = Number(arg("hibernation-wait", "30000"));
+const USERS = 50;
+// The per-connection rate limit (20/s, burst 40) would throttle the load generator, and 50
+// users hold up to 100 sockets each at 5,000 sockets: both raised for the benchmark only.
+const BENCH_VARS = { WS_RATE_PER_SECOND: "1000000", WS_RATE_BURST: "1000000", MAX_SOCKETS_PER_USER: "1000" };
+
+const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const tmp = mkdtempSync(join(tmpdir(), "roomkit-bench-"));
+
+let cleaning = false;
+async function cleanup() {
+	if (cleaning) return;
+	cleaning = true;
+	await stopAll();
+	rmSync(tmp, { recursive: true, force: true });
+}
+process.on("exit", killAllNow);
+for (const signal of ["SIGINT", "SIGTERM"]) {
+	process.on(signal, async () => {
+		await cleanup();
+		process.exit(130);
+	});
+}
+// The whole benchmark is bounded: 40 minutes at most.
+setTimeout(async () => {
+	log("benchmark exceeded 40 minutes, stopping");
+	await cleanup();
+	process.exit(2);
+}, 40 * 60_000).unref();
+
+async function call(base, method, path, headers, body) {
+	const res = await fetch(`${base}${path}`, {
+		method,
+		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const json = await res.json().catch(() => null);
+	if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+	return json;
+}
+
+/** One client, USERS users; sockets authenticate with `clientKey: <api_token>.<user_id>`. */
+async function tenantOf(server) {
+	const client = await call(server.base, "POST", "/admin/clients", { Authorization: `Bearer ${server.adminToken}` }, { name: "bench" });
+	const key = client.api_token;
+	const users = [];
+	for (let i = 0; i < USERS; i++) users.push((await call(server.base, "POST", "/user", { clientKey: key }, { name: `bench-${i}` })).id);
+	return { key, users, headers: users.map((u) => `${key}.${u}`) };
+}
+
+async function newRoom(system) {
+	if (system.name !== "ours") return randomUUID();
+	const { key, users } = system.tenant;
+	return (await call(system.base, "POST", "/room", { clientKey: `${key}.${users[0]}` }, { name: "bench" })).id;
+}
+
+function wsUrl(system, roomId) {
+	if (system.name === "ours") return `${system.base.replace("http", "ws")}/room/${roomId}/ws`;
+	if (system.name === "bare") return `${system.base.replace("http", "ws")}/ws`;
+	return system.base;
+}
+
+/** Runs the load generator in its own process; resolves with its JSON result. */
+function runGenerator(options, timeoutMs) {
+	const child = spawnWithFds([process.execPath, join(ROOT, "bench", "load.mjs"), JSON.stringify(options)]);
+	return new Promise((resolve) => {
+		const timer = setTimeout(() => stop(child, 1000), timeoutMs);
+		child.on("exit", () => {
+			clearTimeout(timer);
+			const line = child
+				.logs()
+				.trim()
+				.split("\n")
+				.reverse()
+				.find((l) => l.startsWith("{"));
+			try {
+				resolve(JSON.parse(line));
+			} catch {
+				resolve({ error: `no result from the load generator:\n${child.logs().slice(-2000)}` });
+			}
+		});
+	});
+}
+
+async function load(system, sockets, messages) {
+	const roomId = await newRoom(system);
+	const options = {
+		system: system.name,
+		mode: "load",
+		sockets,
+		messages,
+		inflight: INFLIGHT,
+		url: wsUrl(system, roomId),
+		roomId,
+		timeoutMs: 240_000,
+	};
+	if (system.name === "ours") options.headers = system.tenant.headers;
+	return runGenerator(options, 330_000);
+}
+
+/** RSS of a system's runtime: workerd processes under wrangler, or the socket.io node process. */
+function runtimeRss(system) {
+	const byName = treeRss(system.child.pid);
+	return system.name === "socketio" ? (byName.node ?? 0) : (byName.workerd ?? 0);
+}
+
+async function idleMemory(system, sockets) {
+	const roomId = await newRoom(system);
+	const before = runtimeRss(system);
+	const options = { system: system.name, mode: "idle", sockets, url: wsUrl(system, roomId), roomId };
+	if (system.name === "ours") options.headers = system.tenant.headers;
+	const child = spawnWithFds([process.execPath, join(ROOT, "bench", "load.mjs"), JSON.stringify(options)]);
+	try {
+		const started = Date.now();
+		while (!child.logs().includes('"ready"')) {
+			if (child.exitCode !== null || Date.now() - started > 300_000) throw new Error(`idle sockets failed: ${child.logs().slice(-2000)}`);
+			await sleep(200);
+		}
+		const connected = runtimeRss(system);
+		// Idle for longer than workerd's hibernation delay, so the room object is evicted.
+		await sleep(HIBERNATION_WAIT_MS);
+		const idle = runtimeRss(system);
+		return {
+			sockets,
+			beforeMiB: round(before),
+			connectedMiB: round(connected),
+			idleMiB: round(idle),
+			ready: JSON.parse(child.logs().match(/\{"ready".*\}/)[0]),
+		};
+	} finally {
+		await stop(child, 1000);
+	}
+}
+
+const round = (x) => Math.round(x * 10) / 10;
+
+async function start(name) {
+	if (name === "ours") {
+		const adminToken = randomBytes(18).toString("base64url");
+		const vars = { ADMIN_TOKEN: adminToken, JWT_SECRET: randomBytes(24).toString("base64url"), ...BENCH_VARS };
+		const server = await startWrangler({ stateDir: join(tmp, "ours"), vars, migrateD1: true });
+		const system = { name, ...server, adminToken, runtime: "wrangler dev (workerd)" };
+		system.tenant = await tenantOf(system);
+		return system;
+	}
+	if (name === "bare")
+		return {
+			name,
+			...(await startWrangler({ config: join(ROOT, "bench", "bare", "wrangler.toml"), stateDir: join(tmp, "bare") })),
+			runtime: "wrangler dev (workerd)",
+		};
+	return { name, ...(await startSocketio()), runtime: `node ${process.version}` };
+}
+
+function summarize(results) {
+	const table = [];
+	for (const sockets of SIZES) {
+		const row = { sockets };
+		for (const name of SYSTEMS) {
+			const runs = results.filter((r) => r.system === name && r.sockets === sockets);
+			const ok = runs.filter((r) => !r.error);
+			const slowest =
+				ok.length === runs.length && ok.length > 0 ? ok.reduce((a, b) => (b.deliveriesPerSecond < a.deliveriesPerSecond ? b : a)) : null;
+			row[name] = { slowest, all: runs.map((r) => (r.error ? "error" : r.deliveriesPerSecond)) };
+		}
+		table.push(row);
+	}
+	return table;
+}
+
+function print(table, memory) {
+	const lines = [];
+	lines.push("| sockets | system | deliveries/s (slowest of runs) | p50 ms | p99 ms | lost | all runs (deliveries/s) |");
+	lines.push("|---:|---|---:|---:|---:|---:|---|");
+	for (const row of table) {
+		for (const name of SYSTEMS) {
+			const { slowest: s, all } = row[name];
+			lines.push(
+				s
+					? `| ${row.sockets} | ${name} | ${s.deliveriesPerSecond} | ${s.p50} | ${s.p99} | ${s.lost} | ${all.join(", ")} |`
+					: `| ${row.sockets} | ${name} | failed | | | | ${all.join(", ")} |`,
+			);
+		}
+	}
+	lines.push("");
+	lines.push(
+		"| sockets | ours/socket.io deliveries/s (target >= 1.0) | ours/bare (target >= 0.9) | p99 ours vs socket.io (target <=) | lost ours |",
+	);
+	lines.push("|---:|---:|---:|---|---:|");
+	for (const row of table) {
+		const o = row.ours?.slowest;
+		const s = row.socketio?.slowest;
+		const b = row.bare?.slowest;
+		const ratio = (x, y) => (x && y ? (x.deliveriesPerSecond / y.deliveriesPerSecond).toFixed(2) : "n/a");
+		lines.push(`| ${row.sockets} | ${ratio(o, s)} | ${ratio(o, b)} | ${o && s ? `${o.p99} vs ${s.p99}` : "n/a"} | ${o ? o.lost : "n/a"} |`);
+	}
+	if (memory.length) {
+		lines.push("");
+		lines.push("| system | idle sockets | runtime RSS before (MiB) | just connected (MiB) | after idle wait (MiB) |");
+		lines.push("|---|---:|---:|---:|---:|");
+		for (const m of memory) lines.push(`| ${m.system} | ${m.sockets} | ${m.beforeMiB} | ${m.connectedMiB} | ${m.idleMiB} |`);
+	}
+	console.log(lines.join("\n"));
+}
+
+async function main() {
+	const started = new Date();
+	log(`machine: ${cpus().length} cpus, ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}`);
+	const systems = [];
+	for (const name of SYSTEMS) {
+		log(`starting ${name}`);
+		systems.push(await start(name));
+	}
+	const results = [];
+	for (const sockets of SIZES) {
+		for (const system of systems) {
+			log(`warm-up ${system.name} ${sockets} sockets`);
+			const warm = await load(system, sockets, Math.min(MESSAGES, 400));
+			if (warm.error) log(`warm-up failed: ${warm.error}`);
+		}
+		for (let run = 1; run <= RUNS; run++) {
+			for (const system of systems) {
+				const result = await load(system, sockets, MESSAGES);
+				result.system = system.name;
+				result.sockets = sockets;
+				result.run = run;
+				results.push(result);
+				log(
+					result.error
+						? `${system.name} ${sockets} run ${run}: ERROR ${result.error}`
+						: `${system.name} ${sockets} run ${run}: ${result.deliveriesPerSecond}/s p50 ${result.p50} p99 ${result.p99} lost ${result.lost} dup ${result.duplicates} errors ${result.errors} (${result.outcome})`,
+				);
+			}
+		}
+	}
+	const memory = [];
+	if (IDLE > 0) {
+		for (const system of systems.filter((s) => s.name !== "bare")) {
+			log(`memory: ${IDLE} idle sockets on ${system.name}`);
+			try {
+				memory.push({ system: system.name, ...(await idleMemory(system, IDLE)) });
+			} catch (error) {
+				log(`memory on ${system.name} failed: ${error.message}`);
+			}
+		}
+	}
+	const table = summarize(results);
+	print(table, memory);
+	mkdirSync(join(OUT, ".."), { recursive: true });
+	writeFileSync(
+		OUT,
+		`${JSON.stringify({ started: started.toISOString(), finished: new Date().toISOString(), options: { RUNS, SIZES, MESSAGES, INFLIGHT, IDLE, BENCH_VARS }, runtimes: Object.fromEntries(systems.map((s) => [s.name, s.runtime])), results, memory }, null, "\t")}\n`,
+	);
+	log(`raw results in ${OUT}`);
+}
+
+try {
+	await main();
+} catch (error) {
+	log(`failed: ${error.stack ?? error}`);
+	process.exitCode = 1;
+} finally {
+	await cleanup();
+}
