@@ -17,6 +17,9 @@ export default defineConfig(async () => {
 									JWT_SECRET: "test-jwt-secret",
 									TEST_MIGRATIONS: migrations,
 								},
+								// The self-hosted directory driver, for test/workers/directory-contract.test.ts. The app
+								// still uses D1 here: openDirectory prefers DB when both are bound.
+								durableObjects: { DIRECTORY: { className: "DirectoryObject", useSQLite: true } },
 							},
 						}),
 					],

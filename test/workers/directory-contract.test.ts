@@ -1,0 +1,228 @@
+// One contract, two drivers: the directory over D1 (Cloudflare) and over the DirectoryObject's
+// SQLite (bare workerd), both opened through openDirectory() as the routes open them.
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src/env";
+import { type Directory, openDirectory } from "../../src/storage";
+import type { DirectoryObject } from "../../src/storage/directory-object";
+import type { ClientRow, MembershipRow, RoomRow, UserRow } from "../../src/storage/schema";
+
+const bindings = env as unknown as Env;
+const DIRECTORY = bindings.DIRECTORY as DurableObjectNamespace<DirectoryObject>;
+const onD1 = () => openDirectory({ ROOMS: bindings.ROOMS, DB: bindings.DB });
+const onObject = () => openDirectory({ ROOMS: bindings.ROOMS, DIRECTORY });
+/** The one object openDirectory() talks to on bare workerd. */
+const directoryObject = () => DIRECTORY.get(DIRECTORY.idFromName("directory"));
+
+// Ids are global primary keys: every case gets its own prefix so cases never collide.
+const tag = () => crypto.randomUUID().slice(0, 8);
+const client = (t: string, n = 0): ClientRow => ({ id: `${t}-c${n}`, name: `client ${n}`, apiTokenHash: `${t}-hash${n}`, createdAt: 1_700_000_000_000 + n });
+const user = (c: ClientRow, i: number, extra: Partial<UserRow> = {}): UserRow => ({
+	id: `${c.id}-u${String(i).padStart(3, "0")}`,
+	clientId: c.id,
+	name: `user ${i}`,
+	metadata: null,
+	createdAt: 1_700_000_000_100 + i,
+	...extra,
+});
+const room = (c: ClientRow, i: number, extra: Partial<RoomRow> = {}): RoomRow => ({
+	id: `${c.id}-r${String(i).padStart(3, "0")}`,
+	clientId: c.id,
+	name: `room ${i}`,
+	private: false,
+	createdBy: null,
+	createdAt: 1_700_000_000_200 + i,
+	...extra,
+});
+const membership = (r: RoomRow, userId: string, createdAt = r.createdAt): MembershipRow => ({ roomId: r.id, userId, clientId: r.clientId, createdAt });
+
+async function tenantWithUsers(dir: Directory, count: number) {
+	const c = client(tag());
+	await dir.createClient(c);
+	const users = Array.from({ length: count }, (_, i) => user(c, i));
+	for (const u of users) await dir.createUser(u);
+	return { c, users };
+}
+
+/** The SQLite error behind a rejected write, unwrapped from drizzle's "Failed query" if present. */
+async function sqliteError(write: Promise<unknown>): Promise<string> {
+	const error = await write.then(
+		() => null,
+		(e: Error) => e,
+	);
+	if (!error) return "resolved";
+	return String((error.cause as Error | undefined)?.message ?? error.message);
+}
+
+// A rejecting Durable Object RPC leaks an unhandled rejection in the vitest pool even when the
+// caller handles it (cloudflare/workers-sdk#14736), so writes that must fail are made on the
+// directory object's instance itself, in place, instead of through the stub.
+type Rejected = (write: (dir: Directory) => Promise<unknown>) => Promise<string>;
+const rejectedOnD1: Rejected = (write) => sqliteError(write(onD1()));
+const rejectedOnObject: Rejected = (write) => runInDurableObject(directoryObject(), (instance: Directory) => sqliteError(write(instance)));
+
+describe.each([
+	{ driver: "D1", open: onD1, rejected: rejectedOnD1 },
+	{ driver: "the directory Durable Object", open: onObject, rejected: rejectedOnObject },
+])("directory on $driver", ({ open, rejected }) => {
+	it("finds a client by token hash and rotates the hash", async () => {
+		const dir = open();
+		const c = client(tag());
+		await dir.createClient(c);
+		expect(await dir.findClientByTokenHash(c.apiTokenHash)).toEqual(c);
+		expect(await dir.findClientByTokenHash(`${c.apiTokenHash}x`)).toBeNull();
+
+		expect(await dir.setClientTokenHash(c.id, "rotated-" + c.id)).toEqual({ ...c, apiTokenHash: "rotated-" + c.id });
+		expect(await dir.findClientByTokenHash(c.apiTokenHash)).toBeNull();
+		expect(await dir.findClientByTokenHash("rotated-" + c.id)).toEqual({ ...c, apiTokenHash: "rotated-" + c.id });
+		expect(await dir.setClientTokenHash(`${c.id}-missing`, "whatever")).toBeNull();
+	});
+
+	it("rejects a second client with the same token hash and keeps the first", async () => {
+		const dir = open();
+		const c = client(tag());
+		await dir.createClient(c);
+		expect(await rejected((d) => d.createClient({ ...c, id: `${c.id}-dup` }))).toMatch(/UNIQUE constraint failed: clients\.api_token_hash/);
+		expect(await dir.findClientByTokenHash(c.apiTokenHash)).toEqual(c);
+	});
+
+	it("keeps users to their client, with metadata and nulls intact", async () => {
+		const dir = open();
+		const { c, users } = await tenantWithUsers(dir, 1);
+		const other = await tenantWithUsers(dir, 1);
+		const withMeta = user(c, 1, { name: null, metadata: '{"plan":"pro","tags":["a"]}' });
+		await dir.createUser(withMeta);
+
+		expect(await dir.getUser(c.id, users[0]!.id)).toEqual(users[0]);
+		expect(await dir.getUser(c.id, withMeta.id)).toEqual(withMeta);
+		expect(await dir.getUser(other.c.id, users[0]!.id)).toBeNull();
+		expect(await dir.getUser(c.id, other.users[0]!.id)).toBeNull();
+		expect(await rejected((d) => d.createUser({ ...users[0]!, clientId: other.c.id }))).toMatch(/UNIQUE constraint failed: users\.id/);
+		expect(await dir.getUser(c.id, users[0]!.id)).toEqual(users[0]);
+		expect(await dir.getUser(other.c.id, users[0]!.id)).toBeNull();
+	});
+
+	it("pages users by id within one client", async () => {
+		const dir = open();
+		const { c, users } = await tenantWithUsers(dir, 5);
+		await tenantWithUsers(dir, 3);
+		expect(await dir.listUsers(c.id, { limit: 2 })).toEqual(users.slice(0, 2));
+		expect(await dir.listUsers(c.id, { limit: 2, after: users[1]!.id })).toEqual(users.slice(2, 4));
+		expect(await dir.listUsers(c.id, { limit: 10, after: users[3]!.id })).toEqual(users.slice(4));
+		expect(await dir.listUsers(c.id, { limit: 10, after: users[4]!.id })).toEqual([]);
+		expect(await dir.listUsers(`${c.id}-none`, { limit: 10 })).toEqual([]);
+	});
+
+	it("tells which user ids exist, past the bound-parameter chunk size", async () => {
+		const dir = open();
+		const { c, users } = await tenantWithUsers(dir, 95);
+		const other = await tenantWithUsers(dir, 1);
+		const asked = [...users.map((u) => u.id), other.users[0]!.id, `${c.id}-ghost`];
+		const found = await dir.existingUserIds(c.id, asked);
+		expect(found.sort()).toEqual(users.map((u) => u.id));
+		expect(await dir.existingUserIds(c.id, [])).toEqual([]);
+	});
+
+	it("creates a room with deduplicated members, past the insert chunk size", async () => {
+		const dir = open();
+		const { c, users } = await tenantWithUsers(dir, 25);
+		const r = room(c, 0, { private: true, createdBy: users[0]!.id, name: null });
+		const ids = users.map((u) => u.id);
+		await dir.createRoom(r, [...ids, ids[0]!, ids[24]!]);
+
+		expect(await dir.getRoom(c.id, r.id)).toEqual(r);
+		expect(await dir.listMembers(c.id, r.id, { limit: 100 })).toEqual(ids.map((id) => membership(r, id)));
+		const other = await tenantWithUsers(dir, 0);
+		expect(await dir.getRoom(other.c.id, r.id)).toBeNull();
+		expect(await dir.listMembers(other.c.id, r.id, { limit: 100 })).toEqual([]);
+	});
+
+	it("round-trips public and private rooms and pages a user's rooms", async () => {
+		const dir = open();
+		const { c, users } = await tenantWithUsers(dir, 2);
+		const [alice, bob] = users as [UserRow, UserRow];
+		const rooms = [room(c, 0), room(c, 1, { private: true }), room(c, 2), room(c, 3, { private: true })];
+		for (const r of rooms) await dir.createRoom(r, r.id.endsWith("2") ? [bob.id] : [alice.id, bob.id]);
+
+		expect(await dir.listUserRooms(c.id, alice.id, { limit: 2 })).toEqual([rooms[0], rooms[1]]);
+		expect(await dir.listUserRooms(c.id, alice.id, { limit: 2, after: rooms[1]!.id })).toEqual([rooms[3]]);
+		expect(await dir.listUserRooms(c.id, bob.id, { limit: 10 })).toEqual(rooms);
+		const other = await tenantWithUsers(dir, 0);
+		expect(await dir.listUserRooms(other.c.id, alice.id, { limit: 10 })).toEqual([]);
+	});
+
+	it("adds, checks and removes members, each once", async () => {
+		const dir = open();
+		const { c, users } = await tenantWithUsers(dir, 3);
+		const [alice, bob, carol] = users as [UserRow, UserRow, UserRow];
+		const r = room(c, 0);
+		await dir.createRoom(r, [alice.id]);
+
+		expect(await dir.isMember(c.id, r.id, bob.id)).toBe(false);
+		expect(await dir.addMember(membership(r, bob.id, 42))).toBe(true);
+		expect(await dir.addMember(membership(r, bob.id, 43))).toBe(false);
+		expect(await dir.addMember(membership(r, carol.id, 44))).toBe(true);
+		expect(await dir.isMember(c.id, r.id, bob.id)).toBe(true);
+		expect(await dir.listMembers(c.id, r.id, { limit: 2 })).toEqual([membership(r, alice.id), membership(r, bob.id, 42)]);
+		expect(await dir.listMembers(c.id, r.id, { limit: 2, after: bob.id })).toEqual([membership(r, carol.id, 44)]);
+
+		const other = await tenantWithUsers(dir, 0);
+		expect(await dir.isMember(other.c.id, r.id, bob.id)).toBe(false);
+		expect(await dir.removeMember(other.c.id, r.id, bob.id)).toBe(false);
+		expect(await dir.removeMember(c.id, r.id, bob.id)).toBe(true);
+		expect(await dir.removeMember(c.id, r.id, bob.id)).toBe(false);
+		expect(await dir.isMember(c.id, r.id, bob.id)).toBe(false);
+		expect(await dir.listUserRooms(c.id, bob.id, { limit: 10 })).toEqual([]);
+	});
+});
+
+describe("where each driver keeps its rows", () => {
+	it("D1 when DB is bound, even with DIRECTORY bound too (Cloudflare)", async () => {
+		const c = client(tag());
+		await openDirectory(bindings).createClient(c);
+		const row = await bindings.DB!.prepare("SELECT id, name, api_token_hash, created_at FROM clients WHERE id = ?").bind(c.id).first();
+		expect(row).toEqual({ id: c.id, name: c.name, api_token_hash: c.apiTokenHash, created_at: c.createdAt });
+		const inObject = await runInDurableObject(directoryObject(), (_o, state) => state.storage.sql.exec("SELECT id FROM clients WHERE id = ?", c.id).toArray());
+		expect(inObject).toEqual([]);
+	});
+
+	it("the directory object's SQLite when only DIRECTORY is bound (bare workerd)", async () => {
+		const c = client(tag());
+		await onObject().createClient(c);
+		const rows = await runInDurableObject(directoryObject(), (_o, state) =>
+			state.storage.sql.exec("SELECT id, name, api_token_hash, created_at FROM clients WHERE id = ?", c.id).toArray(),
+		);
+		expect(rows).toEqual([{ id: c.id, name: c.name, api_token_hash: c.apiTokenHash, created_at: c.createdAt }]);
+		expect(await bindings.DB!.prepare("SELECT id FROM clients WHERE id = ?").bind(c.id).first()).toBeNull();
+	});
+
+	it("fails with a message that says what to bind when neither is", () => {
+		expect(() => openDirectory({ ROOMS: bindings.ROOMS })).toThrow(
+			new Error("No directory storage: bind a D1 database as DB, or a DirectoryObject namespace as DIRECTORY"),
+		);
+	});
+});
+
+describe("the directory object's migrations", () => {
+	it("are applied before the first call, even when calls race a fresh object", async () => {
+		const stub = DIRECTORY.get(DIRECTORY.idFromName(`fresh-${tag()}`)) as unknown as Directory;
+		const c = client(tag());
+		const users = Array.from({ length: 8 }, (_, i) => user(c, i));
+		await Promise.all([stub.createClient(c), ...users.map((u) => stub.createUser(u))]);
+		expect(await stub.listUsers(c.id, { limit: 10 })).toEqual(users);
+	});
+
+	it("run once: after eviction the new instance keeps the rows and the one migration record", async () => {
+		const id = DIRECTORY.idFromName(`restart-${tag()}`);
+		const c = client(tag());
+		await (DIRECTORY.get(id) as unknown as Directory).createClient(c);
+		const migrations = () => runInDurableObject(DIRECTORY.get(id), (_o, state) => state.storage.sql.exec("SELECT name, applied_at FROM d1_migrations").toArray());
+		const before = await migrations();
+		expect(before.map((r) => r.name)).toEqual(["0000_init.sql"]);
+
+		await evictDurableObject(DIRECTORY.get(id));
+		expect(await (DIRECTORY.get(id) as unknown as Directory).findClientByTokenHash(c.apiTokenHash)).toEqual(c);
+		expect(await migrations()).toEqual(before);
+	});
+});
