@@ -1,0 +1,206 @@
+// The WebSocket handshake: every way in, every way it is refused (before any upgrade),
+// and what the response says (the protocol label, never the token).
+import { env } from "cloudflare:workers";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { signUserToken } from "../../src/auth/jwt";
+import type { Env } from "../../src/env";
+import { call, JWT_SECRET, room, type Tenant, tenant } from "./helpers";
+import { connect, handshake, join, send, viaProtocol } from "./ws-support";
+
+let t: Tenant;
+let other: Tenant;
+let publicRoom: string;
+let privateRoom: string;
+let othersRoom: string;
+beforeAll(async () => {
+	t = await tenant(3, "acme");
+	other = await tenant(1, "globex");
+	publicRoom = (await room(t, { name: "lobby" })).id;
+	// users[0] and users[1] are members; users[2] is not.
+	privateRoom = (await room(t, { name: "secret", private: true, members: [t.users[0]?.id, t.users[1]?.id] })).id;
+	othersRoom = (await room(other, { name: "theirs" })).id;
+});
+
+const user = (i: number) => t.users[i] as Tenant["users"][0];
+
+async function refused(roomId: string, options: Parameters<typeof handshake>[1]) {
+	const res = await handshake(roomId, options);
+	expect(res.webSocket).toBeNull();
+	return { status: res.status, body: await res.json() };
+}
+
+describe("refused before the upgrade", () => {
+	it("no credentials: 401", async () => {
+		expect(await refused(publicRoom, {})).toEqual({
+			status: 401,
+			body: { error: { code: "unauthorized", message: "Offer a JWT as a subprotocol or `?token=`, or send the REST credentials" } },
+		});
+	});
+
+	it("a malformed JWT, as subprotocol or ?token=: 401", async () => {
+		const expected = { status: 401, body: { error: { code: "unauthorized", message: "Malformed token" } } };
+		expect(await refused(publicRoom, viaProtocol("not-a-jwt"))).toEqual(expected);
+		expect(await refused(publicRoom, { query: "?token=not-a-jwt" })).toEqual(expected);
+	});
+
+	it("a JWT signed with another secret: 401", async () => {
+		const { token } = await signUserToken({ current: "some-other-secret" }, { userId: user(0).id, clientId: t.clientId }, 600);
+		expect(await refused(publicRoom, viaProtocol(token))).toEqual({ status: 401, body: { error: { code: "unauthorized", message: "Invalid token" } } });
+	});
+
+	it("an expired JWT: 401 token_expired", async () => {
+		const { token } = await signUserToken({ current: JWT_SECRET }, { userId: user(0).id, clientId: t.clientId }, 60, Date.now() - 3_600_000);
+		expect(await refused(publicRoom, viaProtocol(token))).toEqual({
+			status: 401,
+			body: { error: { code: "token_expired", message: "Token expired; fetch a new one" } },
+		});
+	});
+
+	it("a JWT offered as a subprotocol without the roomkit.v1 label is not read: 401", async () => {
+		expect(await refused(publicRoom, { headers: { "Sec-WebSocket-Protocol": user(0).token } })).toEqual({
+			status: 401,
+			body: { error: { code: "unauthorized", message: "Offer a JWT as a subprotocol or `?token=`, or send the REST credentials" } },
+		});
+	});
+
+	it("the backend's API key (no user): 403", async () => {
+		expect(await refused(publicRoom, { headers: t.backend })).toEqual({
+			status: 403,
+			body: { error: { code: "forbidden", message: "This route acts as a user: use a JWT or `clientKey: <api_token>.<user_id>`" } },
+		});
+	});
+
+	it("a private room and not a member: 403", async () => {
+		expect(await refused(privateRoom, viaProtocol(user(2).token))).toEqual({
+			status: 403,
+			body: { error: { code: "forbidden", message: "This room is private and you are not a member" } },
+		});
+	});
+
+	it("an unknown room: 404", async () => {
+		expect(await refused("0190a000-0000-7000-8000-000000000000", viaProtocol(user(0).token))).toEqual({
+			status: 404,
+			body: { error: { code: "not_found", message: "Room not found" } },
+		});
+	});
+
+	it("another client's room: 404, exactly like an unknown one", async () => {
+		expect(await refused(othersRoom, viaProtocol(user(0).token))).toEqual({
+			status: 404,
+			body: { error: { code: "not_found", message: "Room not found" } },
+		});
+		// And the other client's user cannot reach ours.
+		expect((await refused(publicRoom, viaProtocol(other.users[0]?.token as string))).status).toBe(404);
+	});
+
+	it("a request without Upgrade: websocket: 426", async () => {
+		const res = await call("GET", `/room/${publicRoom}/ws`, user(0).auth);
+		expect(res.status).toBe(426);
+		expect(res.json).toEqual({ error: { code: "validation_failed", message: "This endpoint needs `Upgrade: websocket`" } });
+	});
+
+	it("an Origin outside WS_ALLOWED_ORIGINS: 403; an allowed one and none at all pass", async () => {
+		const allow = { WS_ALLOWED_ORIGINS: "https://ok.example" } as Partial<Env>;
+		expect(await refused(publicRoom, { env: allow, headers: { Origin: "https://evil.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` } })).toEqual({
+			status: 403,
+			body: { error: { code: "forbidden", message: "Origin https://evil.example may not open sockets here" } },
+		});
+		const ok = await connect(publicRoom, { env: allow, headers: { Origin: "https://ok.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` } });
+		expect(await ok.request(join(publicRoom, 1))).toEqual([{ event: "ack", id: 1, data: { room_id: publicRoom, last_seq: expect.any(Number) } }]);
+		ok.close();
+		// Non-browser clients send no Origin.
+		const noOrigin = await connect(publicRoom, { env: allow, ...viaProtocol(user(0).token) });
+		noOrigin.close();
+		// Without the setting any Origin may connect.
+		const open = await connect(publicRoom, { headers: { Origin: "https://evil.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` } });
+		open.close();
+	});
+});
+
+describe("accepted credentials", () => {
+	it("subprotocol `roomkit.v1, <jwt>`: the response names roomkit.v1 and never the token", async () => {
+		const s = await connect(publicRoom, viaProtocol(user(0).token));
+		expect(s.response.status).toBe(101);
+		expect(s.response.headers.get("Sec-WebSocket-Protocol")).toBe("roomkit.v1");
+		for (const [, value] of s.response.headers) expect(value).not.toContain(user(0).token);
+		const sent = await s.request(send(publicRoom, "via subprotocol", 1));
+		expect(sent.at(-1).data.user_id).toBe(user(0).id);
+		s.close();
+	});
+
+	it("the token first and the label second also works", async () => {
+		const s = await connect(publicRoom, { headers: { "Sec-WebSocket-Protocol": `${user(1).token}, roomkit.v1` } });
+		expect(s.response.headers.get("Sec-WebSocket-Protocol")).toBe("roomkit.v1");
+		expect((await s.request(send(publicRoom, "reversed", 1))).at(-1).data.user_id).toBe(user(1).id);
+		s.close();
+	});
+
+	it("?token=<jwt> works, with no subprotocol in the answer", async () => {
+		const s = await connect(publicRoom, { query: `?token=${user(1).token}` });
+		expect(s.response.headers.get("Sec-WebSocket-Protocol")).toBeNull();
+		expect((await s.request(send(publicRoom, "via query", 1))).at(-1).data.user_id).toBe(user(1).id);
+		s.close();
+	});
+
+	it("clientKey: <api_token>.<user_id> works (and never expires)", async () => {
+		const s = await connect(publicRoom, { headers: user(2).asKey });
+		expect((await s.request(send(publicRoom, "via clientKey", 1))).at(-1).data.user_id).toBe(user(2).id);
+		s.close();
+	});
+
+	it("Authorization: Bearer <jwt> works", async () => {
+		const s = await connect(publicRoom, { headers: user(0).auth });
+		expect((await s.request(send(publicRoom, "via bearer", 1))).at(-1).data.user_id).toBe(user(0).id);
+		s.close();
+	});
+
+	it("a member of the private room gets in", async () => {
+		const s = await connect(privateRoom, viaProtocol(user(1).token));
+		expect(await s.request(join(privateRoom, 1))).toEqual([{ event: "ack", id: 1, data: { room_id: privateRoom, last_seq: 0 } }]);
+		s.close();
+	});
+
+	it("an identity header sent by the client is ignored: messages carry the verified user", async () => {
+		const forged = JSON.stringify({ userId: user(1).id, clientId: t.clientId, roomId: publicRoom, exp: 0, joined: true });
+		const s = await connect(publicRoom, { headers: { "X-Roomkit-Identity": forged, "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` } });
+		expect((await s.request(send(publicRoom, "who am i", 1))).at(-1).data.user_id).toBe(user(0).id);
+		s.close();
+	});
+});
+
+describe("logs", () => {
+	afterEach(() => vi.restoreAllMocks());
+
+	it("a ?token= handshake never writes the token to the log", async () => {
+		const lines: string[] = [];
+		const capture = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
+		vi.spyOn(console, "log").mockImplementation(capture);
+		vi.spyOn(console, "error").mockImplementation(capture);
+		vi.spyOn(console, "warn").mockImplementation(capture);
+		const s = await connect(publicRoom, { query: `?token=${user(0).token}` });
+		s.close();
+		await refused(publicRoom, { query: `?token=${user(0).token}x` });
+		expect(lines.length).toBeGreaterThan(0);
+		for (const line of lines) expect(line).not.toContain(user(0).token);
+	});
+});
+
+describe("socket limits", () => {
+	it("MAX_SOCKETS_PER_USER (20) sockets per user and room, then 429; other users are unaffected", async () => {
+		const r = (await room(t, {})).id;
+		const open = [];
+		for (let i = 0; i < 20; i++) open.push(await connect(r, viaProtocol(user(0).token)));
+		expect(await refused(r, viaProtocol(user(0).token))).toEqual({
+			status: 429,
+			body: { error: { code: "too_many_connections", message: "Too many sockets for this user in this room" } },
+		});
+		const bob = await connect(r, viaProtocol(user(1).token));
+		bob.close();
+		// Closing one frees its slot.
+		open[0]?.close();
+		await open[0]?.closedWith();
+		const again = await connect(r, viaProtocol(user(0).token));
+		for (const s of [...open, again]) s.close();
+		expect((env as unknown as Env).MAX_SOCKETS_PER_USER).toBeUndefined();
+	});
+});
