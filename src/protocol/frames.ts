@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Id } from "../schemas/common";
-import { ClientMsgId, Message } from "../schemas/message";
+import { ClientMsgId, Message, textMessage } from "../schemas/message";
 
 /**
  * The WebSocket protocol: JSON text frames `{"event", "data", "id"?}`.
@@ -13,7 +13,7 @@ export const RequestId = z.union([z.string().max(128), z.number()]);
 export const JoinRoomData = z.object({ room_id: Id, last_seq: z.number().int().min(0).optional() }).meta({ id: "JoinRoomData" });
 export const LeaveRoomData = z.object({ room_id: Id }).meta({ id: "LeaveRoomData" });
 export const sendMessageData = (maxLength: number) =>
-	z.object({ room_id: Id, text_message: z.string().min(1).max(maxLength), client_msg_id: ClientMsgId.optional() });
+	z.object({ room_id: Id, text_message: textMessage(maxLength), client_msg_id: ClientMsgId.optional() });
 export const SendMessageData = sendMessageData(4000).meta({ id: "SendMessageData" });
 
 export const clientFrame = (maxLength: number) =>

@@ -2,6 +2,13 @@ import { z } from "zod";
 
 /** Ids are UUIDs (v7, so they sort by creation time). */
 export const Id = z.uuid();
+/**
+ * Text that SQLite stores as given. A lone UTF-16 surrogate has no UTF-8 form and would
+ * come back as U+FFFD, so what was acknowledged would differ from what is read back.
+ */
+export const wellFormed = (value: string) => !/\p{Cs}/u.test(value);
+export const WellFormedText = { message: "must be well-formed Unicode (no lone surrogates)" };
+
 export const Timestamp = z.iso.datetime().meta({ description: "ISO 8601 time in UTC" });
 
 /** Keyset pagination: pass `next_cursor` from one page as `cursor` for the next. */

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { Id, Timestamp } from "./common";
+import { Id, Timestamp, WellFormedText, wellFormed } from "./common";
 
 /** Idempotency key chosen by the sender: a retry with the same key returns the first message. */
-export const ClientMsgId = z.string().min(1).max(128);
+export const ClientMsgId = z.string().min(1).max(128).refine(wellFormed, WellFormedText);
 
 /** One stored message: the same object in REST responses and `new_message` events. */
 export const Message = z
@@ -18,7 +18,7 @@ export const Message = z
 	.meta({ id: "Message" });
 
 /** The text limit is configurable, so the body schema is built from it. */
-export const textMessage = (maxLength: number) => z.string().min(1).max(maxLength);
+export const textMessage = (maxLength: number) => z.string().min(1).max(maxLength).refine(wellFormed, WellFormedText);
 
 export const sendMessageBody = (maxLength: number) =>
 	z.object({ text_message: textMessage(maxLength), client_msg_id: ClientMsgId.optional() });
