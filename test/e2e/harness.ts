@@ -2,12 +2,16 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { workerdArgs } from "../../selfhost/command.mjs";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+/** The workerd binary npm installed (what `npm run selfhost` runs). */
+export const WORKERD: string = createRequire(import.meta.url)("workerd").default;
 
 export interface RunningServer {
 	base: string;
@@ -85,6 +89,38 @@ export async function startWranglerDev(options: StartOptions = {}): Promise<Runn
 	const base = `http://127.0.0.1:${port}`;
 	try {
 		await waitForHealth(base, child);
+	} catch (error) {
+		await stopChild(child, "SIGKILL");
+		throw new Error(`${(error as Error).message}\n${output}`);
+	}
+	return { base, adminToken, jwtSecret, stateDir, logs: () => output, stop: (signal) => stopChild(child, signal) };
+}
+
+/** Builds dist/ unless it is newer than its sources; parallel test files share one build. */
+export function ensureBuilt(): void {
+	const build = spawnSync(process.execPath, [join(ROOT, "scripts", "build.mjs"), "--if-stale"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+	if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}${build.stdout}`);
+}
+
+/**
+ * Bare workerd (what `npm run selfhost` and the production image run) on a free port, with the
+ * exact arguments of selfhost/command.mjs. Pass `stateDir` (and the same secrets) to restart on
+ * the data of a stopped server. The child sees only PATH and the given settings.
+ */
+export async function startSelfhost(options: StartOptions = {}): Promise<RunningServer> {
+	ensureBuilt();
+	const port = await freePort();
+	const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "roomkit-workerd-"));
+	const adminToken = options.adminToken ?? randomBytes(18).toString("base64url");
+	const jwtSecret = options.jwtSecret ?? randomBytes(24).toString("base64url");
+	const env = { PATH: process.env.PATH ?? "", ADMIN_TOKEN: adminToken, JWT_SECRET: jwtSecret, ...options.vars };
+	const child = spawn(WORKERD, workerdArgs({ address: `127.0.0.1:${port}`, dataDir: stateDir }), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env });
+	let output = "";
+	child.stdout?.on("data", (d) => (output += d));
+	child.stderr?.on("data", (d) => (output += d));
+	const base = `http://127.0.0.1:${port}`;
+	try {
+		await waitForHealth(base, child, 30_000);
 	} catch (error) {
 		await stopChild(child, "SIGKILL");
 		throw new Error(`${(error as Error).message}\n${output}`);

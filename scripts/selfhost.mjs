@@ -1,0 +1,65 @@
+// `npm run selfhost`: the service on bare workerd (the binary npm installed), no Cloudflare
+// account and no Docker. Builds dist/ when sources changed, reads settings from the environment
+// and `.env` (created from .env.example with fresh secrets on first run), creates DATA_DIR and
+// runs the same workerd command as the production image (selfhost/command.mjs).
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { workerdArgs } from "../selfhost/command.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const envPath = join(root, ".env");
+
+if (!existsSync(envPath)) {
+	const example = readFileSync(join(root, ".env.example"), "utf8");
+	writeFileSync(envPath, example.replace(/=generate$/gm, () => `=${randomBytes(24).toString("base64url")}`), { mode: 0o600 });
+	console.log("Created .env with fresh secrets (ADMIN_TOKEN, JWT_SECRET).");
+}
+
+// The shell wins over .env, as with docker-compose.
+const fromFile = {};
+for (const line of readFileSync(envPath, "utf8").split(/\r?\n/)) {
+	const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(line);
+	if (match?.[1]) fromFile[match[1]] = match[2].trim();
+}
+const env = { ...fromFile, ...process.env };
+for (const name of ["ADMIN_TOKEN", "JWT_SECRET"]) {
+	if (!env[name] || env[name] === "generate") {
+		console.error(`${name} is not set: set it in .env (see .env.example) or in the environment.`);
+		process.exit(1);
+	}
+}
+
+const built = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), "--if-stale"], { cwd: root, stdio: "inherit" });
+if (built.status !== 0) process.exit(built.status ?? 1);
+
+const host = env.HOST || "127.0.0.1";
+const port = env.PORT || "8787";
+const dataDir = resolve(root, env.DATA_DIR || "data");
+mkdirSync(dataDir, { recursive: true });
+
+const workerd = createRequire(import.meta.url)("workerd").default;
+const child = spawn(workerd, workerdArgs({ address: `${host}:${port}`, dataDir }), { cwd: root, stdio: "inherit", env });
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+
+const local = `http://${host === "0.0.0.0" || host === "*" ? "127.0.0.1" : host}:${port}`;
+const started = Date.now();
+while (Date.now() - started < 60_000) {
+	try {
+		const res = await fetch(`${local}/health`);
+		if (res.ok) break;
+	} catch {}
+	await new Promise((r) => setTimeout(r, 200));
+}
+console.log(`
+  Roomkit chat is running on workerd
+    API      ${local}
+    Docs     ${local}/docs
+    Demo     ${local}/demo
+    Data     ${dataDir}
+    Admin    ADMIN_TOKEN is in ${process.env.ADMIN_TOKEN ? "your environment" : envPath}
+`);

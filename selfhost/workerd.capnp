@@ -1,0 +1,58 @@
+# Self-hosted Roomkit chat on bare workerd: no Cloudflare account, no D1, no wrangler.
+#
+# Runs the bundle from `npm run build` (dist/). The directory (clients, users, rooms,
+# memberships) lives in the DIRECTORY Durable Object and each room in a ROOMS object,
+# all SQLite on local disk. Started by `npm run selfhost` and by the production image with
+# the arguments in selfhost/command.mjs, which point the "http" socket at PORT and the
+# "data" directory at DATA_DIR.
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "roomkit", worker = .roomkit),
+    # One SQLite file per object under <DATA_DIR>/<uniqueKey>/. Overridden by
+    # `--directory-path data=$DATA_DIR`.
+    (name = "data", disk = (path = "data", writable = true)),
+  ],
+  # Overridden by `--socket-addr http=<host>:$PORT`.
+  sockets = [(name = "http", address = "*:8787", http = (), service = "roomkit")],
+);
+
+const roomkit :Workerd.Worker = (
+  # Keep in step with compatibility_date in wrangler.toml: both runtimes run the same bundle.
+  compatibilityDate = "2026-10-01",
+  modules = [
+    (name = "index.js", esModule = embed "../dist/index.js"),
+    # Migrations imported as text (scripts/build.mjs gives them stable names). List each
+    # new file from migrations/ here; `npm run build` fails until it is listed.
+    (name = "0000_init.sql", text = embed "../dist/0000_init.sql"),
+  ],
+  durableObjectNamespaces = [
+    # The unique keys name the objects' storage directories and derive their ids.
+    # NEVER change them: under a new key the service starts empty and the old data is orphaned.
+    (className = "RoomObject", uniqueKey = "roomkit-rooms-1a1a9a63972af33c5e44a47ea105d0d7", enableSql = true),
+    (className = "DirectoryObject", uniqueKey = "roomkit-directory-09c8aeed5fc3c75ae13d1be26499c9a4", enableSql = true),
+  ],
+  durableObjectStorage = (localDisk = "data"),
+  bindings = [
+    (name = "ROOMS", durableObjectNamespace = "RoomObject"),
+    # No DB binding: src/storage picks the directory object when D1 is absent.
+    (name = "DIRECTORY", durableObjectNamespace = "DirectoryObject"),
+    # Secrets and settings, read from the environment at startup (unset = null = the default
+    # from src/config.ts). See .env.example / the README for each one.
+    (name = "ADMIN_TOKEN", fromEnvironment = "ADMIN_TOKEN"),
+    (name = "JWT_SECRET", fromEnvironment = "JWT_SECRET"),
+    (name = "JWT_SECRET_PREVIOUS", fromEnvironment = "JWT_SECRET_PREVIOUS"),
+    (name = "JWT_TTL_SECONDS", fromEnvironment = "JWT_TTL_SECONDS"),
+    (name = "MAX_MESSAGE_LENGTH", fromEnvironment = "MAX_MESSAGE_LENGTH"),
+    (name = "CORS_ORIGINS", fromEnvironment = "CORS_ORIGINS"),
+    (name = "WS_ALLOWED_ORIGINS", fromEnvironment = "WS_ALLOWED_ORIGINS"),
+    (name = "WS_RATE_PER_SECOND", fromEnvironment = "WS_RATE_PER_SECOND"),
+    (name = "WS_RATE_BURST", fromEnvironment = "WS_RATE_BURST"),
+    (name = "REST_SEND_RATE_PER_SECOND", fromEnvironment = "REST_SEND_RATE_PER_SECOND"),
+    (name = "REST_SEND_RATE_BURST", fromEnvironment = "REST_SEND_RATE_BURST"),
+    (name = "MAX_SOCKETS_PER_ROOM", fromEnvironment = "MAX_SOCKETS_PER_ROOM"),
+    (name = "MAX_SOCKETS_PER_USER", fromEnvironment = "MAX_SOCKETS_PER_USER"),
+    (name = "DEMO_DEV_MODE", fromEnvironment = "DEMO_DEV_MODE"),
+  ],
+);
