@@ -43,7 +43,19 @@ mkdirSync(dataDir, { recursive: true });
 
 const workerd = createRequire(import.meta.url)("workerd").default;
 const child = spawn(workerd, workerdArgs({ address: `${host}:${port}`, dataDir }), { cwd: root, stdio: "inherit", env });
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+// On SIGTERM workerd waits for every open WebSocket to close, which for a chat may be never.
+// Nothing acknowledged is lost by a kill (each write is committed before it is acknowledged),
+// so stop it outright after a short wait, or at once on a second Ctrl-C.
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"]) {
+	process.on(signal, () => {
+		if (stopping) return child.kill("SIGKILL");
+		stopping = true;
+		child.kill("SIGTERM");
+		setTimeout(() => child.kill("SIGKILL"), 5_000).unref();
+		console.log("Stopping workerd (open WebSockets are cut after 5 s; Ctrl-C again to stop now).");
+	});
+}
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 
 const local = `http://${host === "0.0.0.0" || host === "*" ? "127.0.0.1" : host}:${port}`;

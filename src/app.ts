@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { loadConfig } from "./config";
+import { demoRoutes } from "./demo/routes";
 import { ApiError, badRequest, fieldsFromIssues } from "./errors";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
@@ -72,6 +73,7 @@ export function createApp() {
 	app.route("/", messageRoutes);
 	app.route("/", realtimeRoutes);
 	mountDocs(app);
+	app.route("/", demoRoutes);
 
 	app.notFound(() => renderError(new ApiError(404, "not_found", "No such route")));
 	app.onError((err) => renderError(err));

@@ -1,0 +1,421 @@
+import { Emitter } from "../emitter";
+import { ChatApiError, ChatRoomError } from "../errors";
+import { readTokenClaims } from "../jwt";
+import type { TokenSource } from "../token-source";
+import type { ChatMessage } from "../types";
+import { type BackoffOptions, backoffDelay } from "./backoff";
+import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, isStoredMessage, PING, PROTOCOL_LABEL, parseServerFrame } from "./frames";
+import { Sequencer } from "./sequencer";
+
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
+
+export interface RoomEvents extends Record<string, unknown> {
+	/** Every message of the room from the resume point on, exactly once, in `seq` order. */
+	new_message: ChatMessage;
+	state: ConnectionState;
+	/** A socket went away; `willReconnect` says whether the SDK tries again. */
+	disconnected: { code: number; reason: string; willReconnect: boolean };
+	/** A protocol error not tied to a send, or why the room closed for good. */
+	error: ChatRoomError;
+}
+
+/** The WebSocket constructor: the global one, or any implementation with the same shape. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
+
+export interface RoomOptions extends BackoffOptions {
+	/** Resume after this `seq` (e.g. the last message of the history you rendered); missed messages are replayed. */
+	lastSeq?: number;
+	/** A ping every this many ms (default 25 s). */
+	heartbeatIntervalMs?: number;
+	/** Without any frame for this long after a ping, the socket is treated as dead (default 10 s). */
+	heartbeatTimeoutMs?: number;
+	/** Refresh the token shortly before `exp` instead of waiting for the server's 4001 (default true). */
+	refreshBeforeExpiry?: boolean;
+}
+
+export interface RoomDeps {
+	baseUrl: string;
+	roomId: string;
+	tokens: TokenSource;
+	WebSocket?: WebSocketConstructor;
+	/** Asks the REST API why the socket cannot open (a browser never sees the handshake's status). */
+	probe?: () => Promise<unknown>;
+}
+
+interface PendingSend {
+	text: string;
+	resolve: (message: ChatMessage) => void;
+	reject: (error: unknown) => void;
+}
+
+const OPEN = 1;
+/** A token is refreshed before connecting when it has less than this left. */
+const MIN_TOKEN_VALIDITY_MS = 2_000;
+
+/** A client-chosen idempotency key; `crypto.randomUUID` is missing outside secure contexts. */
+function newClientMsgId(): string {
+	const bytes = crypto.getRandomValues(new Uint8Array(16));
+	return `c_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/**
+ * One room over its own WebSocket. It keeps the application's view of the room whole
+ * across drops: it reconnects with backoff, resumes with `join_room` + `last_seq`, drops
+ * replayed duplicates, re-sends unacknowledged messages under their first `client_msg_id`
+ * (so the server stores each once), and refreshes the JWT through `getToken()`.
+ */
+export class RoomConnection {
+	readonly roomId: string;
+	private readonly events = new Emitter<RoomEvents>();
+	private readonly sequencer: Sequencer;
+	private readonly pending = new Map<string, PendingSend>();
+	private readonly WebSocketImpl: WebSocketConstructor;
+	private socket: WebSocket | null = null;
+	private joined = false;
+	private everJoined = false;
+	private attempt = 0;
+	private joinCount = 0;
+	private currentState: ConnectionState = "connecting";
+	private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+	private heartbeat: ReturnType<typeof setInterval> | undefined;
+	private pongDeadline: ReturnType<typeof setTimeout> | undefined;
+	private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+	constructor(
+		private readonly deps: RoomDeps,
+		private readonly options: RoomOptions = {},
+	) {
+		this.roomId = deps.roomId;
+		this.sequencer = new Sequencer(options.lastSeq);
+		const impl = deps.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+		if (!impl)
+			throw new TypeError("No WebSocket implementation: pass the WebSocket option (Node >= 22, browsers, Deno and Workers have one)");
+		this.WebSocketImpl = impl;
+		void this.connect();
+	}
+
+	/** Subscribes to an event; returns the function that unsubscribes. */
+	on<K extends keyof RoomEvents>(event: K, listener: (value: RoomEvents[K]) => void): () => void {
+		return this.events.on(event, listener);
+	}
+
+	get state(): ConnectionState {
+		return this.currentState;
+	}
+
+	/** The highest `seq` delivered to the application so far. */
+	get lastSeq(): number | undefined {
+		return this.sequencer.last;
+	}
+
+	/**
+	 * Sends a message and resolves with it as stored (its `seq`) once the server acknowledges.
+	 * While offline it waits in a queue; after a reconnect it is re-sent with the same
+	 * `client_msg_id`, so it is stored once however often it is sent.
+	 */
+	send(text: string, options: { signal?: AbortSignal } = {}): Promise<ChatMessage> {
+		if (this.currentState === "closed") return Promise.reject(new ChatRoomError("room_closed", "This room connection is closed"));
+		const clientMsgId = newClientMsgId();
+		return new Promise<ChatMessage>((resolve, reject) => {
+			const { signal } = options;
+			if (signal?.aborted) return reject(signal.reason);
+			const onAbort = () => {
+				// It may already be stored; aborting only stops waiting and re-sending.
+				this.pending.delete(clientMsgId);
+				reject(signal?.reason);
+			};
+			signal?.addEventListener("abort", onAbort, { once: true });
+			this.pending.set(clientMsgId, {
+				text,
+				resolve: (message) => {
+					signal?.removeEventListener("abort", onAbort);
+					resolve(message);
+				},
+				reject: (error) => {
+					signal?.removeEventListener("abort", onAbort);
+					reject(error);
+				},
+			});
+			if (this.joined) this.transmit(clientMsgId);
+		});
+	}
+
+	/** Closes the socket for good; unacknowledged sends reject with `room_closed`. */
+	close(): void {
+		this.finish(new ChatRoomError("room_closed", "Closed by the application"), 1000, "closed by the application");
+	}
+
+	private async connect(): Promise<void> {
+		if (this.currentState === "closed") return;
+		this.setState(this.everJoined || this.attempt > 0 ? "reconnecting" : "connecting");
+		let token: string | undefined;
+		try {
+			token = await this.deps.tokens.valid(MIN_TOKEN_VALIDITY_MS);
+		} catch (error) {
+			this.events.emit("error", new ChatRoomError("token_expired", `getToken() failed: ${String(error)}`));
+			return this.retryLater();
+		}
+		if (this.isClosed()) return;
+		if (!token) return this.finish(new ChatRoomError("token_expired", "Realtime needs a user JWT: pass token or getToken"));
+		const url = `${this.deps.baseUrl.replace(/^http/, "ws")}/room/${encodeURIComponent(this.roomId)}/ws`;
+		let socket: WebSocket;
+		try {
+			socket = new this.WebSocketImpl(url, [PROTOCOL_LABEL, token]);
+		} catch (error) {
+			this.events.emit("error", new ChatRoomError("internal_error", `Could not open a WebSocket: ${String(error)}`));
+			return this.retryLater();
+		}
+		this.socket = socket;
+		let opened = false;
+		socket.addEventListener("open", () => {
+			if (this.socket !== socket) return;
+			opened = true;
+			this.startHeartbeat();
+			this.sendJoin();
+		});
+		socket.addEventListener("message", (event: MessageEvent) => {
+			if (this.socket !== socket) return;
+			this.alive();
+			if (typeof event.data === "string") this.handleFrame(event.data);
+		});
+		socket.addEventListener("close", (event: CloseEvent) => {
+			if (this.socket !== socket) return;
+			void this.dropped(event.code, event.reason, opened);
+		});
+		// An error is always followed by a close, which is where the handling is.
+		socket.addEventListener("error", () => {});
+	}
+
+	private handleFrame(frame: string): void {
+		for (const event of parseServerFrame(frame)) {
+			switch (event.event) {
+				case "new_message":
+					this.deliver(this.sequencer.accept(event.data));
+					if (this.joined && this.sequencer.hasGap) this.sendJoin();
+					break;
+				case "ack":
+					this.handleAck(event.id, event.data);
+					break;
+				case "error":
+					this.handleError(event.id, event.data.code, event.data.message);
+					break;
+				case "pong":
+					break;
+			}
+		}
+	}
+
+	private handleAck(id: string | number | undefined, data: Record<string, unknown>): void {
+		if (typeof id === "string" && id.startsWith("join:")) {
+			if (typeof data.last_seq === "number") this.onJoined(data.last_seq);
+			return;
+		}
+		const pending = typeof id === "string" ? this.pending.get(id) : undefined;
+		if (pending && isStoredMessage(data)) {
+			this.pending.delete(id as string);
+			pending.resolve(data);
+		}
+	}
+
+	private handleError(id: string | number | undefined, code: ChatRoomError["code"], message: string): void {
+		const pending = typeof id === "string" ? this.pending.get(id) : undefined;
+		if (code === "rate_limited") {
+			// The frame was dropped, possibly before the server could read its id: send everything
+			// unacknowledged again once the bucket refilled; `client_msg_id` keeps that safe.
+			this.later(() => this.resendPending(), 1_000);
+			if (!pending) this.events.emit("error", new ChatRoomError(code, message));
+			return;
+		}
+		if (pending) {
+			this.pending.delete(id as string);
+			pending.reject(new ChatRoomError(code, message));
+			return;
+		}
+		this.events.emit("error", new ChatRoomError(code, message));
+	}
+
+	private onJoined(roomLastSeq: number): void {
+		this.joined = true;
+		this.everJoined = true;
+		this.attempt = 0;
+		this.deliver(this.sequencer.start(roomLastSeq));
+		this.setState("connected");
+		this.resendPending();
+		this.scheduleRefresh();
+	}
+
+	private deliver(messages: ChatMessage[]): void {
+		for (const message of messages) this.events.emit("new_message", message);
+	}
+
+	private sendJoin(): void {
+		const last = this.sequencer.last;
+		this.write({
+			event: "join_room",
+			id: `join:${++this.joinCount}`,
+			data: last === undefined ? { room_id: this.roomId } : { room_id: this.roomId, last_seq: last },
+		});
+	}
+
+	private resendPending(): void {
+		if (!this.joined) return;
+		for (const clientMsgId of this.pending.keys()) this.transmit(clientMsgId);
+	}
+
+	private transmit(clientMsgId: string): void {
+		const pending = this.pending.get(clientMsgId);
+		if (!pending) return;
+		this.write({
+			event: "send_message",
+			id: clientMsgId,
+			data: { room_id: this.roomId, text_message: pending.text, client_msg_id: clientMsgId },
+		});
+	}
+
+	private write(frame: unknown): void {
+		const socket = this.socket;
+		if (socket?.readyState !== OPEN) return;
+		try {
+			socket.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+		} catch {
+			// The socket is going away; its close event schedules the reconnect.
+		}
+	}
+
+	private startHeartbeat(): void {
+		const interval = this.options.heartbeatIntervalMs ?? 25_000;
+		const timeout = this.options.heartbeatTimeoutMs ?? 10_000;
+		this.heartbeat = setInterval(() => {
+			this.write(PING);
+			this.pongDeadline ??= setTimeout(() => {
+				// No frame at all since the ping: the connection is gone even if TCP has not noticed.
+				const socket = this.socket;
+				if (socket) void this.dropped(4000, "heartbeat timeout", true);
+			}, timeout);
+		}, interval);
+	}
+
+	private alive(): void {
+		if (this.pongDeadline !== undefined) clearTimeout(this.pongDeadline);
+		this.pongDeadline = undefined;
+	}
+
+	/** Refreshes the token shortly before it expires, then moves the socket onto the new one. */
+	private scheduleRefresh(): void {
+		if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);
+		if (this.options.refreshBeforeExpiry === false || !this.deps.tokens.canRefresh) return;
+		const token = this.deps.tokens.current ?? "";
+		const { exp, iat } = readTokenClaims(token);
+		if (exp === undefined) return;
+		const lifetimeMs = iat === undefined ? 3_600_000 : (exp - iat) * 1000;
+		const lead = Math.min(60_000, lifetimeMs / 5);
+		const wait = Math.min(2 ** 31 - 1, Math.max(0, exp * 1000 - lead - Date.now()));
+		this.refreshTimer = setTimeout(async () => {
+			if (this.deps.tokens.current === token) {
+				try {
+					await this.deps.tokens.refresh();
+				} catch (error) {
+					this.events.emit("error", new ChatRoomError("token_expired", `getToken() failed: ${String(error)}`));
+					return;
+				}
+			}
+			// Resuming from last_seq makes the switch lossless; the server closes old-token sockets anyway.
+			if (this.socket) void this.dropped(1000, "token refreshed", true, 0);
+		}, wait);
+	}
+
+	private async dropped(code: number, reason: string, opened: boolean, delayMs?: number): Promise<void> {
+		this.teardownSocket(code === 4000 ? 4000 : 1000, reason);
+		if (this.currentState === "closed") return;
+		if (code === CLOSE_REMOVED) {
+			this.events.emit("disconnected", { code, reason, willReconnect: false });
+			return this.finish(new ChatRoomError("removed", "You were removed from this room"));
+		}
+		if (code === CLOSE_TOKEN_EXPIRED) {
+			const willReconnect = this.deps.tokens.canRefresh;
+			this.events.emit("disconnected", { code, reason, willReconnect });
+			if (!willReconnect) return this.finish(new ChatRoomError("token_expired", "The token expired and there is no getToken callback"));
+			this.setState("reconnecting");
+			try {
+				await this.deps.tokens.refresh();
+			} catch (error) {
+				this.events.emit("error", new ChatRoomError("token_expired", `getToken() failed: ${String(error)}`));
+				return this.retryLater();
+			}
+			return this.retryLater(0);
+		}
+		this.events.emit("disconnected", { code, reason, willReconnect: true });
+		if (!opened && this.attempt > 0 && this.deps.probe && (await this.diagnose())) return;
+		this.retryLater(delayMs);
+	}
+
+	/** After a failed handshake: a REST call tells a dead token or a lost membership from an outage. */
+	private async diagnose(): Promise<boolean> {
+		try {
+			await this.deps.probe?.();
+			return false;
+		} catch (error) {
+			if (!(error instanceof ChatApiError) || this.currentState === "closed") return false;
+			if (error.code === "token_expired" && this.deps.tokens.canRefresh) return false;
+			if (error.status === 401 || error.status === 403 || error.status === 404) {
+				this.finish(new ChatRoomError(error.status === 401 ? "token_expired" : "forbidden", error.message));
+				return true;
+			}
+			return false;
+		}
+	}
+
+	private retryLater(delayMs?: number): void {
+		if (this.currentState === "closed") return;
+		this.setState(this.everJoined || this.attempt > 0 ? "reconnecting" : "connecting");
+		const delay = delayMs ?? backoffDelay(this.attempt, this.options);
+		this.attempt += 1;
+		this.later(() => void this.connect(), delay);
+	}
+
+	private later(fn: () => void, ms: number): void {
+		const timer = setTimeout(() => {
+			this.timers.delete(timer);
+			fn();
+		}, ms);
+		this.timers.add(timer);
+	}
+
+	private teardownSocket(code: number, reason: string): void {
+		const socket = this.socket;
+		this.socket = null;
+		this.joined = false;
+		if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+		this.alive();
+		if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);
+		if (!socket) return;
+		try {
+			// Not waiting for the close handshake: on a dead connection it may never finish.
+			if (socket.readyState <= OPEN) socket.close(code, reason);
+		} catch {
+			// Already closing.
+		}
+	}
+
+	private finish(error: ChatRoomError, code = 1000, reason = "closed"): void {
+		if (this.currentState === "closed") return;
+		this.teardownSocket(code, reason);
+		for (const timer of this.timers) clearTimeout(timer);
+		this.timers.clear();
+		this.setState("closed");
+		for (const pending of this.pending.values()) pending.reject(error);
+		this.pending.clear();
+		if (error.code !== "room_closed") this.events.emit("error", error);
+	}
+
+	/** A method, so TypeScript does not narrow the state across an `await`. */
+	private isClosed(): boolean {
+		return this.currentState === "closed";
+	}
+
+	private setState(state: ConnectionState): void {
+		if (this.currentState === state) return;
+		this.currentState = state;
+		this.events.emit("state", state);
+	}
+}

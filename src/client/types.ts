@@ -1,0 +1,37 @@
+// Types only: every shape comes from the server's zod schemas, so the SDK cannot drift
+// from the API, and `import type` keeps zod out of the bundle.
+import type { z } from "zod";
+import type { ErrorCode } from "../errors";
+import type { ProtocolErrorCodeT } from "../protocol/frames";
+import type { Client, ClientWithToken, CreateClientBody } from "../schemas/client";
+import type { PageQuery } from "../schemas/common";
+import type { HistoryQuery, Message, MessagePage, SendMessageBody } from "../schemas/message";
+import type { AddMemberBody, CreateRoomBody, Member, MemberPage, Room, RoomPage } from "../schemas/room";
+import type { AuthToken, CreateUserBody, User, UserPage } from "../schemas/user";
+
+export type ChatClientRecord = z.infer<typeof Client>;
+export type ChatClientWithToken = z.infer<typeof ClientWithToken>;
+export type CreateClientInput = z.input<typeof CreateClientBody>;
+
+export type ChatUser = z.infer<typeof User>;
+export type UserPageT = z.infer<typeof UserPage>;
+export type CreateUserInput = z.input<typeof CreateUserBody>;
+export type AuthTokenT = z.infer<typeof AuthToken>;
+
+export type ChatRoom = z.infer<typeof Room>;
+export type RoomPageT = z.infer<typeof RoomPage>;
+export type CreateRoomInput = z.input<typeof CreateRoomBody>;
+export type RoomMember = z.infer<typeof Member>;
+export type MemberPageT = z.infer<typeof MemberPage>;
+export type AddMemberInput = z.input<typeof AddMemberBody>;
+
+export type ChatMessage = z.infer<typeof Message>;
+export type MessagePageT = z.infer<typeof MessagePage>;
+export type SendMessageInput = z.input<typeof SendMessageBody>;
+export type HistoryOptions = z.infer<typeof HistoryQuery>;
+export type PageOptions = z.infer<typeof PageQuery>;
+
+/** Stable REST error codes, plus the two the SDK adds for failures that never reached the API. */
+export type ApiErrorCode = ErrorCode | "network_error" | "unexpected_response";
+/** Codes of `error` events on the room socket, plus the SDK's own for a closed room. */
+export type RoomErrorCode = ProtocolErrorCodeT | "room_closed" | "removed" | "token_expired";

@@ -1,0 +1,370 @@
+// The /demo page: a small chat built only on the SDK, which it loads from this service.
+// Plain JavaScript (bundled by scripts/build-client.mjs) because the project's TypeScript
+// config targets workerd, which has no DOM.
+import { ChatApiError, createClient } from "./client.js";
+
+const SESSION_KEY = "roomkit-demo:session"; // per tab: each tab can be another user
+const DEMO_CLIENT_KEY = "roomkit-demo:client"; // per browser: tabs share the demo tenant
+const RECENT_ROOMS_KEY = "roomkit-demo:rooms";
+const HISTORY_PAGE = 50;
+
+const $ = (id) => {
+	const element = document.getElementById(id);
+	if (!element) throw new Error(`#${id} is missing`);
+	return element;
+};
+const params = new URLSearchParams(location.search);
+/** `?heartbeat=<ms>` notices a dead connection sooner (handy to try reconnects). */
+const heartbeatMs = Number(params.get("heartbeat")) || undefined;
+const devMode = document.body.dataset.devMode === "1";
+/** `/demo#room=<id>` opens that room once signed in. */
+const linkedRoom = new URLSearchParams(location.hash.slice(1)).get("room") ?? undefined;
+
+const store = {
+	read(storage, key) {
+		try {
+			return JSON.parse(storage.getItem(key) ?? "null");
+		} catch {
+			return null;
+		}
+	},
+	write(storage, key, value) {
+		if (value === null) storage.removeItem(key);
+		else storage.setItem(key, JSON.stringify(value));
+	},
+};
+
+/** @type {{ baseUrl: string, token: string, userId: string, name: string, roomId?: string } | null} */
+let session = store.read(sessionStorage, SESSION_KEY);
+let client = null;
+let room = null;
+const names = new Map();
+
+// --- Rendering -----------------------------------------------------------------------
+
+const STATE_TEXT = {
+	idle: "Not connected",
+	connecting: "Connecting…",
+	connected: "Connected",
+	reconnecting: "Reconnecting…",
+	closed: "Disconnected",
+};
+
+function showState(state) {
+	const badge = $("connection-state");
+	badge.dataset.state = state;
+	badge.textContent = STATE_TEXT[state] ?? state;
+}
+
+function notify(text) {
+	$("notice").textContent = text;
+}
+
+function describe(error) {
+	if (error instanceof ChatApiError) {
+		const fields = error.fields?.map((f) => `${f.path}: ${f.message}`).join("; ");
+		return `${error.message}${fields ? ` (${fields})` : ""} [${error.code}]`;
+	}
+	return error instanceof Error ? error.message : String(error);
+}
+
+function show(section) {
+	for (const id of ["signin", "rooms", "chat"]) $(id).hidden = id !== section;
+	const focus = { signin: devMode ? "display-name" : "jwt", rooms: "room-name", chat: "message-input" }[section];
+	$(focus).focus();
+}
+
+const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+function nameOf(userId) {
+	if (userId === session?.userId) return `${session.name} (you)`;
+	return names.get(userId) ?? `user ${userId.slice(-6)}`;
+}
+
+async function learnName(userId) {
+	if (names.has(userId) || userId === session?.userId || !client) return;
+	names.set(userId, `user ${userId.slice(-6)}`);
+	try {
+		const user = await client.users.get(userId);
+		if (user.name) names.set(userId, user.name);
+		for (const who of document.querySelectorAll(`[data-user-id="${userId}"] .who`)) who.textContent = nameOf(userId);
+	} catch {
+		// The short id stays.
+	}
+}
+
+function renderMessage(message) {
+	const list = $("messages");
+	if (list.querySelector(`[data-seq="${message.seq}"]`)) return;
+	const item = document.createElement("li");
+	item.dataset.seq = String(message.seq);
+	item.dataset.userId = message.user_id;
+	if (message.user_id === session?.userId) item.classList.add("mine");
+	const who = document.createElement("span");
+	who.className = "who";
+	who.textContent = nameOf(message.user_id);
+	const text = document.createElement("span");
+	text.className = "text";
+	text.textContent = message.text_message;
+	const when = document.createElement("time");
+	when.dateTime = message.created_at;
+	when.textContent = time(message.created_at);
+	item.append(who, text, when);
+	// Messages arrive in seq order; pending echoes of our own sends stay at the bottom.
+	const firstPending = list.querySelector(".pending");
+	list.insertBefore(item, firstPending);
+	if (list.scrollHeight - list.scrollTop - list.clientHeight < 120 || message.user_id === session?.userId)
+		item.scrollIntoView({ block: "end" });
+	void learnName(message.user_id);
+}
+
+// --- Session ---------------------------------------------------------------------------
+
+function demoClient() {
+	const saved = store.read(localStorage, DEMO_CLIENT_KEY);
+	return saved && saved.baseUrl === location.origin ? saved : null;
+}
+
+function clientFor(current) {
+	const demo = demoClient();
+	// A demo user minted here can get fresh tokens with the demo client's key (development only).
+	const getToken =
+		current.minted && demo
+			? async () => (await createClient({ baseUrl: current.baseUrl, apiToken: demo.apiToken }).users.token(current.userId)).token
+			: undefined;
+	return createClient({ baseUrl: current.baseUrl, token: current.token, getToken });
+}
+
+function saveSession() {
+	if (session && client?.token) session.token = client.token;
+	store.write(sessionStorage, SESSION_KEY, session);
+}
+
+async function signIn(next) {
+	session = next;
+	client = clientFor(session);
+	saveSession();
+	$("me").textContent = `${session.name} (${session.userId})`;
+	if (session.roomId) await openRoom(session.roomId);
+	else await showRooms();
+}
+
+function signOut() {
+	leaveRoom();
+	session = null;
+	client = null;
+	saveSession();
+	showState("idle");
+	show("signin");
+}
+
+async function mintUser(event) {
+	event.preventDefault();
+	const baseUrl = location.origin;
+	const name = $("display-name").value.trim();
+	const adminToken = $("admin-token").value.trim();
+	try {
+		let demo = demoClient();
+		if (!demo) {
+			if (!adminToken) throw new Error("Paste the admin token (ADMIN_TOKEN in .dev.vars) the first time");
+			const created = await createClient({ baseUrl, adminToken }).admin.createClient({ name: "demo" });
+			demo = { baseUrl, clientId: created.id, apiToken: created.api_token };
+			store.write(localStorage, DEMO_CLIENT_KEY, demo);
+		}
+		const backend = createClient({ baseUrl, apiToken: demo.apiToken });
+		const user = await backend.users.create({ name });
+		const { token } = await backend.users.token(user.id);
+		$("mint-form").reset();
+		await signIn({ baseUrl, token, userId: user.id, name, minted: true, roomId: linkedRoom });
+	} catch (error) {
+		notify(`Could not create a user: ${describe(error)}`);
+	}
+}
+
+async function useToken(event) {
+	event.preventDefault();
+	const baseUrl = $("base-url").value.trim().replace(/\/+$/, "");
+	const token = $("jwt").value.trim();
+	try {
+		const userId = readSub(token);
+		const probe = createClient({ baseUrl, token });
+		const user = await probe.users.get(userId);
+		$("jwt").value = "";
+		await signIn({ baseUrl, token, userId, name: user.name ?? "you", roomId: linkedRoom });
+	} catch (error) {
+		notify(`Could not sign in: ${describe(error)}`);
+	}
+}
+
+function readSub(token) {
+	try {
+		const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+		const sub = JSON.parse(atob(payload.padEnd(Math.ceil(payload.length / 4) * 4, "="))).sub;
+		if (typeof sub === "string") return sub;
+	} catch {}
+	throw new Error("That does not look like a user JWT (from POST /auth/{user_id})");
+}
+
+// --- Rooms -----------------------------------------------------------------------------
+
+function rememberRoom(chatRoom) {
+	const recent = (store.read(localStorage, RECENT_ROOMS_KEY) ?? []).filter((r) => r.id !== chatRoom.id);
+	recent.unshift({ id: chatRoom.id, name: chatRoom.name, baseUrl: session.baseUrl });
+	store.write(localStorage, RECENT_ROOMS_KEY, recent.slice(0, 20));
+}
+
+async function showRooms() {
+	leaveRoom();
+	show("rooms");
+	showState("idle");
+	const list = $("room-list");
+	list.replaceChildren();
+	let mine = [];
+	try {
+		mine = (await client.users.rooms(session.userId, { limit: 200 })).rooms;
+	} catch (error) {
+		notify(`Could not list your rooms: ${describe(error)}`);
+	}
+	const recent = (store.read(localStorage, RECENT_ROOMS_KEY) ?? []).filter((r) => r.baseUrl === session.baseUrl);
+	const seen = new Set();
+	for (const entry of [...mine, ...recent]) {
+		if (seen.has(entry.id)) continue;
+		seen.add(entry.id);
+		const item = document.createElement("li");
+		const button = document.createElement("button");
+		button.type = "button";
+		button.textContent = entry.name ?? `Room ${entry.id.slice(-6)}`;
+		button.setAttribute("aria-label", `Open room ${button.textContent}`);
+		button.addEventListener("click", () => void openRoom(entry.id));
+		item.append(button);
+		list.append(item);
+	}
+	$("no-rooms").hidden = seen.size > 0;
+}
+
+async function createRoom(event) {
+	event.preventDefault();
+	try {
+		const created = await client.rooms.create({ name: $("room-name").value.trim() });
+		$("create-room-form").reset();
+		await openRoom(created.id);
+	} catch (error) {
+		notify(`Could not create the room: ${describe(error)}`);
+	}
+}
+
+async function joinRoomById(event) {
+	event.preventDefault();
+	const id = $("room-id").value.trim();
+	$("join-room-form").reset();
+	await openRoom(id);
+}
+
+async function openRoom(roomId) {
+	leaveRoom();
+	notify("");
+	let chatRoom;
+	try {
+		chatRoom = await client.rooms.get(roomId);
+		// Public rooms are open to the whole tenant; joining lists the room under "Your rooms".
+		if (!chatRoom.private) await client.rooms.join(roomId);
+	} catch (error) {
+		notify(`Could not open the room: ${describe(error)}`);
+		session.roomId = undefined;
+		saveSession();
+		return showRooms();
+	}
+	session.roomId = roomId;
+	saveSession();
+	rememberRoom(chatRoom);
+	$("room-title").textContent = chatRoom.name ?? "Untitled room";
+	$("room-id-label").textContent = roomId;
+	$("room-link").href = `${location.pathname}#room=${roomId}`;
+	const list = $("messages");
+	list.replaceChildren();
+	list.setAttribute("aria-busy", "true");
+	show("chat");
+	let lastSeq = 0;
+	try {
+		const { messages } = await client.messages.history(roomId, { limit: HISTORY_PAGE });
+		for (const message of messages) renderMessage(message);
+		lastSeq = messages.at(-1)?.seq ?? 0;
+	} catch (error) {
+		notify(`Could not load the history: ${describe(error)}`);
+	}
+	list.removeAttribute("aria-busy");
+	// The socket replays whatever was sent after the history page, so nothing falls between.
+	room = client.joinRoom(roomId, { lastSeq, heartbeatIntervalMs: heartbeatMs, heartbeatTimeoutMs: heartbeatMs });
+	showState(room.state);
+	room.on("state", (state) => {
+		showState(state);
+		saveSession();
+	});
+	room.on("new_message", renderMessage);
+	room.on("error", (error) => notify(`${error.message} [${error.code}]`));
+}
+
+function leaveRoom() {
+	room?.close();
+	room = null;
+}
+
+async function sendMessage(event) {
+	event.preventDefault();
+	const input = $("message-input");
+	const text = input.value.trim();
+	if (!text || !room) return;
+	input.value = "";
+	const pending = document.createElement("li");
+	pending.className = "pending mine";
+	const label = document.createElement("span");
+	label.className = "who";
+	label.textContent = "Sending…";
+	const body = document.createElement("span");
+	body.className = "text";
+	body.textContent = text;
+	pending.append(label, body);
+	$("messages").append(pending);
+	try {
+		// Resolves with the stored message once acknowledged; `new_message` renders it, in seq order.
+		await room.send(text);
+	} catch (error) {
+		notify(`Not sent: ${describe(error)}`);
+		input.value ||= text;
+	} finally {
+		pending.remove();
+	}
+}
+
+// --- Wiring ----------------------------------------------------------------------------
+
+$("base-url").value = location.origin;
+if (devMode) {
+	$("mint-form").addEventListener("submit", (event) => void mintUser(event));
+	const known = demoClient();
+	$("admin-token-field").hidden = Boolean(known);
+	$("forget-demo-client").hidden = !known;
+	$("forget-demo-client").addEventListener("click", () => {
+		store.write(localStorage, DEMO_CLIENT_KEY, null);
+		$("admin-token-field").hidden = false;
+		$("forget-demo-client").hidden = true;
+	});
+}
+$("token-form").addEventListener("submit", (event) => void useToken(event));
+$("create-room-form").addEventListener("submit", (event) => void createRoom(event));
+$("join-room-form").addEventListener("submit", (event) => void joinRoomById(event));
+$("send-form").addEventListener("submit", (event) => void sendMessage(event));
+$("sign-out").addEventListener("click", signOut);
+$("back-to-rooms").addEventListener("click", () => {
+	session.roomId = undefined;
+	saveSession();
+	void showRooms();
+});
+
+if (session) {
+	if (linkedRoom) session.roomId = linkedRoom;
+	void signIn(session);
+} else {
+	show("signin");
+	if (linkedRoom) notify("Sign in to open the linked room.");
+}

@@ -1,0 +1,125 @@
+// Durability on bare workerd: everything acknowledged before workerd stops (SIGTERM, or a
+// SIGKILL crash) is there after it starts again on the same DATA_DIR, and seq goes on without a gap.
+import { rmSync } from "node:fs";
+import { afterAll, expect, it } from "vitest";
+import { Api } from "./api-client";
+import { type RunningServer, startSelfhost } from "./harness";
+import { openRoomSocket, type RoomSocket } from "./ws-client";
+
+let server: RunningServer | undefined;
+afterAll(async () => {
+	await server?.stop("SIGKILL");
+	if (server) rmSync(server.stateDir, { recursive: true, force: true });
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: black-box tests read arbitrary JSON and assert on it exactly
+type Json = any;
+
+/** Everything a client can read back about its data, as the API returns it. */
+async function snapshot(api: Api, key: string, userIds: string[], roomIds: string[]) {
+	const backend = { clientKey: key };
+	const read = async (path: string) => {
+		const res = await api.call("GET", path, backend);
+		expect(res.status, path).toBe(200);
+		return res.json as Json;
+	};
+	return {
+		users: await read("/user?limit=200"),
+		userRooms: await Promise.all(userIds.map((id) => read(`/user/${id}/rooms`))),
+		rooms: await Promise.all(roomIds.map((id) => read(`/room/${id}`))),
+		members: await Promise.all(roomIds.map((id) => read(`/room/${id}/members`))),
+		history: await Promise.all(roomIds.map((id) => read(`/room/${id}/messages?limit=200`))),
+	};
+}
+
+async function sendOverSocket(socket: RoomSocket, roomId: string, texts: string[], prefix: string) {
+	const acks = [];
+	for (const [i, text] of texts.entries()) {
+		const ack = await socket.request("send_message", { room_id: roomId, text_message: text, client_msg_id: `${prefix}-${i}` }, `${prefix}-${i}`);
+		expect(ack.event).toBe("ack");
+		acks.push(ack.data as Json);
+	}
+	return acks;
+}
+
+/** Stops the server (SIGKILL after the harness's 5 s grace) and starts a new one on its data. */
+async function restart(previous: RunningServer, signal: NodeJS.Signals) {
+	const started = Date.now();
+	await previous.stop(signal);
+	const stoppedInMs = Date.now() - started;
+	const next = await startSelfhost({ stateDir: previous.stateDir, adminToken: previous.adminToken, jwtSecret: previous.jwtSecret });
+	return { next, stoppedInMs };
+}
+
+it("keeps clients, users, rooms, memberships and acknowledged messages across SIGTERM and SIGKILL", async () => {
+	server = await startSelfhost();
+	let api = new Api(server.base);
+	const admin = { Authorization: `Bearer ${server.adminToken}` };
+
+	// Two clients, so isolation is checked after the restart too.
+	const acme = await api.tenant(server.adminToken);
+	const other = await api.tenant(server.adminToken);
+	const [alice, bob] = acme.users as [{ id: string; token: string }, { id: string; token: string }];
+	const carol = (await api.call("POST", "/user", { clientKey: acme.key }, { name: "carol", metadata: { role: "ops" } })).json;
+	const asAlice = { Authorization: `Bearer ${alice.token}` };
+
+	const lobby = (await api.call("POST", "/room", asAlice, { name: "lobby", members: [bob.id] })).json;
+	const ops = (await api.call("POST", "/room", { clientKey: acme.key }, { name: "ops", private: true, members: [alice.id] })).json;
+	expect((await api.call("POST", `/room/${ops.id}/members`, { clientKey: acme.key }, { user_id: carol.id })).status).toBe(201);
+	expect((await api.call("POST", `/room/${lobby.id}/members`, { clientKey: acme.key }, { user_id: carol.id })).status).toBe(201);
+	expect((await api.call("DELETE", `/room/${lobby.id}/members/${carol.id}`, { clientKey: acme.key })).status).toBe(204);
+	const otherRoom = (await api.call("POST", "/room", { clientKey: other.key }, { name: "elsewhere", members: [other.users[0]!.id] })).json;
+
+	const sentByRest = [];
+	for (const text of ["one", "two", "three"]) {
+		const res = await api.call("POST", `/room/${lobby.id}/message/send`, asAlice, { text_message: text });
+		expect(res.status).toBe(201);
+		sentByRest.push(res.json);
+	}
+	const bobSocket = await openRoomSocket(server.base, lobby.id, bob.token);
+	await bobSocket.request("join_room", { room_id: lobby.id }, "join");
+	const sentByWs = await sendOverSocket(bobSocket, lobby.id, ["four", "five", "six"], "bob-a");
+	await api.call("POST", `/room/${ops.id}/message/send`, { clientKey: `${acme.key}.${carol.id}` }, { text_message: "ops only" });
+	expect([...sentByRest, ...sentByWs].map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+
+	const userIds = [alice.id, bob.id, carol.id];
+	const roomIds = [lobby.id, ops.id];
+	const before = await snapshot(api, acme.key, userIds, roomIds);
+	expect(before.history[0].messages).toEqual([...sentByRest, ...sentByWs]);
+	expect(before.members[1].members.map((m: Json) => m.user_id).sort()).toEqual([alice.id, carol.id].sort());
+	const otherBefore = await snapshot(api, other.key, [other.users[0]!.id], [otherRoom.id]);
+
+	// 1. A graceful stop. workerd drains open WebSockets forever on SIGTERM, so close them first
+	// to see it exit by itself, well before the harness would escalate to SIGKILL.
+	await bobSocket.close();
+	const graceful = await restart(server, "SIGTERM");
+	expect(graceful.stoppedInMs).toBeLessThan(3_000);
+	server = graceful.next;
+	api = new Api(server.base);
+	expect(await snapshot(api, acme.key, userIds, roomIds)).toEqual(before);
+	expect(await snapshot(api, other.key, [other.users[0]!.id], [otherRoom.id])).toEqual(otherBefore);
+	expect((await api.call("GET", `/room/${lobby.id}`, { clientKey: other.key })).status).toBe(404);
+	// The same API key, JWTs and idempotency keys still work.
+	const resend = await openRoomSocket(server.base, lobby.id, bob.token);
+	await resend.request("join_room", { room_id: lobby.id, last_seq: 5 }, "rejoin");
+	expect(await resend.next((e) => e.event === "new_message")).toEqual({ event: "new_message", data: sentByWs[2] });
+	expect(await resend.request("send_message", { room_id: lobby.id, text_message: "six", client_msg_id: "bob-a-2" }, "retry")).toEqual({
+		event: "ack",
+		id: "retry",
+		data: sentByWs[2],
+	});
+	const seven = await api.call("POST", `/room/${lobby.id}/message/send`, asAlice, { text_message: "seven" });
+	expect(seven.json.seq).toBe(7);
+	const moreByWs = await sendOverSocket(resend, lobby.id, ["eight", "nine"], "bob-b");
+	expect(moreByWs.map((m) => m.seq)).toEqual([8, 9]);
+
+	// 2. A crash right after the acks, with a socket still open: nothing acknowledged may be lost.
+	server = (await restart(server, "SIGKILL")).next;
+	api = new Api(server.base);
+	const after = await snapshot(api, acme.key, userIds, roomIds);
+	expect(after).toEqual({ ...before, history: [{ messages: [...sentByRest, ...sentByWs, seven.json, ...moreByWs] }, before.history[1]] });
+	const ten = await api.call("POST", `/room/${lobby.id}/message/send`, { Authorization: `Bearer ${bob.token}` }, { text_message: "ten" });
+	expect(ten.json.seq).toBe(10);
+	expect((await api.call("POST", "/admin/clients", admin, { name: "after restart" })).status).toBe(201);
+	expect((await api.call("GET", `/room/${ops.id}/messages`, { Authorization: `Bearer ${bob.token}` })).status).toBe(403);
+});
