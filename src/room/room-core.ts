@@ -1,9 +1,12 @@
 import { createDecoder, encodeAck, encodeError, encodeNewMessage } from "../protocol/codec";
-import { CLOSE_TOKEN_EXPIRED, type ProtocolErrorCodeT } from "../protocol/frames";
+import { type ClientFrameT, CLOSE_TOKEN_EXPIRED, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
 import type { HistoryRange, MessageLog } from "./message-log";
 import type { Outbox, Sink } from "./outbox";
 import { KeyedLimiter } from "./rate-limit";
+
+/** Messages read per query while a joining socket catches up. */
+const CATCH_UP_PAGE = 500;
 
 /** What a socket is, as verified by the Worker at the handshake. Survives hibernation in the attachment. */
 export interface ConnState {
@@ -48,8 +51,8 @@ export interface SendInput {
 
 export type SendResult = { ok: true; message: MessageT; created: boolean } | { ok: false; code: "rate_limited" };
 
-/** What the runtime edge must do after a frame. */
-export type FrameOutcome = { close?: { code: number; reason: string } };
+/** What the runtime edge must do after a frame: close the socket, or log a failure the client was told about. */
+export type FrameOutcome = { close?: { code: number; reason: string }; failed?: unknown };
 
 /**
  * A room's behaviour, free of any runtime: validation, idempotent sends, ordered
@@ -116,19 +119,34 @@ export class RoomCore {
 			this.error(peer, "wrong_room", "This socket belongs to another room", frame.id);
 			return {};
 		}
+		try {
+			this.dispatch(peer, frame);
+			return {};
+		} catch (failed) {
+			// Storage failed under us: answer the request in order with the others, keep the socket.
+			this.error(peer, "internal_error", "The server could not handle this frame", frame.id);
+			return { failed };
+		}
+	}
+
+	private dispatch(peer: Peer, frame: ClientFrameT): void {
+		const { state } = peer;
 		switch (frame.event) {
 			case "join_room": {
-				if (frame.data.last_seq !== undefined) {
-					for (const message of this.deps.log.range({ afterSeq: frame.data.last_seq, limit: Number.MAX_SAFE_INTEGER })) {
-						this.deps.outbox.push(peer, encodeNewMessage(message));
-					}
+				// Page through what was missed so a long absence never loads the whole room at once;
+				// nothing can be appended meanwhile (no await), so the ack's last_seq is exact.
+				let after = frame.data.last_seq;
+				while (after !== undefined) {
+					const page = this.deps.log.range({ afterSeq: after, limit: CATCH_UP_PAGE });
+					for (const message of page) this.deps.outbox.push(peer, encodeNewMessage(message));
+					after = page.length === CATCH_UP_PAGE ? page[page.length - 1]?.seq : undefined;
 				}
 				if (!state.joined) {
 					state.joined = true;
 					peer.saveState();
 				}
 				this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: state.roomId, last_seq: this.deps.log.lastSeq() }));
-				return {};
+				return;
 			}
 			case "leave_room": {
 				if (state.joined) {
@@ -136,14 +154,14 @@ export class RoomCore {
 					peer.saveState();
 				}
 				this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: state.roomId }));
-				return {};
+				return;
 			}
 			case "send_message": {
 				const result = this.send(
 					{ roomId: state.roomId, userId: state.userId, text: frame.data.text_message, clientMsgId: frame.data.client_msg_id },
 				);
 				if (result.ok) this.deps.outbox.push(peer, encodeAck(frame.id, result.message));
-				return {};
+				return;
 			}
 		}
 	}

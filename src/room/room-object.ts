@@ -31,6 +31,8 @@ const json = (status: number, code: string, message: string) =>
 export class RoomObject extends DurableObject<Env> {
 	private readonly core: RoomCore;
 	private readonly peers = new Map<WebSocket, Peer>();
+	/** Sockets this object closed: frames still in flight from them are ignored, and they are never re-attached. */
+	private readonly closing = new WeakSet<WebSocket>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -97,9 +99,11 @@ export class RoomObject extends DurableObject<Env> {
 	}
 
 	override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+		if (this.closing.has(ws)) return;
 		const peer = this.peerOf(ws);
 		try {
 			const outcome = this.core.handleFrame(peer, message);
+			if (outcome.failed !== undefined) console.error(JSON.stringify({ msg: "room frame failed", error: String(outcome.failed) }));
 			if (outcome.close) this.close(ws, outcome.close.code, outcome.close.reason);
 		} catch (error) {
 			console.error(JSON.stringify({ msg: "room frame failed", error: String(error) }));
@@ -122,7 +126,8 @@ export class RoomObject extends DurableObject<Env> {
 		const now = Date.now();
 		let next = Number.POSITIVE_INFINITY;
 		for (const ws of this.ctx.getWebSockets()) {
-			const { exp } = this.peerOf(ws).state;
+			if (this.closing.has(ws)) continue;
+			const { exp } = ws.deserializeAttachment() as ConnState;
 			if (exp === 0) continue;
 			if (exp * 1000 <= now) this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
 			else next = Math.min(next, exp * 1000);
@@ -146,6 +151,7 @@ export class RoomObject extends DurableObject<Env> {
 	}
 
 	private close(ws: WebSocket, code: number, reason: string): void {
+		this.closing.add(ws);
 		this.drop(ws);
 		try {
 			ws.close(code, reason);

@@ -323,6 +323,11 @@ describe("bad frames: an error event with a stable code, and the socket keeps wo
 			errorOf("validation_failed", "data.text_message: Too big: expected string to have <=4000 characters", "long"),
 		],
 		[
+			"a lone UTF-16 surrogate in the text",
+			`{"event":"send_message","id":"u","data":{"room_id":"${ROOM}","text_message":"a\\ud800b"}}`,
+			errorOf("validation_failed", "data.text_message: must be well-formed Unicode (no lone surrogates)", "u"),
+		],
+		[
 			"an empty client_msg_id",
 			JSON.stringify(send("z", "c", "")),
 			errorOf("validation_failed", "data.client_msg_id: Too small: expected string to have >=1 characters", "c"),

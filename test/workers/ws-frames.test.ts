@@ -59,6 +59,11 @@ const cases = (): Array<[string, string | ArrayBuffer, ReturnType<typeof errorOf
 		errorOf("validation_failed", "data.text_message: Too big: expected string to have <=4000 characters", "long"),
 	],
 	[
+		"a lone UTF-16 surrogate in the text",
+		`{"event":"send_message","id":"u","data":{"room_id":"${roomId}","text_message":"a\\ud800b"}}`,
+		errorOf("validation_failed", "data.text_message: must be well-formed Unicode (no lone surrogates)", "u"),
+	],
+	[
 		"another room's id",
 		JSON.stringify(send(otherRoomId, "sneaky", "w")),
 		errorOf("wrong_room", "This socket belongs to another room", "w"),

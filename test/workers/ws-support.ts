@@ -19,7 +19,8 @@ export interface Handshake {
 export async function handshake(roomId: string, options: Handshake = {}): Promise<Response> {
 	const url = `${BASE}/room/${roomId}/ws${options.query ?? ""}`;
 	const init = { headers: { Upgrade: "websocket", ...options.headers } };
-	if (!options.env) return exports.default.fetch(url, init);
+	// `exports` is typed per project by `wrangler types`; this one only needs the default fetch.
+	if (!options.env) return (exports as unknown as { default: Fetcher }).default.fetch(url, init);
 	return createApp().fetch(new Request(url, init), { ...(workerEnv as unknown as Env), ...options.env }, createExecutionContext());
 }
 
