@@ -1,7 +1,9 @@
 import { swaggerUI } from "@hono/swagger-ui";
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
 import { asyncApiDocument } from "../protocol/asyncapi";
 import type { AppEnv } from "./context";
+import { json } from "./openapi";
 
 export const OPENAPI_INFO = {
 	title: "Roomkit chat API",
@@ -44,5 +46,14 @@ export function mountDocs(app: OpenAPIHono<AppEnv>) {
 	}));
 	app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Roomkit chat API" }));
 	app.get("/asyncapi.json", (c) => c.json(asyncApiDocument(new URL(c.req.url).origin)));
-	app.get("/health", (c) => c.json({ status: "ok" }));
+	// In the document too, so /docs lists every route a caller can use (the docs themselves aside).
+	const health = createRoute({
+		method: "get",
+		path: "/health",
+		tags: ["Operations"],
+		summary: "Liveness check; needs no credentials",
+		security: [],
+		responses: { 200: json(z.object({ status: z.literal("ok") }).meta({ id: "Health" }), "The service is up") },
+	});
+	app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
 }

@@ -1,7 +1,6 @@
 // Admin routes: creating clients, rotating their API tokens, and never being open without ADMIN_TOKEN.
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, admin, call, callWithEnv } from "./helpers";
+import { ADMIN_TOKEN, admin, call, callWithEnv, testDb } from "./helpers";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const API_TOKEN = /^rk_[A-Za-z0-9_-]{43}$/;
@@ -76,7 +75,7 @@ describe("POST /admin/clients", () => {
 
 	it("answers 401 to a client's API token", async () => {
 		const client = await createClient();
-		for (const headers of [{ Authorization: `Bearer ${client.api_token}` }, { clientKey: client.api_token }]) {
+		for (const headers of [{ Authorization: `Bearer ${client.api_token}` }, { clientKey: client.api_token }] as Array<Record<string, string>>) {
 			const res = await call("POST", "/admin/clients", headers, { name: "escalation" });
 			expect(res.status).toBe(401);
 			expect(res.json).toEqual(unauthorizedAdmin);
@@ -137,7 +136,7 @@ describe("POST /admin/clients/{client_id}/rotate-token", () => {
 
 	it("answers 401 without the admin token and leaves the token unchanged", async () => {
 		const client = await createClient();
-		for (const headers of [{}, { Authorization: "Bearer wrong" }, { clientKey: client.api_token }]) {
+		for (const headers of [{}, { Authorization: "Bearer wrong" }, { clientKey: client.api_token }] as Array<Record<string, string>>) {
 			const res = await call("POST", `/admin/clients/${client.id}/rotate-token`, headers);
 			expect(res.status).toBe(401);
 			expect(res.json).toEqual(unauthorizedAdmin);
@@ -152,7 +151,7 @@ describe("without ADMIN_TOKEN", () => {
 		["empty", ""],
 	])("answers 503 when ADMIN_TOKEN is %s, whatever the caller sends", async (_label, value) => {
 		const overrides = { ADMIN_TOKEN: value };
-		const offers = [
+		const offers: Array<Record<string, string>> = [
 			{},
 			{ Authorization: "Bearer " },
 			{ Authorization: "Bearer undefined" },
@@ -168,7 +167,7 @@ describe("without ADMIN_TOKEN", () => {
 			expect(rotate.json).toEqual(notConfigured);
 		}
 		// Nothing was created through the closed door.
-		const rows = await (env.DB as D1Database).prepare("SELECT COUNT(*) AS n FROM clients WHERE name = ?").bind("open?").first<{ n: number }>();
+		const rows = await testDb().prepare("SELECT COUNT(*) AS n FROM clients WHERE name = ?").bind("open?").first<{ n: number }>();
 		expect(rows?.n).toBe(0);
 	});
 
@@ -184,7 +183,7 @@ describe("token storage", () => {
 		const first = await createClient("hashed");
 		const rotated = await call("POST", `/admin/clients/${first.id}/rotate-token`, admin);
 		const second = await createClient("hashed-too");
-		const db = env.DB as D1Database;
+		const db = testDb();
 
 		const tables = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'").all<{ name: string }>();
 		expect(tables.results.map((t) => t.name)).toEqual(expect.arrayContaining(["clients", "users", "rooms", "memberships"]));

@@ -1,8 +1,7 @@
 // Tenant isolation: everything of client B is "not found" to client A's backend key and A's users,
 // while the same requests on A's own resources succeed (so the 404s are not an accident).
-import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BASE, call, room, type Tenant, tenant } from "./helpers";
+import { BASE, call, room, type Tenant, tenant, worker } from "./helpers";
 
 const me = (t: Tenant, i = 0) => t.users[i] as Tenant["users"][number];
 
@@ -64,7 +63,7 @@ describe.each(["backend", "jwt", "userKey"] as const)("client A's %s credentials
 
 	it("get 404 on B's room WebSocket handshake", async () => {
 		if (as === "backend") return;
-		const res = await exports.default.fetch(`${BASE}/room/${bRoom.id}/ws`, { headers: { Upgrade: "websocket", ...creds(as) } });
+		const res = await worker.fetch(`${BASE}/room/${bRoom.id}/ws`, { headers: { Upgrade: "websocket", ...creds(as) } });
 		expect(res.status).toBe(404);
 		expect(res.webSocket).toBeNull();
 		expect(await res.json()).toEqual({ error: { code: "not_found", message: "Room not found" } });
@@ -92,7 +91,7 @@ describe("the same requests on client A's own resources (control)", () => {
 	});
 
 	it("opens A's own room WebSocket (101)", async () => {
-		const res = await exports.default.fetch(`${BASE}/room/${aRoom.id}/ws`, { headers: { Upgrade: "websocket", ...me(a).auth } });
+		const res = await worker.fetch(`${BASE}/room/${aRoom.id}/ws`, { headers: { Upgrade: "websocket", ...me(a).auth } });
 		expect(res.status).toBe(101);
 		const ws = res.webSocket as WebSocket;
 		ws.accept();

@@ -1,7 +1,6 @@
 // Messages: send (seq, idempotency, limits), history windows, access, rate limit and ordering under concurrency.
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { BASE, call, readReply, room, type Tenant, tenant } from "./helpers";
+import { BASE, call, readReply, room, type Tenant, tenant, worker } from "./helpers";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -177,7 +176,7 @@ describe("POST /room/{room_id}/message/send", () => {
 			},
 		});
 		const chunked = await readReply(
-			await exports.default.fetch(`${BASE}/room/${r.id}/message/send`, {
+			await worker.fetch(`${BASE}/room/${r.id}/message/send`, {
 				method: "POST",
 				headers: { ...me(t).auth, "content-type": "application/json" },
 				body: stream,

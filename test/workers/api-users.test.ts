@@ -1,8 +1,7 @@
 // Users: create, validation, get, keyset pagination, and the rooms a user is in.
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { uuidv7 } from "../../src/ids";
-import { call, room, type Tenant, tenant } from "./helpers";
+import { call, room, type Tenant, tenant, testDb } from "./helpers";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -131,7 +130,7 @@ describe("GET /user", () => {
 	it("clamps limit to 200", async () => {
 		const t = await tenant(0);
 		// 205 users straight into D1: the clamp is about the query, not about creating users.
-		const db = env.DB as D1Database;
+		const db = testDb();
 		const base = Date.now() - 10_000;
 		const rows = Array.from({ length: 205 }, (_, i) => ({ id: uuidv7(base + i), at: base + i }));
 		await db.batch(

@@ -4,6 +4,12 @@ import { env as workerEnv, exports } from "cloudflare:workers";
 import { createApp } from "../../src/app";
 import type { Env } from "../../src/env";
 
+// `exports` is typed per project by `wrangler types`; these tests only need the default fetch.
+/** The Worker's default export, called like a service binding. */
+export const worker = (exports as unknown as { default: Fetcher }).default;
+/** The test D1 database, for assertions on what is stored. */
+export const testDb = (): D1Database => (workerEnv as unknown as Env).DB as D1Database;
+
 export const ADMIN_TOKEN = "test-admin-token";
 export const JWT_SECRET = "test-jwt-secret";
 export const BASE = "http://chat.test";
@@ -16,7 +22,7 @@ export interface Reply {
 }
 
 export async function call(method: string, path: string, headers: Record<string, string> = {}, body?: unknown): Promise<Reply> {
-	const res = await exports.default.fetch(`${BASE}${path}`, {
+	const res = await worker.fetch(`${BASE}${path}`, {
 		method,
 		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
 		body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
