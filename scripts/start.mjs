@@ -10,7 +10,8 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 const port = process.env.PORT || "8787";
-const host = "127.0.0.1";
+// HOST=0.0.0.0 inside a container (docker-compose-local.yml), so the published port reaches it.
+const host = process.env.HOST || "127.0.0.1";
 const base = `http://${host}:${port}`;
 const varsPath = join(root, ".dev.vars");
 
