@@ -5,6 +5,9 @@ export type DecodeResult =
 	| { ok: true; frame: ClientFrameT }
 	| { ok: false; code: ProtocolErrorCodeT; message: string; id?: string | number };
 
+const encoder = new TextEncoder();
+const utf8Length = (text: string) => encoder.encode(text).byteLength;
+
 /** Decodes one client frame. Never throws: every bad input becomes an error with a stable code. */
 export function createDecoder(maxLength: number, maxFrameBytes: number) {
 	const schema = clientFrame(maxLength);
@@ -12,8 +15,8 @@ export function createDecoder(maxLength: number, maxFrameBytes: number) {
 		if (typeof raw !== "string") {
 			return { ok: false, code: "binary_not_supported", message: "Frames must be JSON text" };
 		}
-		// UTF-16 length is a lower bound of the UTF-8 size, and a cheap first check.
-		if (raw.length > maxFrameBytes || new TextEncoder().encode(raw).byteLength > maxFrameBytes) {
+		// A UTF-16 code unit takes 1 to 3 UTF-8 bytes, so only frames in between need encoding to be measured.
+		if (raw.length > maxFrameBytes || (raw.length * 3 > maxFrameBytes && utf8Length(raw) > maxFrameBytes)) {
 			return { ok: false, code: "frame_too_large", message: `Frames are limited to ${maxFrameBytes} bytes` };
 		}
 		let value: unknown;

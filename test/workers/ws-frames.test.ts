@@ -106,6 +106,17 @@ describe("bad frames over a real socket", () => {
 	});
 });
 
+describe("very large frames", () => {
+	it("a 2 MiB frame is refused with frame_too_large and the socket stays usable", async () => {
+		const s = await connect(roomId, viaProtocol(tokens[0] as string));
+		s.send(JSON.stringify(send(roomId, "x".repeat(2 * 1024 * 1024), "huge")));
+		expect(await s.next()).toEqual(errorOf("frame_too_large", "Frames are limited to 65536 bytes"));
+		expect((await s.request(join(roomId, "j"))).at(-1).event).toBe("ack");
+		expect(s.closed).toBeNull();
+		s.close();
+	});
+});
+
 describe("heartbeat", () => {
 	it('{"event":"ping"} is answered with {"event":"pong"}, before and after join', async () => {
 		const s = await connect(roomId, viaProtocol(tokens[0] as string));

@@ -133,6 +133,8 @@ describe("removal from a private room", () => {
 		const b2 = await connect(r.id, { headers: bob.asKey });
 		await a.request(join(r.id, "j"));
 		await b1.request(join(r.id, "j"));
+		// The room is asleep when the removal comes: its sockets are found by their user tag.
+		await evictDurableObject(stubOf(r.id));
 		const removed = await call("DELETE", `/room/${r.id}/members/${bob.id}`, t.backend);
 		expect(removed.status).toBe(204);
 		expect(await b1.closedWith()).toEqual({ code: 4003, reason: "removed from room" });
