@@ -1,0 +1,290 @@
+// Property-based fuzzing of the WebSocket protocol over real TCP against bare workerd:
+// random JSON, wrong types, huge and deep frames, `__proto__` keys, SQL/HTML text, binary frames.
+// Every frame gets exactly one answer, no socket is closed by bad input, valid sends are stored
+// verbatim and the room's seq never resets. FUZZ_RUNS scales it for long runs.
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { Api } from "./api-client";
+import { type RunningServer, startSelfhost } from "./harness";
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 5000);
+const SOCKETS = 4;
+const BATCH = 8;
+
+let server: RunningServer;
+let api: Api;
+let tenant: Awaited<ReturnType<Api["tenant"]>>;
+let roomId: string;
+
+beforeAll(async () => {
+	// Rate limits out of the way: this measures robustness, the limits have their own tests.
+	server = await startSelfhost({ vars: { WS_RATE_PER_SECOND: "1000000", WS_RATE_BURST: "1000000" } });
+	api = new Api(server.base);
+	tenant = await api.tenant(server.adminToken);
+	roomId = (await api.call("POST", "/room", { clientKey: tenant.key }, { name: "fuzz" })).json.id;
+}, 180_000);
+afterAll(() => server?.stop());
+
+// biome-ignore lint/suspicious/noExplicitAny: the fuzzer reads arbitrary server JSON
+type Event = { event: string; id?: unknown; data?: any };
+
+/** A raw socket that counts answers (ack/error) and remembers how it closed. */
+class Probe {
+	answers: Event[] = [];
+	broadcasts = 0;
+	closed: { code: number; reason: string } | null = null;
+	private waiters = new Set<() => void>();
+
+	private constructor(readonly ws: WebSocket) {
+		ws.on("message", (payload, isBinary) => {
+			if (isBinary) throw new Error("the server sent a binary frame");
+			for (const line of payload.toString().split("\n")) {
+				if (line === '{"event":"pong"}') continue;
+				const event = JSON.parse(line) as Event;
+				if (event.event === "new_message") this.broadcasts++;
+				else this.answers.push(event);
+			}
+			for (const wake of this.waiters) wake();
+		});
+		ws.on("close", (code, reason) => {
+			this.closed = { code, reason: reason.toString() };
+			for (const wake of this.waiters) wake();
+		});
+	}
+
+	static open(token: string): Promise<Probe> {
+		const ws = new WebSocket(`${server.base.replace(/^http/, "ws")}/room/${roomId}/ws`, ["roomkit.v1", token]);
+		return new Promise((resolve, reject) => {
+			ws.once("open", () => resolve(new Probe(ws)));
+			ws.once("unexpected-response", (_req, res) => reject(new Error(`handshake ${res.statusCode}`)));
+			ws.once("error", reject);
+		});
+	}
+
+	/** Waits until `count` answers arrived in total. */
+	until(count: number, timeoutMs = 30_000): Promise<void> {
+		return new Promise((resolve, reject) => {
+			const check = () => {
+				if (this.answers.length >= count) return done(resolve);
+				if (this.closed) return done(() => reject(new Error(`socket closed ${JSON.stringify(this.closed)}`)));
+			};
+			const done = (fn: () => void) => {
+				clearTimeout(timer);
+				this.waiters.delete(check);
+				fn();
+			};
+			const timer = setTimeout(() => done(() => reject(new Error(`only ${this.answers.length} of ${count} answers`))), timeoutMs);
+			this.waiters.add(check);
+			check();
+		});
+	}
+}
+
+const nasty = fc.constantFrom(
+	"' OR 1=1 --",
+	"'); DROP TABLE messages; --",
+	"<script>alert(1)</script>",
+	"<img src=x onerror=alert(1)>",
+	"${7*7}{{7*7}}%s%n",
+	"\u0000\u0001\u001f",
+	"\u202eevil",
+	"👩‍👩‍👧‍👦",
+	"\ufeffbom",
+	"__proto__",
+	'{"event":"ping"}',
+	"\n",
+	"\r\n\r\n",
+);
+const text = fc.oneof(nasty, fc.string({ unit: "grapheme", minLength: 1, maxLength: 60 }), fc.string({ minLength: 1, maxLength: 30 }));
+const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 3 }), text, fc.constant(null), fc.integer(), fc.double(), fc.boolean());
+const event = fc.constantFrom(
+	"join_room",
+	"send_message",
+	"leave_room",
+	"ping",
+	"new_message",
+	"ack",
+	"__proto__",
+	"constructor",
+	"toString",
+	"",
+);
+
+type Frame =
+	| { kind: "text"; body: string; valid?: { text: string; id: string } }
+	| { kind: "binary"; body: Uint8Array }
+	/** A text frame whose bytes are not UTF-8. */
+	| { kind: "bytes"; body: Uint8Array };
+let validCount = 0;
+
+/** A mix of garbage and frames that are valid, so the room keeps doing real work throughout. */
+const frame: fc.Arbitrary<Frame> = fc.oneof(
+	fc.jsonValue({ maxDepth: 4 }).map((v): Frame => ({ kind: "text", body: JSON.stringify(v) })),
+	fc.record({ event, data: anyValue, id: anyValue }, { requiredKeys: [] }).map((v): Frame => ({ kind: "text", body: JSON.stringify(v) })),
+	fc
+		.record(
+			{
+				event,
+				data: fc.record(
+					{
+						room_id: fc.oneof(fc.constant("ROOM"), fc.uuid(), anyValue),
+						text_message: fc.oneof(text, anyValue),
+						client_msg_id: anyValue,
+						last_seq: anyValue,
+					},
+					{ requiredKeys: [] },
+				),
+				id: anyValue,
+			},
+			{ requiredKeys: [] },
+		)
+		.map((v): Frame => ({ kind: "text", body: JSON.stringify(v).replaceAll('"ROOM"', JSON.stringify(roomId)) })),
+	fc
+		.nat({ max: 100_000 })
+		.map(
+			(n): Frame => ({
+				kind: "text",
+				body: JSON.stringify({ event: "send_message", data: { room_id: roomId, text_message: "x".repeat(n) } }),
+			}),
+		),
+	fc.nat({ max: 30_000 }).map((n): Frame => ({ kind: "text", body: `${"[".repeat(n)}${"]".repeat(n)}` })),
+	fc
+		.nat({ max: 10_000 })
+		.map((n): Frame => ({ kind: "text", body: `{"event":"send_message","data":${'{"a":'.repeat(n)}1${"}".repeat(n)}}` })),
+	fc
+		.constantFrom(
+			`{"__proto__":{"event":"send_message"},"data":{"room_id":"ROOM","text_message":"p"}}`,
+			`{"event":"send_message","data":{"__proto__":{"room_id":"ROOM"},"text_message":"p"}}`,
+			`{"event":"join_room","data":{"room_id":"ROOM","last_seq":{"__proto__":1}}}`,
+			`{"event":"send_message","data":{"room_id":"ROOM","text_message":"p","client_msg_id":{"__proto__":"x"}},"id":{"__proto__":1}}`,
+			`{"constructor":{"prototype":{"event":"send_message"}}}`,
+		)
+		.map((s): Frame => ({ kind: "text", body: s.replaceAll("ROOM", roomId) })),
+	fc.string({ maxLength: 40 }).map((s): Frame => ({ kind: "text", body: s })),
+	fc.uint8Array({ maxLength: 2048 }).map((b): Frame => ({ kind: "binary", body: b })),
+	fc
+		.tuple(
+			fc.uint8Array({ maxLength: 64 }),
+			fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe2, 0x82]),
+		)
+		.map(
+			([b, bad]): Frame => ({
+				kind: "bytes",
+				body: Uint8Array.from([...Buffer.from('{"event":"send_message","data":{"text_message":"'), ...b, ...bad, 0x22, 0x7d, 0x7d]),
+			}),
+		),
+	{
+		weight: 3,
+		arbitrary: text.map((t): Frame => {
+			const id = `valid-${validCount++}`;
+			return {
+				kind: "text",
+				body: JSON.stringify({ event: "send_message", id, data: { room_id: roomId, text_message: t, client_msg_id: id } }),
+				valid: { text: t, id },
+			};
+		}),
+	},
+);
+
+describe("WebSocket fuzzing over TCP (bare workerd)", () => {
+	it(`answers ${RUNS} random frames, one answer each, with no socket closed and the room intact`, async () => {
+		const probes = await Promise.all(Array.from({ length: SOCKETS }, (_, i) => Probe.open(tenant.users[i % 2]!.token)));
+		// Joined sockets also receive every broadcast, so fan-out runs under the fuzz too.
+		for (const [i, p] of probes.entries()) {
+			p.ws.send(JSON.stringify({ event: "join_room", id: `j${i}`, data: { room_id: roomId } }));
+			await p.until(1);
+		}
+		const marker = await api.call(
+			"POST",
+			`/room/${roomId}/message/send`,
+			{ Authorization: `Bearer ${tenant.users[0]!.token}` },
+			{ text_message: "before" },
+		);
+		const sentTexts = new Map<string, string>();
+		let frames = 0;
+		let binary = 0;
+		let invalidUtf8 = 0;
+		let huge = 0;
+		const expected = probes.map((p) => p.answers.length);
+		await fc.assert(
+			fc.asyncProperty(fc.array(fc.tuple(fc.nat({ max: SOCKETS - 1 }), frame), { minLength: BATCH, maxLength: BATCH }), async (batch) => {
+				for (const [i, f] of batch) {
+					const probe = probes[i] as Probe;
+					if (f.kind === "binary") {
+						probe.ws.send(f.body, { binary: true });
+						binary++;
+					} else if (f.kind === "bytes") {
+						probe.ws.send(f.body, { binary: false });
+						invalidUtf8++;
+					} else {
+						probe.ws.send(f.body);
+						if (f.body.length > 64 * 1024) huge++;
+						if (f.valid) sentTexts.set(f.valid.id, f.valid.text);
+					}
+					// The exact heartbeat text is answered by the runtime with a pong, not an ack.
+					if (!(f.kind === "text" && f.body === '{"event":"ping"}')) expected[i]!++;
+					frames++;
+				}
+				await Promise.all(probes.map((p, i) => p.until(expected[i]!)));
+			}),
+			{ numRuns: Math.ceil(RUNS / BATCH), endOnFailure: true },
+		);
+
+		const answers = probes.flatMap((p) => p.answers);
+		const errorCodes = new Map<string, number>();
+		for (const a of answers) if (a.event === "error") errorCodes.set(a.data.code, (errorCodes.get(a.data.code) ?? 0) + 1);
+		const acked = answers.filter((a) => a.event === "ack" && typeof a.id === "string" && a.id.startsWith("valid-"));
+		const closed = probes.filter((p) => p.closed !== null).length;
+		console.log(
+			`WS fuzz: ${frames} frames (${binary} binary, ${invalidUtf8} text frames of invalid UTF-8, ${huge} over 64 KiB) on ${SOCKETS} sockets; answers ${answers.length}; ` +
+				`internal_error ${errorCodes.get("internal_error") ?? 0}; sockets closed ${closed}; error codes ${JSON.stringify(Object.fromEntries(errorCodes))}; valid sends acked ${acked.length}`,
+		);
+		expect(frames).toBeGreaterThanOrEqual(RUNS);
+		expect(closed).toBe(0);
+		expect(errorCodes.get("internal_error") ?? 0).toBe(0);
+		for (const [i, p] of probes.entries()) expect(p.answers.length).toBe(expected[i]);
+
+		// Every socket still answers a valid send afterwards.
+		for (const [i, p] of probes.entries()) {
+			p.ws.send(JSON.stringify({ event: "send_message", id: `after-${i}`, data: { room_id: roomId, text_message: `after ${i}` } }));
+			await p.until(expected[i]! + 1);
+			expect(p.answers.at(-1)).toMatchObject({ event: "ack", id: `after-${i}`, data: { text_message: `after ${i}` } });
+		}
+
+		// The log continued from the marker without a gap, and valid texts are stored verbatim.
+		const stored: Array<{ seq: number; text_message: string; client_msg_id?: string }> = [];
+		for (let after = marker.json.seq - 1; ; ) {
+			const page = await api.call("GET", `/room/${roomId}/messages?after_seq=${after}&limit=200`, { clientKey: tenant.key });
+			if (page.json.messages.length === 0) break;
+			stored.push(...page.json.messages);
+			after = page.json.messages.at(-1).seq;
+		}
+		expect(stored[0]).toMatchObject({ seq: marker.json.seq, text_message: "before" });
+		expect(stored.map((m) => m.seq)).toEqual(stored.map((_, i) => marker.json.seq + i));
+		let verbatim = 0;
+		for (const m of stored) {
+			if (m.client_msg_id?.startsWith("valid-")) {
+				expect(m.text_message).toBe(sentTexts.get(m.client_msg_id));
+				verbatim++;
+			}
+		}
+		expect(verbatim).toBe(acked.length);
+		console.log(
+			`WS fuzz: ${stored.length} messages stored gap-free from seq ${marker.json.seq}; ${verbatim} fuzzed texts read back verbatim`,
+		);
+		for (const p of probes) p.ws.close(1000);
+	}, 900_000);
+
+	it("keeps the socket open after a 2 MiB frame (frame_too_large) and serves the room on", async () => {
+		const probe = await Probe.open(tenant.users[0]!.token);
+		probe.ws.send("x".repeat(2 * 1024 * 1024));
+		await probe.until(1);
+		expect(probe.answers[0]).toEqual({ event: "error", data: { code: "frame_too_large", message: "Frames are limited to 65536 bytes" } });
+		probe.ws.send(JSON.stringify({ event: "send_message", id: "still", data: { room_id: roomId, text_message: "still here" } }));
+		await probe.until(2);
+		expect(probe.answers[1]).toMatchObject({ event: "ack", id: "still", data: { text_message: "still here" } });
+		expect(probe.closed).toBe(null);
+		probe.ws.close(1000);
+	}, 60_000);
+});
