@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
 import { type Directory, openDirectory } from "../../src/storage";
 import type { DirectoryObject } from "../../src/storage/directory-object";
+import { MIGRATIONS, statements } from "../../src/storage/migrations";
 import type { ClientRow, MembershipRow, RoomRow, UserRow } from "../../src/storage/schema";
 
 const bindings = env as unknown as Env;
@@ -205,6 +206,14 @@ describe("where each driver keeps its rows", () => {
 });
 
 describe("the directory object's migrations", () => {
+	it("are the files D1 applies from migrations/, in order, statement for statement", () => {
+		const d1 = (env as unknown as { TEST_MIGRATIONS: Array<{ name: string; queries: string[] }> }).TEST_MIGRATIONS;
+		// wrangler splits on `;` and drops comments; drizzle-kit files mark each statement anyway.
+		const normalise = (sql: string) => sql.replace(/--.*$/gm, "").replace(/;\s*$/, "").replace(/\s+/g, " ").trim();
+		expect(MIGRATIONS.map((m) => m.name)).toEqual(d1.map((m) => m.name));
+		expect(MIGRATIONS.map((m) => statements(m.sql).map(normalise))).toEqual(d1.map((m) => m.queries.map(normalise).filter(Boolean)));
+	});
+
 	it("are applied before the first call, even when calls race a fresh object", async () => {
 		const stub = DIRECTORY.get(DIRECTORY.idFromName(`fresh-${tag()}`)) as unknown as Directory;
 		const c = client(tag());
