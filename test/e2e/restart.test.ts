@@ -1,6 +1,8 @@
 // Durability on bare workerd: everything acknowledged before workerd stops (SIGTERM, or a
 // SIGKILL crash) is there after it starts again on the same DATA_DIR, and seq goes on without a gap.
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterAll, expect, it } from "vitest";
 import { Api } from "./api-client";
 import { type RunningServer, startSelfhost } from "./harness";
@@ -122,4 +124,24 @@ it("keeps clients, users, rooms, memberships and acknowledged messages across SI
 	expect(ten.json.seq).toBe(10);
 	expect((await api.call("POST", "/admin/clients", admin, { name: "after restart" })).status).toBe(201);
 	expect((await api.call("GET", `/room/${ops.id}/messages`, { Authorization: `Bearer ${bob.token}` })).status).toBe(403);
+
+	// On disk: one SQLite file for the directory, one per room written to, and the directory's
+	// migration recorded once, by the first start, however often workerd started since.
+	await server.stop("SIGKILL");
+	const objects = (prefix: string) => {
+		const dir = readdirSync(server!.stateDir).find((d) => d.startsWith(prefix));
+		return readdirSync(join(server!.stateDir, dir!)).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite").map((f) => join(server!.stateDir, dir!, f));
+	};
+	expect(objects("roomkit-rooms-")).toHaveLength(3);
+	const [directoryFile] = objects("roomkit-directory-");
+	expect(objects("roomkit-directory-")).toHaveLength(1);
+	const db = new DatabaseSync(directoryFile!, { readOnly: true });
+	try {
+		const applied = db.prepare("SELECT name, applied_at FROM d1_migrations").all();
+		expect(applied.map((r) => r.name)).toEqual(["0000_init.sql"]);
+		expect(Date.parse(String(applied[0]!.applied_at))).toBeLessThan(Date.parse(before.users.users[0].created_at) + 1);
+		expect(db.prepare("SELECT count(*) AS n FROM clients").get()).toEqual({ n: 3 });
+	} finally {
+		db.close();
+	}
 });
