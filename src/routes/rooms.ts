@@ -34,7 +34,7 @@ const joinRoom = createRoute({
 	method: "post",
 	path: "/room/{room_id}/join",
 	tags: ["Rooms"],
-	summary: "Become a member of a public room (as a user)",
+	summary: "Become a member of a public room (as a user); for a member of a private room it changes nothing",
 	security: security.user,
 	request: { params: RoomIdParam },
 	responses: { 200: json(Member, "The membership"), 401: errors[401], 403: errors[403], 404: errors[404] },
@@ -113,7 +113,10 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 		const directory = directoryOf(c);
 		const room = await directory.getRoom(user.clientId, c.req.valid("param").room_id);
 		if (!room) throw notFound("Room");
-		if (room.private) throw forbidden("Private rooms are joined only by invitation (POST /room/{room_id}/members)");
+		// Joining stays idempotent for members of a private room; everyone else needs an invitation.
+		if (room.private && !(await directory.isMember(user.clientId, room.id, user.userId))) {
+			throw forbidden("Private rooms are joined only by invitation (POST /room/{room_id}/members)");
+		}
 		const row = { roomId: room.id, userId: user.userId, clientId: user.clientId, createdAt: Date.now() };
 		await directory.addMember(row);
 		return c.json(presentMember(row), 200);

@@ -152,6 +152,16 @@ describe("POST /room/{room_id}/join", () => {
 		expect(await membersOf(t, r.id)).toEqual({ members: [], next_cursor: null });
 	});
 
+	it("answers 200 to a member of a private room (join is idempotent), still 403 to others", async () => {
+		const t = await tenant(2);
+		const r = await room(t, { private: true, members: [me(t).id] });
+		const res = await call("POST", `/room/${r.id}/join`, me(t).auth);
+		expect(res.status).toBe(200);
+		expect(res.json).toEqual(member(me(t).id));
+		expect(await membersOf(t, r.id)).toEqual({ members: [member(me(t).id)], next_cursor: null });
+		expect((await call("POST", `/room/${r.id}/join`, me(t, 1).auth)).status).toBe(403);
+	});
+
 	it("answers 403 to the backend (it adds members instead) and 404 for an unknown room", async () => {
 		const t = await tenant(1);
 		const r = await room(t);
