@@ -1,8 +1,11 @@
 // Bad frames over a real socket: each gets an `error` event with its stable code, the socket
 // stays open and usable, and nothing is stored or broadcast. Plus the heartbeat and rate limit.
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { room, tenant } from "./helpers";
 import { type Client, connect, join, send, viaProtocol } from "./ws-support";
+
+// Sockets, alarms and a shared 2-core machine: allow more than the default 5 s per test.
+vi.setConfig({ testTimeout: 30_000 });
 
 let roomId: string;
 let otherRoomId: string;

@@ -7,6 +7,9 @@ import type { Env } from "../../src/env";
 import { call, JWT_SECRET, room, type Tenant, tenant } from "./helpers";
 import { connect, handshake, join, send, viaProtocol } from "./ws-support";
 
+// Sockets, alarms and a shared 2-core machine: allow more than the default 5 s per test.
+vi.setConfig({ testTimeout: 30_000 });
+
 let t: Tenant;
 let other: Tenant;
 let publicRoom: string;

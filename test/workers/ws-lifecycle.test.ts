@@ -2,7 +2,7 @@
 // removal from a private room (4003), the Close echo, and error paths that must not throw.
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { signUserToken } from "../../src/auth/jwt";
 import type { Env } from "../../src/env";
 import type { RoomObject } from "../../src/room/room-object";
@@ -10,7 +10,15 @@ import { roomStub } from "../../src/room/stub";
 import { call, JWT_SECRET, room, tenant } from "./helpers";
 import { connect, type Event, handshake, join, send, viaProtocol } from "./ws-support";
 
+// Sockets, alarms and a shared 2-core machine: allow more than the default 5 s per test.
+vi.setConfig({ testTimeout: 30_000 });
+
 const stubOf = (roomId: string) => roomStub(env as unknown as Env, roomId);
+
+/** A JWT that lives 2 to 3 seconds: long enough for a loaded machine to connect, short enough to wait out. */
+const shortLived = (userId: string, clientId: string) =>
+	signUserToken({ current: JWT_SECRET }, { userId, clientId }, 3, Math.floor(Date.now() / 1000) * 1000);
+const outlive = (exp: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now() + 50)));
 
 describe("eviction with hibernated sockets", () => {
 	it("sockets keep working after eviction, with their identity and their joined state", async () => {
@@ -79,7 +87,7 @@ describe("JWT expiry", () => {
 		const t = await tenant(2);
 		const r = await room(t, {});
 		const [alice, bob] = t.users as [(typeof t.users)[0], (typeof t.users)[0]];
-		const short = await signUserToken({ current: JWT_SECRET }, { userId: alice.id, clientId: t.clientId }, 1);
+		const short = await shortLived(alice.id, t.clientId);
 		const long = await signUserToken({ current: JWT_SECRET }, { userId: bob.id, clientId: t.clientId }, 3600);
 		const a = await connect(r.id, viaProtocol(short.token));
 		const b = await connect(r.id, viaProtocol(long.token));
@@ -90,7 +98,7 @@ describe("JWT expiry", () => {
 		// Keep the alarm from firing on its own, so this test shows the handler is what closes the socket.
 		await runInDurableObject(stub, (_i, state) => state.storage.setAlarm(Date.now() + 3_600_000));
 
-		await new Promise((resolve) => setTimeout(resolve, short.exp * 1000 - Date.now() + 50));
+		await outlive(short.exp);
 		expect(await runDurableObjectAlarm(stub)).toBe(true);
 		expect(await a.closedWith()).toEqual({ code: 4001, reason: "token expired" });
 		// The next alarm is the long-lived token's expiry; the API-key socket never expires.
@@ -106,13 +114,13 @@ describe("JWT expiry", () => {
 		const t = await tenant(2);
 		const r = await room(t, {});
 		const [alice, bob] = t.users as [(typeof t.users)[0], (typeof t.users)[0]];
-		const short = await signUserToken({ current: JWT_SECRET }, { userId: alice.id, clientId: t.clientId }, 1);
+		const short = await shortLived(alice.id, t.clientId);
 		const a = await connect(r.id, viaProtocol(short.token));
-		const watcher = await connect(r.id, viaProtocol(bob.token));
-		await watcher.request(join(r.id, "w"));
 		// No alarm: the frame itself must find the token expired.
 		await runInDurableObject(stubOf(r.id), (_i, state) => state.storage.deleteAlarm());
-		await new Promise((resolve) => setTimeout(resolve, short.exp * 1000 - Date.now() + 50));
+		const watcher = await connect(r.id, viaProtocol(bob.token));
+		await watcher.request(join(r.id, "w"));
+		await outlive(short.exp);
 		a.send(send(r.id, "too late", 1));
 		expect(await a.closedWith()).toEqual({ code: 4001, reason: "token expired" });
 		expect(a.events).toEqual([]);

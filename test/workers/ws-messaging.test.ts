@@ -2,11 +2,14 @@
 // idempotent retries, ordering under concurrency, and write-before-send.
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { roomStub } from "../../src/room/stub";
 import type { Env } from "../../src/env";
 import { call, room, tenant } from "./helpers";
 import { type Client, connect, type Event, join, send, viaProtocol } from "./ws-support";
+
+// Sockets, alarms and a shared 2-core machine: allow more than the default 5 s per test.
+vi.setConfig({ testTimeout: 30_000 });
 
 const message = (roomId: string, seq: number, userId: string, text: string, extra: Record<string, unknown> = {}) => ({
 	id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),

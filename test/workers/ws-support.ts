@@ -57,7 +57,7 @@ export class Client {
 	}
 
 	/** Waits until `ready()` holds, or fails after `ms`. */
-	async until(ready: () => boolean, what: string, ms = 5_000): Promise<void> {
+	async until(ready: () => boolean, what: string, ms = 15_000): Promise<void> {
 		const deadline = Date.now() + ms;
 		while (!ready()) {
 			const left = deadline - Date.now();
@@ -73,12 +73,12 @@ export class Client {
 	}
 
 	/** The next `count` events, removed from the queue. */
-	async take(count = 1, ms = 5_000): Promise<Event[]> {
+	async take(count = 1, ms = 15_000): Promise<Event[]> {
 		await this.until(() => this.events.length >= count, `${count} event(s)`, ms);
 		return this.events.splice(0, count);
 	}
 
-	async next(ms = 5_000): Promise<Event> {
+	async next(ms = 15_000): Promise<Event> {
 		return (await this.take(1, ms))[0];
 	}
 
@@ -90,7 +90,7 @@ export class Client {
 		return this.events.splice(0, answered() + 1);
 	}
 
-	async closedWith(ms = 5_000): Promise<{ code: number; reason: string }> {
+	async closedWith(ms = 15_000): Promise<{ code: number; reason: string }> {
 		await this.until(() => this.closed !== null, "close", ms);
 		return this.closed as { code: number; reason: string };
 	}
