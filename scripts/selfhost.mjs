@@ -11,12 +11,13 @@ import { fileURLToPath } from "node:url";
 import { workerdArgs } from "../selfhost/command.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const envPath = join(root, ".env");
+// ENV_FILE picks another settings file, e.g. /etc/roomkit.env on a server.
+const envPath = resolve(root, process.env.ENV_FILE || ".env");
 
 if (!existsSync(envPath)) {
 	const example = readFileSync(join(root, ".env.example"), "utf8");
 	writeFileSync(envPath, example.replace(/=generate$/gm, () => `=${randomBytes(24).toString("base64url")}`), { mode: 0o600 });
-	console.log("Created .env with fresh secrets (ADMIN_TOKEN, JWT_SECRET).");
+	console.log(`Created ${envPath} with fresh secrets (ADMIN_TOKEN, JWT_SECRET).`);
 }
 
 // The shell wins over .env, as with docker-compose.
@@ -28,7 +29,7 @@ for (const line of readFileSync(envPath, "utf8").split(/\r?\n/)) {
 const env = { ...fromFile, ...process.env };
 for (const name of ["ADMIN_TOKEN", "JWT_SECRET"]) {
 	if (!env[name] || env[name] === "generate") {
-		console.error(`${name} is not set: set it in .env (see .env.example) or in the environment.`);
+		console.error(`${name} is not set: set it in ${envPath} (see .env.example) or in the environment.`);
 		process.exit(1);
 	}
 }
@@ -60,14 +61,15 @@ child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 
 const local = `http://${host === "0.0.0.0" || host === "*" ? "127.0.0.1" : host}:${port}`;
 const started = Date.now();
-while (Date.now() - started < 60_000) {
+let healthy = false;
+while (!healthy && Date.now() - started < 60_000) {
 	try {
-		const res = await fetch(`${local}/health`);
-		if (res.ok) break;
+		healthy = (await fetch(`${local}/health`)).ok;
 	} catch {}
-	await new Promise((r) => setTimeout(r, 200));
+	if (!healthy) await new Promise((r) => setTimeout(r, 200));
 }
-console.log(`
+if (!healthy) console.error(`workerd did not answer ${local}/health within a minute; see its output above.`);
+else console.log(`
   Roomkit chat is running on workerd
     API      ${local}
     Docs     ${local}/docs

@@ -1,9 +1,13 @@
 // One black-box suite, two runtimes: `npm start` (wrangler dev: D1 + Durable Objects) and
 // `npm run selfhost` (bare workerd: the directory object + Durable Objects on local disk).
 // Everything goes over real TCP: fetch for REST, the ws package for WebSockets.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { type RunningServer, startSelfhost, startWranglerDev } from "./harness";
+import { freePort, ROOT, type RunningServer, startSelfhost, startWranglerDev, stopChild } from "./harness";
 import { openRoomSocket, type RoomSocket } from "./ws-client";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -118,5 +122,62 @@ describe.each([
 		await expect(openRoomSocket(server.base, room.json.id, other.users[0]!.token)).rejects.toMatchObject({ status: 404 });
 		await expect(openRoomSocket(server.base, room.json.id, t.users[1]!.token)).rejects.toMatchObject({ status: 403 });
 		expect(await api.call("GET", `/room/${room.json.id}/messages`, { clientKey: t.key })).toEqual({ status: 200, json: { messages: [] } });
+	});
+});
+
+describe("npm run selfhost (scripts/selfhost.mjs)", () => {
+	const scratch = mkdtempSync(join(tmpdir(), "roomkit-selfhost-script-"));
+	afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+	const script = join(ROOT, "scripts", "selfhost.mjs");
+
+	it("creates fresh secrets on first run, serves on PORT with data in DATA_DIR, and takes workerd down with it", async () => {
+		const envFile = join(scratch, "roomkit.env");
+		const dataDir = join(scratch, "data", "nested");
+		const port = await freePort();
+		const child = spawn(process.execPath, [script], {
+			cwd: ROOT,
+			stdio: ["ignore", "pipe", "pipe"],
+			env: { PATH: process.env.PATH ?? "", ENV_FILE: envFile, PORT: String(port), DATA_DIR: dataDir },
+		});
+		let output = "";
+		child.stdout.on("data", (d) => (output += d));
+		child.stderr.on("data", (d) => (output += d));
+		try {
+			const started = Date.now();
+			while (!output.includes("Roomkit chat is running on workerd") && child.exitCode === null && Date.now() - started < 90_000) {
+				await new Promise((r) => setTimeout(r, 100));
+			}
+			expect(output).toContain(`Created ${envFile} with fresh secrets (ADMIN_TOKEN, JWT_SECRET).`);
+			expect(output).toContain(`API      http://127.0.0.1:${port}\n`);
+			expect(output).toContain(`Data     ${dataDir}\n`);
+
+			const settings = Object.fromEntries(readFileSync(envFile, "utf8").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split(/=(.*)/).slice(0, 2)));
+			expect(settings.ADMIN_TOKEN).toMatch(/^[A-Za-z0-9_-]{32}$/);
+			expect(settings.JWT_SECRET).toMatch(/^[A-Za-z0-9_-]{32}$/);
+			expect(settings.JWT_SECRET).not.toBe(settings.ADMIN_TOKEN);
+			expect(statSync(envFile).mode & 0o777).toBe(0o600);
+
+			const api = new Api(`http://127.0.0.1:${port}`);
+			expect((await api.call("POST", "/admin/clients", { Authorization: `Bearer ${settings.ADMIN_TOKEN}` }, { name: "script" })).status).toBe(201);
+			expect((await api.call("POST", "/admin/clients", { Authorization: "Bearer generate" }, { name: "script" })).status).toBe(401);
+			expect(readdirSync(dataDir).sort()).toEqual([expect.stringMatching(/^roomkit-directory-/), expect.stringMatching(/^roomkit-rooms-/)]);
+		} finally {
+			await stopChild(child, "SIGTERM", 15_000);
+		}
+		await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+	});
+
+	it("refuses to start without ADMIN_TOKEN", () => {
+		const envFile = join(scratch, "incomplete.env");
+		writeFileSync(envFile, "ADMIN_TOKEN=\nJWT_SECRET=set\n");
+		const run = spawnSync(process.execPath, [script], {
+			cwd: ROOT,
+			encoding: "utf8",
+			timeout: 30_000,
+			env: { PATH: process.env.PATH ?? "", ENV_FILE: envFile, PORT: "1", DATA_DIR: join(scratch, "never") },
+		});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toBe(`ADMIN_TOKEN is not set: set it in ${envFile} (see .env.example) or in the environment.\n`);
+		expect(readdirSync(scratch)).not.toContain("never");
 	});
 });
