@@ -16,7 +16,11 @@ const envPath = resolve(root, process.env.ENV_FILE || ".env");
 
 if (!existsSync(envPath)) {
 	const example = readFileSync(join(root, ".env.example"), "utf8");
-	writeFileSync(envPath, example.replace(/=generate$/gm, () => `=${randomBytes(24).toString("base64url")}`), { mode: 0o600 });
+	writeFileSync(
+		envPath,
+		example.replace(/=generate$/gm, () => `=${randomBytes(24).toString("base64url")}`),
+		{ mode: 0o600 },
+	);
 	console.log(`Created ${envPath} with fresh secrets (ADMIN_TOKEN, JWT_SECRET).`);
 }
 
@@ -69,7 +73,8 @@ while (!healthy && Date.now() - started < 60_000) {
 	if (!healthy) await new Promise((r) => setTimeout(r, 200));
 }
 if (!healthy) console.error(`workerd did not answer ${local}/health within a minute; see its output above.`);
-else console.log(`
+else
+	console.log(`
   Roomkit chat is running on workerd
     API      ${local}
     Docs     ${local}/docs

@@ -46,43 +46,84 @@ describe.each([
 	it("creates a client, users and a room, then chats over REST and WebSocket with history", async () => {
 		const client = await api.call("POST", "/admin/clients", { Authorization: `Bearer ${server.adminToken}` }, { name: "black-box" });
 		expect(client.status).toBe(201);
-		expect(client.json).toEqual({ id: expect.stringMatching(UUID), name: "black-box", created_at: expect.stringMatching(ISO), api_token: expect.stringMatching(/^rk_/) });
+		expect(client.json).toEqual({
+			id: expect.stringMatching(UUID),
+			name: "black-box",
+			created_at: expect.stringMatching(ISO),
+			api_token: expect.stringMatching(/^rk_/),
+		});
 		const backend = { clientKey: client.json.api_token as string };
 
 		const alice = await api.call("POST", "/user", backend, { name: "alice" });
 		const bob = await api.call("POST", "/user", backend, { name: "bob", metadata: { team: "blue" } });
-		expect(alice).toEqual({ status: 201, json: { id: expect.stringMatching(UUID), name: "alice", metadata: null, created_at: expect.stringMatching(ISO) } });
-		expect(bob).toEqual({ status: 201, json: { id: expect.stringMatching(UUID), name: "bob", metadata: { team: "blue" }, created_at: expect.stringMatching(ISO) } });
+		expect(alice).toEqual({
+			status: 201,
+			json: { id: expect.stringMatching(UUID), name: "alice", metadata: null, created_at: expect.stringMatching(ISO) },
+		});
+		expect(bob).toEqual({
+			status: 201,
+			json: { id: expect.stringMatching(UUID), name: "bob", metadata: { team: "blue" }, created_at: expect.stringMatching(ISO) },
+		});
 		const aliceJwt = (await api.call("POST", `/auth/${alice.json.id}`, backend)).json.token as string;
 		const bobJwt = (await api.call("POST", `/auth/${bob.json.id}`, backend)).json.token as string;
 		const asAlice = { Authorization: `Bearer ${aliceJwt}` };
 
 		const room = await api.call("POST", "/room", asAlice, { name: "general", members: [bob.json.id] });
-		expect(room).toEqual({ status: 201, json: { id: expect.stringMatching(UUID), name: "general", private: false, created_at: expect.stringMatching(ISO) } });
+		expect(room).toEqual({
+			status: 201,
+			json: { id: expect.stringMatching(UUID), name: "general", private: false, created_at: expect.stringMatching(ISO) },
+		});
 		const members = await api.call("GET", `/room/${room.json.id}/members`, backend);
 		expect(members.json.members.map((m: { user_id: string }) => m.user_id).sort()).toEqual([alice.json.id, bob.json.id].sort());
 
 		const bobSocket = await open(room.json.id, bobJwt);
 		expect(bobSocket.protocol).toBe("roomkit.v1");
-		expect(await bobSocket.request("join_room", { room_id: room.json.id }, "join-1")).toEqual({ event: "ack", id: "join-1", data: { room_id: room.json.id, last_seq: 0 } });
+		expect(await bobSocket.request("join_room", { room_id: room.json.id }, "join-1")).toEqual({
+			event: "ack",
+			id: "join-1",
+			data: { room_id: room.json.id, last_seq: 0 },
+		});
 		const aliceSocket = await open(room.json.id, aliceJwt);
-		expect(await aliceSocket.request("join_room", { room_id: room.json.id }, 7)).toEqual({ event: "ack", id: 7, data: { room_id: room.json.id, last_seq: 0 } });
+		expect(await aliceSocket.request("join_room", { room_id: room.json.id }, 7)).toEqual({
+			event: "ack",
+			id: 7,
+			data: { room_id: room.json.id, last_seq: 0 },
+		});
 
 		// REST send: stored with seq 1 and pushed to both sockets.
 		const sent = await api.call("POST", `/room/${room.json.id}/message/send`, asAlice, { text_message: "hello over REST" });
 		expect(sent).toEqual({
 			status: 201,
-			json: { id: expect.stringMatching(UUID), room_id: room.json.id, seq: 1, user_id: alice.json.id, text_message: "hello over REST", created_at: expect.stringMatching(ISO) },
+			json: {
+				id: expect.stringMatching(UUID),
+				room_id: room.json.id,
+				seq: 1,
+				user_id: alice.json.id,
+				text_message: "hello over REST",
+				created_at: expect.stringMatching(ISO),
+			},
 		});
 		expect(await bobSocket.next((e) => e.event === "new_message")).toEqual({ event: "new_message", data: sent.json });
 		expect(await aliceSocket.next((e) => e.event === "new_message")).toEqual({ event: "new_message", data: sent.json });
 
 		// WebSocket send: acknowledged with the stored message, which reaches the other socket.
-		const ack = await bobSocket.request("send_message", { room_id: room.json.id, text_message: "hi from ws", client_msg_id: "bob-1" }, "send-1");
+		const ack = await bobSocket.request(
+			"send_message",
+			{ room_id: room.json.id, text_message: "hi from ws", client_msg_id: "bob-1" },
+			"send-1",
+		);
 		expect(ack).toEqual({
 			event: "ack",
 			id: "send-1",
-			data: { id: expect.stringMatching(UUID), room_id: room.json.id, seq: 2, user_id: bob.json.id, text_message: "hi from ws", created_at: expect.stringMatching(ISO), client_msg_id: "bob-1" },
+			data: {
+				id: expect.stringMatching(UUID),
+				room_id: room.json.id,
+				seq: 2,
+				user_id: bob.json.id,
+				text_message: "hi from ws",
+				created_at: expect.stringMatching(ISO),
+				client_msg_id: "bob-1",
+			},
 		});
 		expect(await aliceSocket.next((e) => e.event === "new_message")).toEqual({ event: "new_message", data: ack.data });
 
@@ -115,7 +156,16 @@ describe.each([
 		expect((await api.call("POST", "/admin/clients", {}, { name: "x" })).status).toBe(401);
 		expect((await api.call("POST", `/room/${room.json.id}/message/send`, {}, { text_message: "x" })).status).toBe(401);
 		expect((await api.call("GET", `/room/${room.json.id}/messages`, { clientKey: other.key })).status).toBe(404);
-		expect((await api.call("POST", `/room/${room.json.id}/message/send`, { Authorization: `Bearer ${t.users[1]!.token}` }, { text_message: "x" })).status).toBe(403);
+		expect(
+			(
+				await api.call(
+					"POST",
+					`/room/${room.json.id}/message/send`,
+					{ Authorization: `Bearer ${t.users[1]!.token}` },
+					{ text_message: "x" },
+				)
+			).status,
+		).toBe(403);
 
 		await expect(openRoomSocket(server.base, room.json.id, null)).rejects.toMatchObject({ status: 401 });
 		await expect(openRoomSocket(server.base, room.json.id, "not-a-jwt")).rejects.toMatchObject({ status: 401 });
@@ -151,14 +201,21 @@ describe("npm run selfhost (scripts/selfhost.mjs)", () => {
 			expect(output).toContain(`API      http://127.0.0.1:${port}\n`);
 			expect(output).toContain(`Data     ${dataDir}\n`);
 
-			const settings = Object.fromEntries(readFileSync(envFile, "utf8").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split(/=(.*)/).slice(0, 2)));
+			const settings = Object.fromEntries(
+				readFileSync(envFile, "utf8")
+					.split("\n")
+					.filter((l) => /^[A-Z_]+=/.test(l))
+					.map((l) => l.split(/=(.*)/).slice(0, 2)),
+			);
 			expect(settings.ADMIN_TOKEN).toMatch(/^[A-Za-z0-9_-]{32}$/);
 			expect(settings.JWT_SECRET).toMatch(/^[A-Za-z0-9_-]{32}$/);
 			expect(settings.JWT_SECRET).not.toBe(settings.ADMIN_TOKEN);
 			expect(statSync(envFile).mode & 0o777).toBe(0o600);
 
 			const api = new Api(`http://127.0.0.1:${port}`);
-			expect((await api.call("POST", "/admin/clients", { Authorization: `Bearer ${settings.ADMIN_TOKEN}` }, { name: "script" })).status).toBe(201);
+			expect(
+				(await api.call("POST", "/admin/clients", { Authorization: `Bearer ${settings.ADMIN_TOKEN}` }, { name: "script" })).status,
+			).toBe(201);
 			expect((await api.call("POST", "/admin/clients", { Authorization: "Bearer generate" }, { name: "script" })).status).toBe(401);
 			expect(readdirSync(dataDir).sort()).toEqual([expect.stringMatching(/^roomkit-directory-/), expect.stringMatching(/^roomkit-rooms-/)]);
 		} finally {

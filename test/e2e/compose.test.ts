@@ -26,7 +26,10 @@ function compose(file: string, env: Record<string, string> = {}) {
 	});
 	if (run.status !== 0) return { status: run.status, stderr: run.stderr, config: null };
 	// python3-yaml comes with docker-compose; the resolved file as JSON.
-	const json = spawnSync("python3", ["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"], { input: run.stdout, encoding: "utf8" });
+	const json = spawnSync("python3", ["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"], {
+		input: run.stdout,
+		encoding: "utf8",
+	});
 	// biome-ignore lint/suspicious/noExplicitAny: the resolved compose file is asserted on exactly
 	return { status: run.status, stderr: run.stderr, config: JSON.parse(json.stdout) as any };
 }
@@ -39,7 +42,8 @@ function finalStage() {
 		.map((l) => l.trim())
 		.filter((l) => l && !l.startsWith("#"));
 	const stage = lines.slice(lines.findLastIndex((l) => l.startsWith("FROM ")));
-	const all = (instruction: string) => stage.filter((l) => l.startsWith(`${instruction} `)).map((l) => l.slice(instruction.length + 1).trim());
+	const all = (instruction: string) =>
+		stage.filter((l) => l.startsWith(`${instruction} `)).map((l) => l.slice(instruction.length + 1).trim());
 	const one = (instruction: string) => {
 		const found = all(instruction);
 		expect(found, instruction).toHaveLength(1);
@@ -75,10 +79,25 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 	const secrets = { ADMIN_TOKEN: "admin-from-env", JWT_SECRET: "jwt-from-env" };
 
 	it("builds the image, keeps data in a named volume, restarts and health-checks /health", () => {
-		const { status, stderr, config } = compose("docker-compose-production.yml", { ...secrets, CORS_ORIGINS: "https://app.example", PORT: "9000" });
+		const { status, stderr, config } = compose("docker-compose-production.yml", {
+			...secrets,
+			CORS_ORIGINS: "https://app.example",
+			PORT: "9000",
+		});
 		expect(stderr).toBe("");
 		expect(status).toBe(0);
-		const settings = ["JWT_SECRET_PREVIOUS", "JWT_TTL_SECONDS", "MAX_MESSAGE_LENGTH", "WS_ALLOWED_ORIGINS", "WS_RATE_PER_SECOND", "WS_RATE_BURST", "REST_SEND_RATE_PER_SECOND", "REST_SEND_RATE_BURST", "MAX_SOCKETS_PER_ROOM", "MAX_SOCKETS_PER_USER"];
+		const settings = [
+			"JWT_SECRET_PREVIOUS",
+			"JWT_TTL_SECONDS",
+			"MAX_MESSAGE_LENGTH",
+			"WS_ALLOWED_ORIGINS",
+			"WS_RATE_PER_SECOND",
+			"WS_RATE_BURST",
+			"REST_SEND_RATE_PER_SECOND",
+			"REST_SEND_RATE_BURST",
+			"MAX_SOCKETS_PER_ROOM",
+			"MAX_SOCKETS_PER_USER",
+		];
 		expect(config.services).toEqual({
 			chat: {
 				build: { context: ROOT },
@@ -87,7 +106,13 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 				ports: [{ published: 9000, target: 8787 }],
 				environment: { ...secrets, CORS_ORIGINS: "https://app.example", ...Object.fromEntries(settings.map((s) => [s, ""])) },
 				volumes: [`chat-data:${IMAGE.dataDir}:rw`],
-				healthcheck: { test: ["CMD", "curl", "-fsS", "http://127.0.0.1:8787/health"], interval: "30s", timeout: "5s", retries: 3, start_period: "15s" },
+				healthcheck: {
+					test: ["CMD", "curl", "-fsS", "http://127.0.0.1:8787/health"],
+					interval: "30s",
+					timeout: "5s",
+					retries: 3,
+					start_period: "15s",
+				},
 			},
 		});
 		expect(config.volumes).toEqual({ "chat-data": {} });
@@ -144,10 +169,18 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 		// Only the two parameters differ from the image: never port 8787 on a shared machine.
 		const port = await freePort();
 		const args = workerdArgs({ address: `127.0.0.1:${port}`, dataDir });
-		const child = spawn(WORKERD, args, { cwd: app, stdio: "ignore", env: { PATH: process.env.PATH ?? "", ADMIN_TOKEN: "t", JWT_SECRET: "s" } });
+		const child = spawn(WORKERD, args, {
+			cwd: app,
+			stdio: "ignore",
+			env: { PATH: process.env.PATH ?? "", ADMIN_TOKEN: "t", JWT_SECRET: "s" },
+		});
 		try {
 			await waitForHealth(`http://127.0.0.1:${port}`, child, 30_000);
-			const res = await fetch(`http://127.0.0.1:${port}/admin/clients`, { method: "POST", headers: { Authorization: "Bearer t", "content-type": "application/json" }, body: '{"name":"image"}' });
+			const res = await fetch(`http://127.0.0.1:${port}/admin/clients`, {
+				method: "POST",
+				headers: { Authorization: "Bearer t", "content-type": "application/json" },
+				body: '{"name":"image"}',
+			});
 			expect(res.status).toBe(201);
 		} finally {
 			await stopChild(child);

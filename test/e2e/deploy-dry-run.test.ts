@@ -11,12 +11,16 @@ const outdir = mkdtempSync(join(tmpdir(), "roomkit-deploy-"));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 it("wrangler deploy --dry-run bundles the Worker with D1 and the room objects", () => {
-	const run = spawnSync(process.execPath, [join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
-		cwd: ROOT,
-		encoding: "utf8",
-		timeout: 120_000,
-		env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_API_TOKEN: "", CLOUDFLARE_ACCOUNT_ID: "" },
-	});
+	const run = spawnSync(
+		process.execPath,
+		[join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--outdir", outdir],
+		{
+			cwd: ROOT,
+			encoding: "utf8",
+			timeout: 120_000,
+			env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_API_TOKEN: "", CLOUDFLARE_ACCOUNT_ID: "" },
+		},
+	);
 	expect(run.stderr.replace(/.*update available.*\n?/g, "")).not.toMatch(/ERROR|✘/);
 	expect(run.status).toBe(0);
 	const bindings = run.stdout.split("\n").filter((l) => l.startsWith("env."));
@@ -27,7 +31,10 @@ it("wrangler deploy --dry-run bundles the Worker with D1 and the room objects", 
 	expect(run.stdout).toContain("--dry-run: exiting now.");
 
 	const files = readdirSync(outdir).sort();
-	expect(files.filter((f) => !f.endsWith(".map") && f !== "README.md")).toEqual([expect.stringMatching(/^[0-9a-f]{40}-0000_init\.sql$/), "index.js"]);
+	expect(files.filter((f) => !f.endsWith(".map") && f !== "README.md")).toEqual([
+		expect.stringMatching(/^[0-9a-f]{40}-0000_init\.sql$/),
+		"index.js",
+	]);
 	const bundle = readFileSync(join(outdir, "index.js"), "utf8");
 	// Both Durable Object classes ship; Cloudflare binds only ROOMS and keeps the directory in D1.
 	expect(bundle).toMatch(/export\s*\{[^}]*\bDirectoryObject\b[^}]*\}/);

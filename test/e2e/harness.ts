@@ -80,9 +80,25 @@ export async function startWranglerDev(options: StartOptions = {}): Promise<Runn
 		timeout: 120_000,
 	});
 	if (migrate.status !== 0) throw new Error(`migrations failed: ${migrate.stderr}${migrate.stdout}`);
-	const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir, "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())];
+	const args = [
+		WRANGLER,
+		"dev",
+		"--ip",
+		"127.0.0.1",
+		"--port",
+		String(port),
+		"--persist-to",
+		stateDir,
+		"--show-interactive-dev-session=false",
+		"--inspector-port",
+		String(await freePort()),
+	];
 	for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-	const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+	const child = spawn(process.execPath, args, {
+		cwd: ROOT,
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+	});
 	let output = "";
 	child.stdout?.on("data", (d) => (output += d));
 	child.stderr?.on("data", (d) => (output += d));
@@ -98,7 +114,11 @@ export async function startWranglerDev(options: StartOptions = {}): Promise<Runn
 
 /** Builds dist/ unless it is newer than its sources; parallel test files share one build. */
 export function ensureBuilt(): void {
-	const build = spawnSync(process.execPath, [join(ROOT, "scripts", "build.mjs"), "--if-stale"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+	const build = spawnSync(process.execPath, [join(ROOT, "scripts", "build.mjs"), "--if-stale"], {
+		cwd: ROOT,
+		encoding: "utf8",
+		timeout: 300_000,
+	});
 	if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}${build.stdout}`);
 }
 
@@ -114,7 +134,11 @@ export async function startSelfhost(options: StartOptions = {}): Promise<Running
 	const adminToken = options.adminToken ?? randomBytes(18).toString("base64url");
 	const jwtSecret = options.jwtSecret ?? randomBytes(24).toString("base64url");
 	const env = { PATH: process.env.PATH ?? "", ADMIN_TOKEN: adminToken, JWT_SECRET: jwtSecret, ...options.vars };
-	const child = spawn(WORKERD, workerdArgs({ address: `127.0.0.1:${port}`, dataDir: stateDir }), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env });
+	const child = spawn(WORKERD, workerdArgs({ address: `127.0.0.1:${port}`, dataDir: stateDir }), {
+		cwd: ROOT,
+		stdio: ["ignore", "pipe", "pipe"],
+		env,
+	});
 	let output = "";
 	child.stdout?.on("data", (d) => (output += d));
 	child.stderr?.on("data", (d) => (output += d));

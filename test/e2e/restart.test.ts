@@ -37,7 +37,11 @@ async function snapshot(api: Api, key: string, userIds: string[], roomIds: strin
 async function sendOverSocket(socket: RoomSocket, roomId: string, texts: string[], prefix: string) {
 	const acks = [];
 	for (const [i, text] of texts.entries()) {
-		const ack = await socket.request("send_message", { room_id: roomId, text_message: text, client_msg_id: `${prefix}-${i}` }, `${prefix}-${i}`);
+		const ack = await socket.request(
+			"send_message",
+			{ room_id: roomId, text_message: text, client_msg_id: `${prefix}-${i}` },
+			`${prefix}-${i}`,
+		);
 		expect(ack.event).toBe("ack");
 		acks.push(ack.data as Json);
 	}
@@ -130,7 +134,9 @@ it("keeps clients, users, rooms, memberships and acknowledged messages across SI
 	await server.stop("SIGKILL");
 	const objects = (prefix: string) => {
 		const dir = readdirSync(server!.stateDir).find((d) => d.startsWith(prefix));
-		return readdirSync(join(server!.stateDir, dir!)).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite").map((f) => join(server!.stateDir, dir!, f));
+		return readdirSync(join(server!.stateDir, dir!))
+			.filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite")
+			.map((f) => join(server!.stateDir, dir!, f));
 	};
 	expect(objects("roomkit-rooms-")).toHaveLength(3);
 	const [directoryFile] = objects("roomkit-directory-");

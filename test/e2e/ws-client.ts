@@ -28,7 +28,8 @@ export function openRoomSocket(base: string, roomId: string, token: string | nul
 	ws.on("message", (payload) => {
 		const text = payload.toString();
 		raws.push(text);
-		for (const line of text.split("\n")) if (line.startsWith('{"event":"') && !line.startsWith('{"event":"pong"')) events.push(JSON.parse(line));
+		for (const line of text.split("\n"))
+			if (line.startsWith('{"event":"') && !line.startsWith('{"event":"pong"')) events.push(JSON.parse(line));
 		for (const wake of waiters) wake();
 	});
 	const wait = <T>(take: () => T | undefined, timeoutMs: number, what: string) =>

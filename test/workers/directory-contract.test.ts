@@ -18,7 +18,12 @@ const directoryObject = () => DIRECTORY.get(DIRECTORY.idFromName("directory"));
 
 // Ids are global primary keys: every case gets its own prefix so cases never collide.
 const tag = () => crypto.randomUUID().slice(0, 8);
-const client = (t: string, n = 0): ClientRow => ({ id: `${t}-c${n}`, name: `client ${n}`, apiTokenHash: `${t}-hash${n}`, createdAt: 1_700_000_000_000 + n });
+const client = (t: string, n = 0): ClientRow => ({
+	id: `${t}-c${n}`,
+	name: `client ${n}`,
+	apiTokenHash: `${t}-hash${n}`,
+	createdAt: 1_700_000_000_000 + n,
+});
 const user = (c: ClientRow, i: number, extra: Partial<UserRow> = {}): UserRow => ({
 	id: `${c.id}-u${String(i).padStart(3, "0")}`,
 	clientId: c.id,
@@ -36,7 +41,12 @@ const room = (c: ClientRow, i: number, extra: Partial<RoomRow> = {}): RoomRow =>
 	createdAt: 1_700_000_000_200 + i,
 	...extra,
 });
-const membership = (r: RoomRow, userId: string, createdAt = r.createdAt): MembershipRow => ({ roomId: r.id, userId, clientId: r.clientId, createdAt });
+const membership = (r: RoomRow, userId: string, createdAt = r.createdAt): MembershipRow => ({
+	roomId: r.id,
+	userId,
+	clientId: r.clientId,
+	createdAt,
+});
 
 async function tenantWithUsers(dir: Directory, count: number) {
 	const c = client(tag());
@@ -74,9 +84,9 @@ describe.each([
 		expect(await dir.findClientByTokenHash(c.apiTokenHash)).toEqual(c);
 		expect(await dir.findClientByTokenHash(`${c.apiTokenHash}x`)).toBeNull();
 
-		expect(await dir.setClientTokenHash(c.id, "rotated-" + c.id)).toEqual({ ...c, apiTokenHash: "rotated-" + c.id });
+		expect(await dir.setClientTokenHash(c.id, `rotated-${c.id}`)).toEqual({ ...c, apiTokenHash: `rotated-${c.id}` });
 		expect(await dir.findClientByTokenHash(c.apiTokenHash)).toBeNull();
-		expect(await dir.findClientByTokenHash("rotated-" + c.id)).toEqual({ ...c, apiTokenHash: "rotated-" + c.id });
+		expect(await dir.findClientByTokenHash(`rotated-${c.id}`)).toEqual({ ...c, apiTokenHash: `rotated-${c.id}` });
 		expect(await dir.setClientTokenHash(`${c.id}-missing`, "whatever")).toBeNull();
 	});
 
@@ -184,7 +194,9 @@ describe("where each driver keeps its rows", () => {
 		await openDirectory(bindings).createClient(c);
 		const row = await bindings.DB!.prepare("SELECT id, name, api_token_hash, created_at FROM clients WHERE id = ?").bind(c.id).first();
 		expect(row).toEqual({ id: c.id, name: c.name, api_token_hash: c.apiTokenHash, created_at: c.createdAt });
-		const inObject = await runInDurableObject(directoryObject(), (_o, state) => state.storage.sql.exec("SELECT id FROM clients WHERE id = ?", c.id).toArray());
+		const inObject = await runInDurableObject(directoryObject(), (_o, state) =>
+			state.storage.sql.exec("SELECT id FROM clients WHERE id = ?", c.id).toArray(),
+		);
 		expect(inObject).toEqual([]);
 	});
 
@@ -226,7 +238,8 @@ describe("the directory object's migrations", () => {
 		const id = DIRECTORY.idFromName(`restart-${tag()}`);
 		const c = client(tag());
 		await (DIRECTORY.get(id) as unknown as Directory).createClient(c);
-		const migrations = () => runInDurableObject(DIRECTORY.get(id), (_o, state) => state.storage.sql.exec("SELECT name, applied_at FROM d1_migrations").toArray());
+		const migrations = () =>
+			runInDurableObject(DIRECTORY.get(id), (_o, state) => state.storage.sql.exec("SELECT name, applied_at FROM d1_migrations").toArray());
 		const before = await migrations();
 		expect(before.map((r) => r.name)).toEqual(["0000_init.sql"]);
 
