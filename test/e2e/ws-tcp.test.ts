@@ -147,3 +147,21 @@ it("refuses a bad token before the upgrade with 401", async () => {
 	const url = `${server.base.replace("http", "ws")}/room/${created.json.id}/ws`;
 	await expect(Peer.open(url, ["roomkit.v1", "not-a-jwt"])).rejects.toThrow("handshake answered 401");
 });
+
+it("?token= works over TCP and the token never reaches the server's output", async () => {
+	const api = new Api(server.base);
+	const { users } = await api.tenant(server.adminToken);
+	const [alice] = users as [{ id: string; token: string }];
+	const created = await api.call("POST", "/room", { Authorization: `Bearer ${alice.token}` }, {});
+	const url = `${server.base.replace("http", "ws")}/room/${created.json.id}/ws?token=${alice.token}`;
+	const s = await Peer.open(url, []);
+	expect(s.ws.protocol).toBe("");
+	const sent = await s.request({ event: "send_message", data: { room_id: created.json.id, text_message: "query token" }, id: 1 });
+	expect(sent.at(-1).data.user_id).toBe(alice.id);
+	await s.close();
+	await new Promise((r) => setTimeout(r, 300));
+	// Both our access line and wrangler's own request line are there, without the query string.
+	expect(server.logs()).toContain('"route":"/room/:room_id/ws","status":101');
+	expect(server.logs()).toContain(`GET /room/${created.json.id}/ws 101`);
+	expect(server.logs()).not.toContain(alice.token);
+});
