@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { hashApiToken, isAdminToken, newApiToken } from "../auth/api-token";
 import { notConfigured, notFound, unauthorized } from "../errors";
@@ -16,12 +17,19 @@ async function requireAdmin(c: AppContext) {
 	if (!offered || !(await isAdminToken(offered, configured))) throw unauthorized("Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`");
 }
 
+// Runs before the route's validators: without ADMIN_TOKEN every admin request is 503, without the token 401.
+const adminOnly = createMiddleware<AppEnv>(async (c, next) => {
+	await requireAdmin(c);
+	await next();
+});
+
 const createClient = createRoute({
 	method: "post",
 	path: "/admin/clients",
 	tags: ["Admin"],
 	summary: "Create a client (an integrating product) and its API token",
 	security: security.admin,
+	middleware: [adminOnly] as const,
 	request: body(CreateClientBody),
 	responses: { 201: json(ClientWithToken, "The client; `api_token` is shown only now"), 400: errors[400], 401: errors[401], 503: errors[503] },
 });
@@ -32,13 +40,13 @@ const rotateToken = createRoute({
 	tags: ["Admin"],
 	summary: "Replace a client's API token; the old one stops working at once",
 	security: security.admin,
+	middleware: [adminOnly] as const,
 	request: { params: z.object({ client_id: z.uuid() }) },
 	responses: { 200: json(ClientWithToken, "The client with its new token"), 401: errors[401], 404: errors[404], 503: errors[503] },
 });
 
 export const adminRoutes = new OpenAPIHono<AppEnv>()
 	.openapi(createClient, async (c) => {
-		await requireAdmin(c);
 		const { name } = c.req.valid("json");
 		const apiToken = newApiToken();
 		const row = { id: uuidv7(), name, apiTokenHash: await hashApiToken(apiToken), createdAt: Date.now() };
@@ -47,7 +55,6 @@ export const adminRoutes = new OpenAPIHono<AppEnv>()
 		return c.json({ ...presentClient(row), api_token: apiToken }, 201);
 	})
 	.openapi(rotateToken, async (c) => {
-		await requireAdmin(c);
 		const { client_id } = c.req.valid("param");
 		const apiToken = newApiToken();
 		const row = await directoryOf(c).setClientTokenHash(client_id, await hashApiToken(apiToken));

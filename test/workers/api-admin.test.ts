@@ -82,6 +82,17 @@ describe("POST /admin/clients", () => {
 		}
 	});
 
+	it("checks the admin token before the body: a bad body without the token is 401, not 400", async () => {
+		for (const body of [{}, { name: "" }, "[]", "{broken"]) {
+			const res = await call("POST", "/admin/clients", { Authorization: "Bearer wrong" }, body);
+			expect(res.status).toBe(401);
+			expect(res.json).toEqual(unauthorizedAdmin);
+		}
+		const rotate = await call("POST", "/admin/clients/not-a-uuid/rotate-token", {});
+		expect(rotate.status).toBe(401);
+		expect(rotate.json).toEqual(unauthorizedAdmin);
+	});
+
 	it("accepts the scheme name in any case", async () => {
 		const res = await call("POST", "/admin/clients", { Authorization: `bearer ${ADMIN_TOKEN}` }, { name: "lower" });
 		expect(res.status).toBe(201);
@@ -165,6 +176,11 @@ describe("without ADMIN_TOKEN", () => {
 			const rotate = await callWithEnv(overrides, "POST", "/admin/clients/01900000-0000-7000-8000-000000000000/rotate-token", headers);
 			expect(rotate.status).toBe(503);
 			expect(rotate.json).toEqual(notConfigured);
+		}
+		// Checked before the body: a bad body or id gets 503 too, not a validation error.
+		for (const [path, body] of [["/admin/clients", {}], ["/admin/clients", "[]"], ["/admin/clients/not-a-uuid/rotate-token", undefined]] as const) {
+			const res = await callWithEnv(overrides, "POST", path, {}, body);
+			expect([path, res.status, res.json]).toEqual([path, 503, notConfigured]);
 		}
 		// Nothing was created through the closed door.
 		const rows = await testDb().prepare("SELECT COUNT(*) AS n FROM clients WHERE name = ?").bind("open?").first<{ n: number }>();
