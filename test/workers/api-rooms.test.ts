@@ -1,6 +1,7 @@
 // Rooms and members: create (backend or user), get, join, list/add/remove members, and who may do what.
 import { describe, expect, it } from "vitest";
-import { call, room, type Tenant, tenant } from "./helpers";
+import { uuidv7 } from "../../src/ids";
+import { call, room, type Tenant, tenant, testDb } from "./helpers";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -71,6 +72,24 @@ describe("POST /room", () => {
 			},
 		});
 		expect((await call("GET", `/user/${me(t).id}/rooms`, t.backend)).json.rooms).toEqual([]);
+	});
+
+	it("creates a room with 250 members (beyond D1's bound-parameter limit per statement) and refuses 1001", async () => {
+		const t = await tenant(0);
+		const db = testDb();
+		const base = Date.now() - 10_000;
+		const ids = Array.from({ length: 250 }, (_, i) => uuidv7(base + i));
+		await db.batch(ids.map((id, i) => db.prepare("INSERT INTO users (id, client_id, name, metadata, created_at) VALUES (?, ?, NULL, NULL, ?)").bind(id, t.clientId, base + i)));
+		const res = await call("POST", "/room", t.backend, { name: "crowd", members: ids });
+		expect(res.status).toBe(201);
+		const first = await call("GET", `/room/${res.json.id}/members?limit=200`, t.backend);
+		const rest = await call("GET", `/room/${res.json.id}/members?limit=200&cursor=${first.json.next_cursor}`, t.backend);
+		expect([...first.json.members, ...rest.json.members].map((m: { user_id: string }) => m.user_id)).toEqual(ids);
+		expect(rest.json.next_cursor).toBeNull();
+
+		const tooMany = await call("POST", "/room", t.backend, { members: Array.from({ length: 1001 }, () => ids[0]) });
+		expect(tooMany.status).toBe(400);
+		expect(tooMany.json).toEqual(invalid([{ path: "members", message: "Too big: expected array to have <=1000 items" }]));
 	});
 
 	it.each([
