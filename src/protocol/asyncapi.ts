@@ -1,7 +1,23 @@
 import { z } from "zod";
 import { JoinRoomData, LeaveRoomData, NewMessageEvent, AckEvent, ErrorEvent, RequestId, SendMessageData, PING, PONG, PROTOCOL_LABEL, CLOSE_TOKEN_EXPIRED, CLOSE_REMOVED } from "./frames";
 
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: "draft-7", io: "input", unrepresentable: "any" });
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * Named schemas (`.meta({id})`) shared by the payloads. zod puts them under the payload's own
+ * `definitions` with `#/definitions/...` refs, but inside an AsyncAPI document `#` is the document
+ * root, so they move to `components.schemas` and the refs follow.
+ */
+const shared: Record<string, JsonSchema> = {};
+
+function schema(s: z.ZodType): JsonSchema {
+	const { $schema: _, definitions, ...rest } = z.toJSONSchema(s, { target: "draft-7", io: "input", unrepresentable: "any" }) as JsonSchema & {
+		definitions?: Record<string, JsonSchema>;
+	};
+	const relink = <T>(value: T): T => JSON.parse(JSON.stringify(value).replaceAll('"#/definitions/', '"#/components/schemas/')) as T;
+	for (const [name, definition] of Object.entries(definitions ?? {})) shared[name] = relink(definition);
+	return relink(rest);
+}
 
 const clientFrame = (event: string, data: z.ZodType) =>
 	schema(z.object({ event: z.literal(event), data, id: RequestId.optional() }));
@@ -55,5 +71,7 @@ export function asyncApiDocument(serverUrl: string) {
 				],
 			},
 		},
+		// Filled while the payloads above were built (properties evaluate in order).
+		components: { schemas: { ...shared } },
 	};
 }
