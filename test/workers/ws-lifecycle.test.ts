@@ -166,6 +166,14 @@ describe("closing", () => {
 		expect(await a.closedWith()).toEqual({ code: 4000, reason: "going" });
 		b.close(1000, "");
 		expect(await b.closedWith()).toEqual({ code: 1000, reason: "" });
+		// 1001 is what browsers send when a page goes away.
+		const leaving = await connect(r.id, viaProtocol(t.users[1]?.token as string));
+		leaving.close(1001, "page unload");
+		expect(await leaving.closedWith()).toEqual({ code: 1001, reason: "page unload" });
+		// A Close without a code reaches the room as 1005, which may not be sent back: the echo is 1000.
+		const silent = await connect(r.id, viaProtocol(t.users[1]?.token as string));
+		silent.ws.close();
+		expect(await silent.closedWith()).toEqual({ code: 1000, reason: "" });
 		// The room forgot them: nothing is written to closed sockets and a new socket works.
 		const c = await connect(r.id, viaProtocol(t.users[0]?.token as string));
 		await c.request(join(r.id, "j"));
