@@ -1,6 +1,7 @@
 // The room protocol over real TCP: the `ws` client against `wrangler dev` on 127.0.0.1.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import WebSocket from "ws";
+import { signUserToken } from "../../src/auth/jwt";
 import { Api } from "./api-client";
 import { type RunningServer, startWranglerDev } from "./harness";
 
@@ -164,4 +165,22 @@ it("?token= works over TCP and the token never reaches the server's output", asy
 	expect(server.logs()).toContain('"route":"/room/:room_id/ws","status":101');
 	expect(server.logs()).toContain(`GET /room/${created.json.id}/ws 101`);
 	expect(server.logs()).not.toContain(alice.token);
+});
+
+it("the room's own alarm closes a socket with 4001 when its JWT expires", async () => {
+	const api = new Api(server.base);
+	const { clientId, users } = await api.tenant(server.adminToken);
+	const [alice, bob] = users as [{ id: string; token: string }, { id: string; token: string }];
+	const created = await api.call("POST", "/room", { Authorization: `Bearer ${alice.token}` }, {});
+	const url = `${server.base.replace("http", "ws")}/room/${created.json.id}/ws`;
+	// Lives 2 to 3 seconds.
+	const short = await signUserToken({ current: server.jwtSecret }, { userId: alice.id, clientId }, 3, Math.floor(Date.now() / 1000) * 1000);
+	const expiring = await Peer.open(url, ["roomkit.v1", short.token]);
+	const staying = await Peer.open(url, ["roomkit.v1", bob.token]);
+	expect((await expiring.request({ event: "join_room", data: { room_id: created.json.id }, id: 1 }))[0].event).toBe("ack");
+	await expiring.until(() => expiring.closed !== null, "the 4001 close", 10_000);
+	expect(expiring.closed).toEqual({ code: 4001, reason: "token expired" });
+	expect(Date.now()).toBeGreaterThanOrEqual(short.exp * 1000);
+	expect(staying.closed).toBeNull();
+	expect(await staying.close()).toEqual({ code: 1000, reason: "done" });
 });
