@@ -49,6 +49,22 @@ export function createDecoder(maxLength: number, maxFrameBytes: number) {
 	};
 }
 
+/**
+ * The request id of a frame that will not be handled (rate limited), so the client can match the
+ * refusal to its request. Only the id is read; nothing is validated. Never throws.
+ */
+export function requestIdOf(raw: string | ArrayBuffer, maxFrameBytes: number): string | number | undefined {
+	if (typeof raw !== "string" || raw.length > maxFrameBytes || !raw.includes('"id"')) return undefined;
+	try {
+		const value: unknown = JSON.parse(raw);
+		if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+		const id = RequestId.safeParse((value as Record<string, unknown>).id);
+		return id.success ? id.data : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
 /** Encoders for server events. `new_message` text is built once per message and shared by every socket. */
 export const encodeNewMessage = (message: MessageT) => `{"event":"new_message","data":${JSON.stringify(message)}}`;
 

@@ -1,4 +1,4 @@
-import { createDecoder, encodeAck, encodeError, encodeNewMessage } from "../protocol/codec";
+import { createDecoder, encodeAck, encodeError, encodeNewMessage, requestIdOf } from "../protocol/codec";
 import { type ClientFrameT, CLOSE_TOKEN_EXPIRED, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
 import type { HistoryRange, MessageLog } from "./message-log";
@@ -106,7 +106,7 @@ export class RoomCore {
 			return { close: { code: CLOSE_TOKEN_EXPIRED, reason: "token expired" } };
 		}
 		if (!this.frameLimiter.take(peer, now)) {
-			this.error(peer, "rate_limited", "Too many frames, slow down");
+			this.error(peer, "rate_limited", "Too many frames, slow down", requestIdOf(raw, this.deps.limits.maxFrameBytes));
 			return {};
 		}
 		const decoded = this.decode(raw);

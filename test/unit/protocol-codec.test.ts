@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createDecoder, encodeAck, encodeError, encodeNewMessage, splitFrame } from "../../src/protocol/codec";
+import { createDecoder, encodeAck, encodeError, encodeNewMessage, requestIdOf, splitFrame } from "../../src/protocol/codec";
 import { ServerEvent } from "../../src/protocol/frames";
 
 const ROOM = "0190a000-0000-7000-8000-00000000aaaa";
@@ -95,5 +95,19 @@ describe("encode", () => {
 				expect(splitFrame(messages.map(encodeNewMessage).join("\n"))).toEqual(messages.map((data) => ({ event: "new_message", data })));
 			}),
 		);
+	});
+});
+
+describe("requestIdOf", () => {
+	it("reads only a valid id, and never throws", () => {
+		expect(requestIdOf('{"event":"x","id":"a"}', 1024)).toBe("a");
+		expect(requestIdOf('{"id":0}', 1024)).toBe(0);
+		expect(requestIdOf('{"id":{"a":1}}', 1024)).toBeUndefined();
+		expect(requestIdOf(`{"id":"${"x".repeat(129)}"}`, 1024)).toBeUndefined();
+		expect(requestIdOf('[{"id":1}]', 1024)).toBeUndefined();
+		expect(requestIdOf('{"id":1', 1024)).toBeUndefined();
+		expect(requestIdOf('{"id":1}', 7)).toBeUndefined();
+		expect(requestIdOf(new ArrayBuffer(8), 1024)).toBeUndefined();
+		fc.assert(fc.property(fc.string(), (raw) => void requestIdOf(raw, 1024)));
 	});
 });

@@ -409,9 +409,10 @@ describe("limits", () => {
 		for (let i = 1; i <= 40; i++) room.core.handleFrame(alice, JSON.stringify(send(`m${i}`, i)));
 		room.flush();
 		expect(alice.take()).toHaveLength(40);
-		const limited = { event: "error", data: { code: "rate_limited", message: "Too many frames, slow down" } };
+		// The refusal echoes the request id, so a client waiting for its answer gets one.
+		const limited = (id?: number) => ({ event: "error", ...(id === undefined ? {} : { id }), data: { code: "rate_limited", message: "Too many frames, slow down" } });
 		room.feed(alice, send("too fast", 41));
-		expect(alice.take()).toEqual([limited]);
+		expect(alice.take()).toEqual([limited(41)]);
 		expect(room.core.lastSeq()).toBe(40);
 		// Another connection has its own bucket.
 		room.feed(bob, send("bob is fine", "b"));
@@ -419,19 +420,24 @@ describe("limits", () => {
 		// 49 ms later there is still no whole token; at 50 ms there is one.
 		room.clock.now = T0 + 49;
 		room.feed(alice, send("early", 42));
-		expect(alice.take()).toEqual([limited]);
+		expect(alice.take()).toEqual([limited(42)]);
 		room.clock.now = T0 + 50;
 		room.feed(alice, send("on time", 43));
 		expect(alice.take()).toEqual([{ event: "ack", id: 43, data: msg(42, "alice", "on time", {}, 50) }]);
 		room.feed(alice, send("again too fast", 44));
-		expect(alice.take()).toEqual([limited]);
+		expect(alice.take()).toEqual([limited(44)]);
 		// After two idle seconds the full burst is back, and no more.
 		room.clock.now = T0 + 10_000;
 		for (let i = 0; i < 40; i++) room.core.handleFrame(alice, JSON.stringify(join()));
 		room.flush();
 		expect((alice.take() as Array<{ event: string }>).every((e) => e.event === "ack")).toBe(true);
 		room.feed(alice, join());
-		expect(alice.take()).toEqual([limited]);
+		expect(alice.take()).toEqual([limited()]);
+		// Ids are echoed whatever the frame; an id of the wrong type is not.
+		room.feed(alice, { event: "nonsense", id: "n" });
+		room.feed(alice, { event: "join_room", id: { x: 1 } });
+		room.feed(alice, new TextEncoder().encode('{"id":1}').buffer as ArrayBuffer);
+		expect(alice.take()).toEqual([{ ...limited(), id: "n" }, limited(), limited()]);
 	});
 
 	it("bad frames count against the rate limit too", () => {

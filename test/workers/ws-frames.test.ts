@@ -158,9 +158,13 @@ describe("rate limit", () => {
 		expect(acks.length).toBeGreaterThanOrEqual(40);
 		expect(acks.length).toBeLessThanOrEqual(40 + Math.ceil((elapsed / 1000) * 20) + 1);
 		expect(limited.length).toBeGreaterThan(0);
+		// Each refusal echoes the id of the request it refuses.
+		const answered = new Set([...acks, ...limited].map((e) => e.id));
+		expect(answered.size).toBe(total);
 		expect(limited).toEqual(
-			Array.from({ length: total - acks.length }, () => ({ event: "error", data: { code: "rate_limited", message: "Too many frames, slow down" } })),
+			limited.map((e) => ({ event: "error", id: e.id, data: { code: "rate_limited", message: "Too many frames, slow down" } })),
 		);
+		expect(limited.every((e) => typeof e.id === "number" && e.id > 40)).toBe(true);
 		// The first 40 are never limited.
 		expect(s.events.slice(0, 40).every((e) => e.event === "ack")).toBe(true);
 		expect(acks.map((e) => e.data.seq)).toEqual(Array.from({ length: acks.length }, (_, i) => i + 1));
