@@ -4,7 +4,7 @@ import { signUserToken } from "../auth/jwt";
 import { notFound } from "../errors";
 import { AuthToken } from "../schemas/user";
 import { type AppEnv, configOf, directoryOf, principalOf } from "./context";
-import { errors, json, security, UserIdParam } from "./openapi";
+import { callers, errors, json, security, UserIdParam } from "./openapi";
 
 const issueToken = createRoute({
 	method: "post",
@@ -13,6 +13,7 @@ const issueToken = createRoute({
 	summary: "Mint a JWT for one of your users (backend only)",
 	description: "HS256, claims `sub` (user id), `cid` (client id), `iat`, `exp`, `iss`, `aud`. Lifetime `JWT_TTL_SECONDS` (default 1 hour).",
 	security: security.backend,
+	middleware: [callers.backend] as const,
 	request: { params: UserIdParam },
 	responses: { 200: json(AuthToken, "The token"), 401: errors[401], 403: errors[403], 404: errors[404], 503: errors[503] },
 });

@@ -5,7 +5,7 @@ import { badRequest, rateLimited } from "../errors";
 import { roomStub } from "../room/stub";
 import { HistoryQuery, Message, MessagePage, SendMessageBody } from "../schemas/message";
 import { type AppEnv, configOf, directoryOf, principalOf } from "./context";
-import { body, errors, json, RoomIdParam, security } from "./openapi";
+import { body, callers, errors, json, RoomIdParam, security } from "./openapi";
 
 const sendMessage = createRoute({
 	method: "post",
@@ -15,6 +15,7 @@ const sendMessage = createRoute({
 	description:
 		"`text_message` is 1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units. A retry with the same `client_msg_id` by the same user returns the first message (200) and stores nothing.",
 	security: security.user,
+	middleware: [callers.user] as const,
 	request: { params: RoomIdParam, ...body(SendMessageBody) },
 	responses: {
 		200: json(Message, "A retry: the message first stored with this `client_msg_id`"),
@@ -36,6 +37,7 @@ const history = createRoute({
 	description:
 		"With `after_seq`: the messages after it. Otherwise the newest ones (before `before_seq` when given). `limit` defaults to 50 and is clamped to 200.",
 	security: security.any,
+	middleware: [callers.any] as const,
 	request: { params: RoomIdParam, query: HistoryQuery },
 	responses: { 200: json(MessagePage, "Messages"), 400: errors[400], 401: errors[401], 403: errors[403], 404: errors[404] },
 });

@@ -1,5 +1,8 @@
+import { createMiddleware } from "hono/factory";
 import { z } from "zod";
+import { requireBackend, requirePrincipal, requireUser } from "../auth/credentials";
 import { ErrorBody } from "../schemas/common";
+import { type AppEnv, principalOf } from "./context";
 
 /** Shared pieces of the route definitions. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -35,3 +38,16 @@ export const security: Record<"backend" | "user" | "any" | "admin", Security> = 
 
 export const RoomIdParam = z.object({ room_id: z.uuid() });
 export const UserIdParam = z.object({ user_id: z.uuid() });
+
+/**
+ * Route middleware that checks the caller before the route's validators run, so a bad request
+ * from an unknown caller is 401 (or 403 for the wrong kind of caller), not a validation error,
+ * and the log line of a request that fails validation still names its client.
+ */
+const caller = (check: typeof requirePrincipal) =>
+	createMiddleware<AppEnv>(async (c, next) => {
+		check(await principalOf(c));
+		await next();
+	});
+
+export const callers = { backend: caller(requireBackend), user: caller(requireUser), any: caller(requirePrincipal) };

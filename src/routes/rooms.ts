@@ -7,7 +7,7 @@ import { roomStub } from "../room/stub";
 import { PageQuery } from "../schemas/common";
 import { AddMemberBody, CreateRoomBody, Member, MemberPage, Room } from "../schemas/room";
 import { type AppEnv, configOf, directoryOf, principalOf } from "./context";
-import { body, errors, json, RoomIdParam, security } from "./openapi";
+import { body, callers, errors, json, RoomIdParam, security } from "./openapi";
 import { nextCursor, presentMember, presentRoom } from "./present";
 
 const createRoom = createRoute({
@@ -16,6 +16,7 @@ const createRoom = createRoute({
 	tags: ["Rooms"],
 	summary: "Create a room; a user who creates it becomes a member",
 	security: security.any,
+	middleware: [callers.any] as const,
 	request: body(CreateRoomBody),
 	responses: { 201: json(Room, "The room"), 400: errors[400], 401: errors[401] },
 });
@@ -26,6 +27,7 @@ const getRoom = createRoute({
 	tags: ["Rooms"],
 	summary: "Get a room",
 	security: security.any,
+	middleware: [callers.any] as const,
 	request: { params: RoomIdParam },
 	responses: { 200: json(Room, "The room"), 401: errors[401], 403: errors[403], 404: errors[404] },
 });
@@ -36,6 +38,7 @@ const joinRoom = createRoute({
 	tags: ["Rooms"],
 	summary: "Become a member of a public room (as a user); for a member of a private room it changes nothing",
 	security: security.user,
+	middleware: [callers.user] as const,
 	request: { params: RoomIdParam },
 	responses: { 200: json(Member, "The membership"), 401: errors[401], 403: errors[403], 404: errors[404] },
 });
@@ -46,6 +49,7 @@ const listMembers = createRoute({
 	tags: ["Members"],
 	summary: "List a room's members",
 	security: security.any,
+	middleware: [callers.any] as const,
 	request: { params: RoomIdParam, query: PageQuery },
 	responses: { 200: json(MemberPage, "A page of members"), 401: errors[401], 403: errors[403], 404: errors[404] },
 });
@@ -56,6 +60,7 @@ const addMember = createRoute({
 	tags: ["Members"],
 	summary: "Add a user to a room (backend only)",
 	security: security.backend,
+	middleware: [callers.backend] as const,
 	request: { params: RoomIdParam, ...body(AddMemberBody) },
 	responses: {
 		200: json(Member, "Already a member"),
@@ -73,6 +78,7 @@ const removeMember = createRoute({
 	tags: ["Members"],
 	summary: "Remove a user from a room (backend only); their sockets in a private room are closed with 4003",
 	security: security.backend,
+	middleware: [callers.backend] as const,
 	request: { params: RoomIdParam.extend({ user_id: AddMemberBody.shape.user_id }) },
 	responses: { 204: { description: "Removed" }, 401: errors[401], 403: errors[403], 404: errors[404] },
 });

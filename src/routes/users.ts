@@ -6,7 +6,7 @@ import { PageQuery } from "../schemas/common";
 import { RoomPage } from "../schemas/room";
 import { CreateUserBody, User, UserPage } from "../schemas/user";
 import { type AppEnv, configOf, directoryOf, principalOf } from "./context";
-import { body, errors, json, security, UserIdParam } from "./openapi";
+import { body, callers, errors, json, security, UserIdParam } from "./openapi";
 import { nextCursor, presentRoom, presentUser } from "./present";
 
 const createUser = createRoute({
@@ -15,6 +15,7 @@ const createUser = createRoute({
 	tags: ["Users"],
 	summary: "Create a user; store the returned `id` in your system",
 	security: security.backend,
+	middleware: [callers.backend] as const,
 	request: body(CreateUserBody),
 	responses: { 201: json(User, "The user"), 400: errors[400], 401: errors[401], 403: errors[403] },
 });
@@ -25,6 +26,7 @@ const getUser = createRoute({
 	tags: ["Users"],
 	summary: "Get a user of your client",
 	security: security.any,
+	middleware: [callers.any] as const,
 	request: { params: UserIdParam },
 	responses: { 200: json(User, "The user"), 401: errors[401], 404: errors[404] },
 });
@@ -35,6 +37,7 @@ const listUsers = createRoute({
 	tags: ["Users"],
 	summary: "List your client's users, oldest first",
 	security: security.backend,
+	middleware: [callers.backend] as const,
 	request: { query: PageQuery },
 	responses: { 200: json(UserPage, "A page of users"), 400: errors[400], 401: errors[401], 403: errors[403] },
 });
@@ -45,6 +48,7 @@ const userRooms = createRoute({
 	tags: ["Users"],
 	summary: "Rooms the user is a member of (the backend, or the user themself)",
 	security: security.any,
+	middleware: [callers.any] as const,
 	request: { params: UserIdParam, query: PageQuery },
 	responses: { 200: json(RoomPage, "A page of rooms"), 401: errors[401], 403: errors[403], 404: errors[404] },
 });

@@ -154,6 +154,30 @@ describe("queries", () => {
 	});
 });
 
+describe("credentials are checked before the input", () => {
+	it("answers 401 to a bad request without credentials, and 403 to one from the wrong kind of caller", async () => {
+		const cases: Array<[string, string, unknown, Record<string, string>]> = [
+			["POST", "/user", { name: 7 }, me(t).auth],
+			["GET", "/user?limit=0", undefined, me(t).auth],
+			["POST", "/auth/not-a-uuid", undefined, me(t).asKey],
+			["POST", `/room/${roomId}/members`, "[]", me(t).auth],
+			["DELETE", "/room/x/members/y", undefined, me(t).auth],
+			["POST", "/room/not-a-uuid/join", undefined, t.backend],
+			["POST", `/room/${roomId}/message/send`, { text_message: "" }, t.backend],
+		];
+		for (const [method, path, body, wrongKind] of cases) {
+			const anonymous = await call(method, path, {}, body);
+			expect([method, path, anonymous.status, anonymous.json.error.code]).toEqual([method, path, 401, "unauthorized"]);
+			const wrong = await call(method, path, wrongKind, body);
+			expect([method, path, wrong.status, wrong.json.error.code]).toEqual([method, path, 403, "forbidden"]);
+		}
+		for (const [method, path, body] of [["GET", "/user/abc"], ["GET", "/room/abc/messages"], ["POST", "/room", { private: "yes" }]] as const) {
+			const anonymous = await call(method, path, {}, body);
+			expect([path, anonymous.status, anonymous.json.error.code]).toEqual([path, 401, "unauthorized"]);
+		}
+	});
+});
+
 describe("hostile credentials", () => {
 	it("answers 401, not 500, to oversized and odd credentials", async () => {
 		const offers: Array<Record<string, string>> = [

@@ -78,6 +78,18 @@ describe("request log", () => {
 		expect(everything).not.toContain("lost words");
 	});
 
+	it("names the client on requests it sent that fail validation", async () => {
+		const t = await tenant(1);
+		const { lines } = await captureLog(async () => {
+			await call("POST", "/user", t.backend, { name: "" });
+			await call("GET", "/room/not-a-uuid/messages", t.users[0]?.auth);
+		});
+		expect(lines).toEqual([
+			{ method: "POST", route: "/user", status: 400, duration_ms: expect.any(Number), client_id: t.clientId },
+			{ method: "GET", route: "/room/:room_id/messages", status: 400, duration_ms: expect.any(Number), client_id: t.clientId },
+		]);
+	});
+
 	it("logs an admin action with the client it concerns, and never the new API token", async () => {
 		let token = "";
 		let id = "";
