@@ -109,6 +109,18 @@ describe("POST /room/{room_id}/message/send", () => {
 		expect(seqs(await history(t, r.id))).toEqual([1, 2]);
 	});
 
+	it("scopes client_msg_id to its room: the same key in another room stores a message there", async () => {
+		const t = await tenant(1);
+		const a = await room(t);
+		const b = await room(t);
+		const inA = await send(t, a.id, { text_message: "to a", client_msg_id: "k1" });
+		const inB = await send(t, b.id, { text_message: "to b", client_msg_id: "k1" });
+		expect(inB.status).toBe(201);
+		expect(inB.json).toMatchObject({ room_id: b.id, seq: 1, text_message: "to b", client_msg_id: "k1" });
+		expect(await history(t, a.id)).toEqual([inA.json]);
+		expect(await history(t, b.id)).toEqual([inB.json]);
+	});
+
 	it("answers concurrent retries with one stored message", async () => {
 		const t = await tenant(1);
 		const r = await room(t);
