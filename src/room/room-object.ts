@@ -20,6 +20,9 @@ const Identity = z.object({
 	joined: z.boolean(),
 });
 
+/** Close code for a socket the room cannot serve (standard 1011: unexpected condition). */
+const CLOSE_INTERNAL_ERROR = 1011;
+
 const json = (status: number, code: string, message: string) =>
 	Response.json({ error: { code, message } }, { status });
 
@@ -49,10 +52,17 @@ export class RoomObject extends DurableObject<Env> {
 		for (const ws of ctx.getWebSockets()) this.peerOf(ws);
 	}
 
-	private peerOf(ws: WebSocket): Peer {
+	/** The socket as a peer, or undefined (and the socket closed) when its attachment is not an identity. */
+	private peerOf(ws: WebSocket): Peer | undefined {
 		let peer = this.peers.get(ws);
 		if (!peer) {
-			const state = ws.deserializeAttachment() as ConnState;
+			// Attachments outlive deploys: one written by another version must not be trusted blindly.
+			const parsed = Identity.safeParse(ws.deserializeAttachment());
+			if (!parsed.success) {
+				this.close(ws, CLOSE_INTERNAL_ERROR, "connection state lost; reconnect");
+				return undefined;
+			}
+			const state: ConnState = parsed.data;
 			peer = {
 				state,
 				write(frame) {
@@ -101,6 +111,7 @@ export class RoomObject extends DurableObject<Env> {
 	override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
 		if (this.closing.has(ws)) return;
 		const peer = this.peerOf(ws);
+		if (!peer) return;
 		try {
 			const outcome = this.core.handleFrame(peer, message);
 			if (outcome.failed !== undefined) console.error(JSON.stringify({ msg: "room frame failed", error: String(outcome.failed) }));
@@ -127,7 +138,7 @@ export class RoomObject extends DurableObject<Env> {
 		let next = Number.POSITIVE_INFINITY;
 		for (const ws of this.ctx.getWebSockets()) {
 			if (this.closing.has(ws)) continue;
-			const { exp } = ws.deserializeAttachment() as ConnState;
+			const exp = this.peerOf(ws)?.state.exp ?? 0;
 			if (exp === 0) continue;
 			if (exp * 1000 <= now) this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
 			else next = Math.min(next, exp * 1000);

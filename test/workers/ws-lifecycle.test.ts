@@ -82,6 +82,26 @@ describe("eviction with hibernated sockets", () => {
 	});
 });
 
+describe("attachments", () => {
+	it("a socket whose attachment is not an identity is closed with 1011 when the room wakes; the others carry on", async () => {
+		const t = await tenant(2);
+		const r = await room(t, {});
+		const [alice, bob] = t.users as [(typeof t.users)[0], (typeof t.users)[0]];
+		const a = await connect(r.id, viaProtocol(alice.token));
+		const b = await connect(r.id, viaProtocol(bob.token));
+		await a.request(join(r.id, "j"));
+		await b.request(join(r.id, "j"));
+		// What an older deploy, or a bug, might have left behind.
+		await runInDurableObject(stubOf(r.id), (_i, state) => state.getWebSockets(alice.id)[0]?.serializeAttachment({ user: alice.id }));
+		await evictDurableObject(stubOf(r.id));
+		const sent = await b.request(send(r.id, "after wake", 1));
+		expect(sent.map((e: Event) => e.event)).toEqual(["new_message", "ack"]);
+		expect(await a.closedWith()).toEqual({ code: 1011, reason: "connection state lost; reconnect" });
+		expect(a.events).toEqual([]);
+		b.close();
+	});
+});
+
 describe("JWT expiry", () => {
 	it("the alarm closes a socket whose JWT expired with 4001, keeps the others, and waits for the next expiry", async () => {
 		const t = await tenant(2);
