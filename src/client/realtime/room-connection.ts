@@ -182,8 +182,13 @@ export class RoomConnection {
 			if (this.socket !== socket) return;
 			void this.dropped(event.code, event.reason, opened);
 		});
-		// An error is always followed by a close, which is where the handling is.
-		socket.addEventListener("error", () => {});
+		// Browsers follow an error with a close, which is where the handling is. Node's WebSocket
+		// (undici) fires only the error when the connection is refused and stays CONNECTING, so a
+		// socket that never opened is given up here; its late close, if any, is then ignored.
+		socket.addEventListener("error", () => {
+			if (this.socket !== socket || opened) return;
+			void this.dropped(1006, "connection failed", false);
+		});
 	}
 
 	private handleFrame(frame: string): void {
