@@ -1,5 +1,18 @@
 import { z } from "zod";
-import { JoinRoomData, LeaveRoomData, NewMessageEvent, AckEvent, ErrorEvent, RequestId, SendMessageData, PING, PONG, PROTOCOL_LABEL, CLOSE_TOKEN_EXPIRED, CLOSE_REMOVED } from "./frames";
+import {
+	AckEvent,
+	CLOSE_REMOVED,
+	CLOSE_TOKEN_EXPIRED,
+	ErrorEvent,
+	JoinRoomData,
+	LeaveRoomData,
+	NewMessageEvent,
+	PING,
+	PONG,
+	PROTOCOL_LABEL,
+	RequestId,
+	SendMessageData,
+} from "./frames";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -11,7 +24,11 @@ type JsonSchema = Record<string, unknown>;
 const shared: Record<string, JsonSchema> = {};
 
 function schema(s: z.ZodType): JsonSchema {
-	const { $schema: _, definitions, ...rest } = z.toJSONSchema(s, { target: "draft-7", io: "input", unrepresentable: "any" }) as JsonSchema & {
+	const {
+		$schema: _,
+		definitions,
+		...rest
+	} = z.toJSONSchema(s, { target: "draft-7", io: "input", unrepresentable: "any" }) as JsonSchema & {
 		definitions?: Record<string, JsonSchema>;
 	};
 	const relink = <T>(value: T): T => JSON.parse(JSON.stringify(value).replaceAll('"#/definitions/', '"#/components/schemas/')) as T;
@@ -19,8 +36,7 @@ function schema(s: z.ZodType): JsonSchema {
 	return relink(rest);
 }
 
-const clientFrame = (event: string, data: z.ZodType) =>
-	schema(z.object({ event: z.literal(event), data, id: RequestId.optional() }));
+const clientFrame = (event: string, data: z.ZodType) => schema(z.object({ event: z.literal(event), data, id: RequestId.optional() }));
 
 /**
  * The WebSocket protocol as an AsyncAPI 3.0 document, generated from the same zod
@@ -48,8 +64,16 @@ export function asyncApiDocument(serverUrl: string) {
 				address: "/room/{room_id}/ws",
 				parameters: { room_id: { description: "The room's UUID" } },
 				messages: {
-					join_room: message("join_room", "Start receiving the room's messages, after `last_seq` when given", clientFrame("join_room", JoinRoomData)),
-					send_message: message("send_message", "Store and broadcast a message; answered by `ack` with the stored message", clientFrame("send_message", SendMessageData)),
+					join_room: message(
+						"join_room",
+						"Start receiving the room's messages, after `last_seq` when given",
+						clientFrame("join_room", JoinRoomData),
+					),
+					send_message: message(
+						"send_message",
+						"Store and broadcast a message; answered by `ack` with the stored message",
+						clientFrame("send_message", SendMessageData),
+					),
 					leave_room: message("leave_room", "Stop receiving new messages", clientFrame("leave_room", LeaveRoomData)),
 					new_message: message("new_message", "A message stored in the room (the same object as in REST)", schema(NewMessageEvent)),
 					ack: message("ack", "Answers a request: `id` echoes it", schema(AckEvent)),

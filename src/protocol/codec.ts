@@ -1,5 +1,5 @@
 import type { MessageT } from "../schemas/message";
-import { clientFrame, type ClientFrameT, type ProtocolErrorCodeT, RequestId } from "./frames";
+import { type ClientFrameT, clientFrame, type ProtocolErrorCodeT, RequestId } from "./frames";
 
 export type DecodeResult =
 	| { ok: true; frame: ClientFrameT }

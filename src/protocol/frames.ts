@@ -47,9 +47,7 @@ export const NewMessageEvent = z.object({ event: z.literal("new_message"), data:
 export const AckEvent = z
 	.object({ event: z.literal("ack"), id: RequestId.optional(), data: z.union([Message, JoinAck, LeaveAck]) })
 	.meta({ id: "AckEvent" });
-export const ErrorEvent = z
-	.object({ event: z.literal("error"), id: RequestId.optional(), data: ProtocolError })
-	.meta({ id: "ErrorEvent" });
+export const ErrorEvent = z.object({ event: z.literal("error"), id: RequestId.optional(), data: ProtocolError }).meta({ id: "ErrorEvent" });
 export const ServerEvent = z.discriminatedUnion("event", [NewMessageEvent, AckEvent, ErrorEvent]);
 export type ServerEventT = z.infer<typeof ServerEvent>;
 

@@ -90,9 +90,7 @@ export class MessageLog {
 	}
 
 	findByClientMsgId(userId: string, clientMsgId: string): MessageT | null {
-		const row = this.sql
-			.exec("SELECT * FROM messages WHERE user_id = ? AND client_msg_id = ?", userId, clientMsgId)
-			.toArray()[0];
+		const row = this.sql.exec("SELECT * FROM messages WHERE user_id = ? AND client_msg_id = ?", userId, clientMsgId).toArray()[0];
 		return row ? toMessage(row) : null;
 	}
 

@@ -1,5 +1,5 @@
 import { createDecoder, encodeAck, encodeError, encodeNewMessage, requestIdOf } from "../protocol/codec";
-import { type ClientFrameT, CLOSE_TOKEN_EXPIRED, type ProtocolErrorCodeT } from "../protocol/frames";
+import { CLOSE_TOKEN_EXPIRED, type ClientFrameT, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
 import type { HistoryRange, MessageLog } from "./message-log";
 import type { Outbox, Sink } from "./outbox";
@@ -157,9 +157,12 @@ export class RoomCore {
 				return;
 			}
 			case "send_message": {
-				const result = this.send(
-					{ roomId: state.roomId, userId: state.userId, text: frame.data.text_message, clientMsgId: frame.data.client_msg_id },
-				);
+				const result = this.send({
+					roomId: state.roomId,
+					userId: state.userId,
+					text: frame.data.text_message,
+					clientMsgId: frame.data.client_msg_id,
+				});
 				if (result.ok) this.deps.outbox.push(peer, encodeAck(frame.id, result.message));
 				return;
 			}

@@ -23,8 +23,7 @@ const Identity = z.object({
 /** Close code for a socket the room cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
 
-const json = (status: number, code: string, message: string) =>
-	Response.json({ error: { code, message } }, { status });
+const json = (status: number, code: string, message: string) => Response.json({ error: { code, message } }, { status });
 
 /**
  * One room: its messages in SQLite and its WebSockets through the Hibernation API.
@@ -89,7 +88,8 @@ export class RoomObject extends DurableObject<Env> {
 
 	/** The WebSocket handshake, forwarded by the Worker with the identity it verified. */
 	override async fetch(request: Request): Promise<Response> {
-		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return json(426, "validation_failed", "Expected a WebSocket upgrade");
+		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
+			return json(426, "validation_failed", "Expected a WebSocket upgrade");
 		const identity = Identity.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
 		if (!identity.success) return json(400, "validation_failed", "Missing identity");
 		const config = loadConfig(this.env);
@@ -104,7 +104,8 @@ export class RoomObject extends DurableObject<Env> {
 		server.serializeAttachment(identity.data);
 		this.peerOf(server);
 		if (identity.data.exp > 0) await this.scheduleExpiry(identity.data.exp * 1000);
-		const headers = request.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL ? { "Sec-WebSocket-Protocol": PROTOCOL_LABEL } : undefined;
+		const headers =
+			request.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL ? { "Sec-WebSocket-Protocol": PROTOCOL_LABEL } : undefined;
 		return new Response(null, { status: 101, webSocket: client, headers });
 	}
 

@@ -109,13 +109,21 @@ it("connects with the subprotocol, joins, sends, fans out, and catches up with l
 		text_message: "hello over tcp",
 		created_at: expect.any(String),
 	});
-	expect(sent).toEqual([{ event: "new_message", data: stored }, { event: "ack", id: "s1", data: stored }]);
+	expect(sent).toEqual([
+		{ event: "new_message", data: stored },
+		{ event: "ack", id: "s1", data: stored },
+	]);
 	expect(await b.take(1)).toEqual([{ event: "new_message", data: stored }]);
 
 	// Bob drops off; the server echoes his Close.
 	expect(await b.close()).toEqual({ code: 1000, reason: "done" });
 	for (let i = 2; i <= 4; i++) await a.request({ event: "send_message", data: { room_id: roomId, text_message: `missed ${i}` }, id: i });
-	const rest = await api.call("POST", `/room/${roomId}/message/send`, { Authorization: `Bearer ${alice.token}` }, { text_message: "missed 5 (rest)" });
+	const rest = await api.call(
+		"POST",
+		`/room/${roomId}/message/send`,
+		{ Authorization: `Bearer ${alice.token}` },
+		{ text_message: "missed 5 (rest)" },
+	);
 	expect(rest.json.seq).toBe(5);
 	await a.take(1);
 

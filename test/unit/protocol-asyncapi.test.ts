@@ -51,7 +51,14 @@ describe("the AsyncAPI document", () => {
 		const join = resolve(payload("join_room").properties.data.$ref) as typeof sendMessage;
 		expect(join.properties.last_seq).toMatchObject({ type: "integer", minimum: 0 });
 		expect((resolve("#/components/schemas/ProtocolError") as typeof sendMessage).properties.code.enum).toEqual(ProtocolErrorCode.options);
-		expect((resolve("#/components/schemas/Message") as typeof sendMessage).required).toEqual(["id", "room_id", "seq", "user_id", "text_message", "created_at"]);
+		expect((resolve("#/components/schemas/Message") as typeof sendMessage).required).toEqual([
+			"id",
+			"room_id",
+			"seq",
+			"user_id",
+			"text_message",
+			"created_at",
+		]);
 	});
 
 	it("states the heartbeat, the batching and the close codes", () => {

@@ -45,10 +45,17 @@ describe("decode", () => {
 
 	it("never throws, whatever the input", () => {
 		fc.assert(
-			fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v))), (raw) => {
-				const result = decode(raw);
-				expect(typeof result.ok).toBe("boolean");
-			}),
+			fc.property(
+				fc.oneof(
+					fc.string(),
+					fc.json(),
+					fc.jsonValue().map((v) => JSON.stringify(v)),
+				),
+				(raw) => {
+					const result = decode(raw);
+					expect(typeof result.ok).toBe("boolean");
+				},
+			),
 			{ numRuns: 2_000 },
 		);
 	});

@@ -82,7 +82,9 @@ describe("send_message", () => {
 		expect(alice.frames).toEqual([]);
 		room.flush();
 		const stored = msg(1, "alice", "hello", {}, 5);
-		expect(alice.takeFrames()).toEqual([`{"event":"new_message","data":${JSON.stringify(stored)}}\n{"event":"ack","id":"r1","data":${JSON.stringify(stored)}}`]);
+		expect(alice.takeFrames()).toEqual([
+			`{"event":"new_message","data":${JSON.stringify(stored)}}\n{"event":"ack","id":"r1","data":${JSON.stringify(stored)}}`,
+		]);
 		expect(bob.takeFrames()).toEqual([`{"event":"new_message","data":${JSON.stringify(stored)}}`]);
 		expect(lurker.frames).toEqual([]);
 	});
@@ -247,7 +249,11 @@ describe("bad frames: an error event with a stable code, and the socket keeps wo
 		["not JSON", "hello there", errorOf("invalid_json", "Frame is not valid JSON")],
 		["an empty frame", "", errorOf("invalid_json", "Frame is not valid JSON")],
 		["truncated JSON", '{"event":"join_room"', errorOf("invalid_json", "Frame is not valid JSON")],
-		["a binary frame", new TextEncoder().encode(JSON.stringify(join())).buffer as ArrayBuffer, errorOf("binary_not_supported", "Frames must be JSON text")],
+		[
+			"a binary frame",
+			new TextEncoder().encode(JSON.stringify(join())).buffer as ArrayBuffer,
+			errorOf("binary_not_supported", "Frames must be JSON text"),
+		],
 		["an array", JSON.stringify([join()]), errorOf("invalid_frame", frameShape)],
 		["null", "null", errorOf("invalid_frame", frameShape)],
 		["a number", "42", errorOf("invalid_frame", frameShape)],
@@ -410,7 +416,11 @@ describe("limits", () => {
 		room.flush();
 		expect(alice.take()).toHaveLength(40);
 		// The refusal echoes the request id, so a client waiting for its answer gets one.
-		const limited = (id?: number) => ({ event: "error", ...(id === undefined ? {} : { id }), data: { code: "rate_limited", message: "Too many frames, slow down" } });
+		const limited = (id?: number) => ({
+			event: "error",
+			...(id === undefined ? {} : { id }),
+			data: { code: "rate_limited", message: "Too many frames, slow down" },
+		});
 		room.feed(alice, send("too fast", 41));
 		expect(alice.take()).toEqual([limited(41)]);
 		expect(room.core.lastSeq()).toBe(40);

@@ -81,7 +81,11 @@ export function makeRoom(options: { db?: DatabaseSync; limits?: Partial<RoomLimi
 		flush();
 		return outcome;
 	};
-	const rows = () => db.prepare("SELECT seq, user_id, text_message, client_msg_id FROM messages ORDER BY seq").all().map((r) => ({ ...r }));
+	const rows = () =>
+		db
+			.prepare("SELECT seq, user_id, text_message, client_msg_id FROM messages ORDER BY seq")
+			.all()
+			.map((r) => ({ ...r }));
 	return { db, core, clock, scheduled, flush, peer, feed, rows };
 }
 

@@ -28,7 +28,11 @@ const frameShape = 'A frame is an object {"event", "data", "id"?}';
 // Built lazily: they need the room ids.
 const cases = (): Array<[string, string | ArrayBuffer, ReturnType<typeof errorOf>]> => [
 	["not JSON", "hello", errorOf("invalid_json", "Frame is not valid JSON")],
-	["a binary frame", new TextEncoder().encode(JSON.stringify(join(roomId, 1))).buffer as ArrayBuffer, errorOf("binary_not_supported", "Frames must be JSON text")],
+	[
+		"a binary frame",
+		new TextEncoder().encode(JSON.stringify(join(roomId, 1))).buffer as ArrayBuffer,
+		errorOf("binary_not_supported", "Frames must be JSON text"),
+	],
 	["an array", JSON.stringify([join(roomId, 1)]), errorOf("invalid_frame", frameShape)],
 	["null", "null", errorOf("invalid_frame", frameShape)],
 	[
@@ -71,7 +75,11 @@ const cases = (): Array<[string, string | ArrayBuffer, ReturnType<typeof errorOf
 		JSON.stringify(send(otherRoomId, "sneaky", "w")),
 		errorOf("wrong_room", "This socket belongs to another room", "w"),
 	],
-	["a frame over 64 KiB", JSON.stringify(send(roomId, "x".repeat(70_000), "big")), errorOf("frame_too_large", "Frames are limited to 65536 bytes")],
+	[
+		"a frame over 64 KiB",
+		JSON.stringify(send(roomId, "x".repeat(70_000), "big")),
+		errorOf("frame_too_large", "Frames are limited to 65536 bytes"),
+	],
 ];
 
 describe("bad frames over a real socket", () => {

@@ -48,11 +48,19 @@ describe("refused before the upgrade", () => {
 
 	it("a JWT signed with another secret: 401", async () => {
 		const { token } = await signUserToken({ current: "some-other-secret" }, { userId: user(0).id, clientId: t.clientId }, 600);
-		expect(await refused(publicRoom, viaProtocol(token))).toEqual({ status: 401, body: { error: { code: "unauthorized", message: "Invalid token" } } });
+		expect(await refused(publicRoom, viaProtocol(token))).toEqual({
+			status: 401,
+			body: { error: { code: "unauthorized", message: "Invalid token" } },
+		});
 	});
 
 	it("an expired JWT: 401 token_expired", async () => {
-		const { token } = await signUserToken({ current: JWT_SECRET }, { userId: user(0).id, clientId: t.clientId }, 60, Date.now() - 3_600_000);
+		const { token } = await signUserToken(
+			{ current: JWT_SECRET },
+			{ userId: user(0).id, clientId: t.clientId },
+			60,
+			Date.now() - 3_600_000,
+		);
 		expect(await refused(publicRoom, viaProtocol(token))).toEqual({
 			status: 401,
 			body: { error: { code: "token_expired", message: "Token expired; fetch a new one" } },
@@ -104,18 +112,30 @@ describe("refused before the upgrade", () => {
 
 	it("an Origin outside WS_ALLOWED_ORIGINS: 403; an allowed one and none at all pass", async () => {
 		const allow = { WS_ALLOWED_ORIGINS: "https://ok.example" } as Partial<Env>;
-		expect(await refused(publicRoom, { env: allow, headers: { Origin: "https://evil.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` } })).toEqual({
+		expect(
+			await refused(publicRoom, {
+				env: allow,
+				headers: { Origin: "https://evil.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` },
+			}),
+		).toEqual({
 			status: 403,
 			body: { error: { code: "forbidden", message: "Origin https://evil.example may not open sockets here" } },
 		});
-		const ok = await connect(publicRoom, { env: allow, headers: { Origin: "https://ok.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` } });
-		expect(await ok.request(join(publicRoom, 1))).toEqual([{ event: "ack", id: 1, data: { room_id: publicRoom, last_seq: expect.any(Number) } }]);
+		const ok = await connect(publicRoom, {
+			env: allow,
+			headers: { Origin: "https://ok.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` },
+		});
+		expect(await ok.request(join(publicRoom, 1))).toEqual([
+			{ event: "ack", id: 1, data: { room_id: publicRoom, last_seq: expect.any(Number) } },
+		]);
 		ok.close();
 		// Non-browser clients send no Origin.
 		const noOrigin = await connect(publicRoom, { env: allow, ...viaProtocol(user(0).token) });
 		noOrigin.close();
 		// Without the setting any Origin may connect.
-		const open = await connect(publicRoom, { headers: { Origin: "https://evil.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` } });
+		const open = await connect(publicRoom, {
+			headers: { Origin: "https://evil.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` },
+		});
 		open.close();
 	});
 });
@@ -165,7 +185,9 @@ describe("accepted credentials", () => {
 
 	it("an identity header sent by the client is ignored: messages carry the verified user", async () => {
 		const forged = JSON.stringify({ userId: user(1).id, clientId: t.clientId, roomId: publicRoom, exp: 0, joined: true });
-		const s = await connect(publicRoom, { headers: { "X-Roomkit-Identity": forged, "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` } });
+		const s = await connect(publicRoom, {
+			headers: { "X-Roomkit-Identity": forged, "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` },
+		});
 		expect((await s.request(send(publicRoom, "who am i", 1))).at(-1).data.user_id).toBe(user(0).id);
 		s.close();
 	});

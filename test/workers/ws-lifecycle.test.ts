@@ -240,7 +240,11 @@ describe("closing", () => {
 			state.storage.sql.exec("ALTER TABLE messages RENAME TO messages_gone");
 		});
 		s.send(send(r.id, "doomed", 2));
-		expect(await s.next()).toEqual({ event: "error", id: 2, data: { code: "internal_error", message: "The server could not handle this frame" } });
+		expect(await s.next()).toEqual({
+			event: "error",
+			id: 2,
+			data: { code: "internal_error", message: "The server could not handle this frame" },
+		});
 		expect(s.closed).toBeNull();
 		await runInDurableObject(stubOf(r.id), (_i, state) => {
 			state.storage.sql.exec("ALTER TABLE messages_gone RENAME TO messages");

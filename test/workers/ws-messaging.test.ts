@@ -3,8 +3,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { roomStub } from "../../src/room/stub";
 import type { Env } from "../../src/env";
+import { roomStub } from "../../src/room/stub";
 import { call, room, tenant } from "./helpers";
 import { type Client, connect, type Event, join, send, viaProtocol } from "./ws-support";
 
@@ -43,7 +43,9 @@ describe("join and send", () => {
 		]);
 		expect(await b.next()).toEqual({ event: "new_message", data: stored });
 		// The sender's broadcast and ack leave in one frame.
-		expect(a.frames.at(-1)).toBe(`{"event":"new_message","data":${JSON.stringify(stored)}}\n{"event":"ack","id":1,"data":${JSON.stringify(stored)}}`);
+		expect(a.frames.at(-1)).toBe(
+			`{"event":"new_message","data":${JSON.stringify(stored)}}\n{"event":"ack","id":1,"data":${JSON.stringify(stored)}}`,
+		);
 		// The same object REST returns.
 		const history = await call("GET", `/room/${r.id}/messages`, alice.auth);
 		expect(history.json).toEqual({ messages: [stored] });
@@ -111,7 +113,9 @@ describe("reconnect with last_seq", () => {
 		await c.until(() => c.events.filter((e: Event) => e.event === "new_message").length >= 20, "20 messages");
 		const seen = c.events.filter((e: Event) => e.event === "new_message").map((e: Event) => e.data.seq);
 		expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-		expect(c.events.filter((e: Event) => e.event === "ack")).toEqual([{ event: "ack", id: "late", data: { room_id: r.id, last_seq: expect.any(Number) } }]);
+		expect(c.events.filter((e: Event) => e.event === "ack")).toEqual([
+			{ event: "ack", id: "late", data: { room_id: r.id, last_seq: expect.any(Number) } },
+		]);
 		c.events.splice(0);
 		expect(await c.quiet()).toEqual([]);
 		a.close();

@@ -1,7 +1,7 @@
 // Room sockets for tests inside workerd: handshakes go through the Worker's real fetch handler
 // (or a fresh app with overridden bindings), and every received event is queued for assertions.
 import { createExecutionContext } from "cloudflare:test";
-import { env as workerEnv, exports } from "cloudflare:workers";
+import { exports, env as workerEnv } from "cloudflare:workers";
 import { createApp } from "../../src/app";
 import type { Env } from "../../src/env";
 import { BASE } from "./helpers";
@@ -125,6 +125,9 @@ export const join = (roomId: string, id: string | number, lastSeq?: number) => (
 
 export const send = (roomId: string, text: string, id: string | number, clientMsgId?: string) => ({
 	event: "send_message",
-	data: clientMsgId === undefined ? { room_id: roomId, text_message: text } : { room_id: roomId, text_message: text, client_msg_id: clientMsgId },
+	data:
+		clientMsgId === undefined
+			? { room_id: roomId, text_message: text }
+			: { room_id: roomId, text_message: text, client_msg_id: clientMsgId },
 	id,
 });
