@@ -124,8 +124,8 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 			throw forbidden("Private rooms are joined only by invitation (POST /room/{room_id}/members)");
 		}
 		const row = { roomId: room.id, userId: user.userId, clientId: user.clientId, createdAt: Date.now() };
-		await directory.addMember(row);
-		return c.json(presentMember(row), 200);
+		const { membership } = await directory.addMember(row);
+		return c.json(presentMember(membership), 200);
 	})
 	.openapi(listMembers, async (c) => {
 		const principal = requirePrincipal(await principalOf(c));
@@ -144,8 +144,8 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 		const { user_id } = c.req.valid("json");
 		if (!(await directory.getUser(backend.clientId, user_id))) throw notFound("User");
 		const row = { roomId: room.id, userId: user_id, clientId: backend.clientId, createdAt: Date.now() };
-		const added = await directory.addMember(row);
-		return c.json(presentMember(row), added ? 201 : 200);
+		const { added, membership } = await directory.addMember(row);
+		return c.json(presentMember(membership), added ? 201 : 200);
 	})
 	.openapi(removeMember, async (c) => {
 		const backend = requireBackend(await principalOf(c));

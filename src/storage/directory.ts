@@ -28,8 +28,8 @@ export interface Directory {
 	listUserRooms(clientId: string, userId: string, page: Page): Promise<RoomRow[]>;
 
 	isMember(clientId: string, roomId: string, userId: string): Promise<boolean>;
-	/** Returns false when the user already was a member. */
-	addMember(row: MembershipRow): Promise<boolean>;
+	/** Adds the membership unless it exists; returns the stored one either way. */
+	addMember(row: MembershipRow): Promise<{ added: boolean; membership: MembershipRow }>;
 	/** Returns false when the user was not a member. */
 	removeMember(clientId: string, roomId: string, userId: string): Promise<boolean>;
 	listMembers(clientId: string, roomId: string, page: Page): Promise<MembershipRow[]>;

@@ -116,8 +116,15 @@ export class DrizzleDirectory implements Directory {
 	}
 
 	async addMember(row: schema.MembershipRow) {
-		const rows = await this.db.insert(memberships).values(row).onConflictDoNothing().returning({ userId: memberships.userId });
-		return rows.length > 0;
+		const inserted = await this.db.insert(memberships).values(row).onConflictDoNothing().returning();
+		if (inserted[0]) return { added: true, membership: inserted[0] };
+		const existing = await this.db
+			.select()
+			.from(memberships)
+			.where(and(eq(memberships.clientId, row.clientId), eq(memberships.roomId, row.roomId), eq(memberships.userId, row.userId)))
+			.limit(1);
+		// A membership of the same room and user under another client cannot exist: room ids are unique.
+		return { added: false, membership: existing[0] ?? row };
 	}
 
 	async removeMember(clientId: string, roomId: string, userId: string) {

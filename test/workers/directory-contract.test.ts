@@ -171,9 +171,10 @@ describe.each([
 		await dir.createRoom(r, [alice.id]);
 
 		expect(await dir.isMember(c.id, r.id, bob.id)).toBe(false);
-		expect(await dir.addMember(membership(r, bob.id, 42))).toBe(true);
-		expect(await dir.addMember(membership(r, bob.id, 43))).toBe(false);
-		expect(await dir.addMember(membership(r, carol.id, 44))).toBe(true);
+		expect(await dir.addMember(membership(r, bob.id, 42))).toEqual({ added: true, membership: membership(r, bob.id, 42) });
+		// A repeat keeps the first membership and its time.
+		expect(await dir.addMember(membership(r, bob.id, 43))).toEqual({ added: false, membership: membership(r, bob.id, 42) });
+		expect(await dir.addMember(membership(r, carol.id, 44))).toEqual({ added: true, membership: membership(r, carol.id, 44) });
 		expect(await dir.isMember(c.id, r.id, bob.id)).toBe(true);
 		expect(await dir.listMembers(c.id, r.id, { limit: 2 })).toEqual([membership(r, alice.id), membership(r, bob.id, 42)]);
 		expect(await dir.listMembers(c.id, r.id, { limit: 2, after: bob.id })).toEqual([membership(r, carol.id, 44)]);
