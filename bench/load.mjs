@@ -161,11 +161,25 @@ function sendNext() {
 	}
 }
 
+// Open loop (opts.rate messages/s, still at most INFLIGHT awaiting their ack) or closed loop (default).
+const RATE = opts.rate ?? 0;
+let due = 0;
+
+function pace() {
+	if (sent >= M) return;
+	const now = performance.now();
+	while (sent < M && inflightIds.size < INFLIGHT && due <= now) {
+		sendNext();
+		due += 1000 / RATE;
+	}
+	setTimeout(pace, Math.max(0, due - performance.now()));
+}
+
 function ackOf(id) {
 	if (!inflightIds.delete(id)) return;
 	acked++;
 	lastProgress = performance.now();
-	sendNext();
+	if (RATE === 0) sendNext();
 }
 
 const percentile = (sorted, p) =>
@@ -183,6 +197,9 @@ async function main() {
 		console.log(JSON.stringify({ ready: true, sockets: conns.length, connectMs: Math.round(connectMs) }));
 		await new Promise(() => {});
 	}
+	// Lets the runner sample the servers' CPU between connecting and loading.
+	console.log(JSON.stringify({ connected: conns.length }));
+	await new Promise((r) => setTimeout(r, opts.settleMs ?? 500));
 	const finished = new Promise((resolve) => {
 		onDone = () => resolve("complete");
 		const watchdog = setInterval(() => {
@@ -193,8 +210,13 @@ async function main() {
 		watchdog.unref();
 	});
 	lastProgress = performance.now();
-	for (let k = 0; k < Math.min(INFLIGHT, M); k++) sendNext();
+	const cpu0 = process.cpuUsage();
+	if (RATE > 0) {
+		due = performance.now();
+		pace();
+	} else for (let k = 0; k < Math.min(INFLIGHT, M); k++) sendNext();
 	const outcome = await finished;
+	const cpu = process.cpuUsage(cpu0);
 	const sorted = latencies.subarray(0, delivered).sort();
 	const seconds = (lastDelivery - firstSend) / 1000;
 	const result = {
@@ -216,6 +238,7 @@ async function main() {
 		p99: Number(percentile(sorted, 99).toFixed(1)),
 		max: Number(percentile(sorted, 100).toFixed(1)),
 		connectMs: Math.round(connectMs),
+		generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
 	};
 	console.log(JSON.stringify(result));
 	for (const c of conns) c.ws ? c.ws.terminate() : c.socket.disconnect();

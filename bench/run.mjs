@@ -6,7 +6,21 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { killAllNow, ROOT, spawnWithFds, startSocketio, startWrangler, stop, stopAll, treeRss } from "./servers.mjs";
+import {
+	killAllNow,
+	ROOT,
+	selfhostAvailable,
+	spawnWithFds,
+	startBareWorkerd,
+	startSelfhost,
+	startSocketio,
+	startWrangler,
+	stop,
+	stopAll,
+	treeRss,
+	treeSchedMs,
+	workerdVersion,
+} from "./servers.mjs";
 
 const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
 const RUNS = Number(arg("runs", "3"));
@@ -16,6 +30,9 @@ const INFLIGHT = Number(arg("inflight", "64"));
 const IDLE = Number(arg("idle", "5000"));
 const SYSTEMS = arg("systems", "ours,bare,socketio").split(",");
 const OUT = arg("out", join(ROOT, "bench", "results", "last-run.json"));
+// "workerd": the service as `npm run selfhost` runs it and the bare object on bare workerd;
+// "wrangler": both under `wrangler dev` (which adds a proxy workerd in front of the worker).
+const RUNTIME = arg("runtime", selfhostAvailable() ? "workerd" : "wrangler");
 const HIBERNATION_WAIT_MS = Number(arg("hibernation-wait", "30000"));
 const USERS = 50;
 // The per-connection rate limit (20/s, burst 40) would throttle the load generator, and 50
@@ -79,13 +96,25 @@ function wsUrl(system, roomId) {
 	return system.base;
 }
 
-/** Runs the load generator in its own process; resolves with its JSON result. */
-function runGenerator(options, timeoutMs) {
+const runtimeComm = (system) => (system.name === "socketio" ? "node" : "workerd");
+
+/**
+ * Runs the load generator in its own process; resolves with its JSON result plus the server's
+ * CPU time during the load and the time its threads spent runnable but waiting for a CPU
+ * (other processes on this shared machine): a run with a large wait was disturbed.
+ */
+function runGenerator(system, options, timeoutMs) {
 	const child = spawnWithFds([process.execPath, join(ROOT, "bench", "load.mjs"), JSON.stringify(options)]);
+	let before = null;
+	const poll = setInterval(() => {
+		if (before === null && child.logs().includes('{"connected"')) before = treeSchedMs(system.child.pid, runtimeComm(system));
+	}, 5);
 	return new Promise((resolve) => {
 		const timer = setTimeout(() => stop(child, 1000), timeoutMs);
 		child.on("exit", () => {
 			clearTimeout(timer);
+			clearInterval(poll);
+			const after = treeSchedMs(system.child.pid, runtimeComm(system));
 			const line = child
 				.logs()
 				.trim()
@@ -93,7 +122,12 @@ function runGenerator(options, timeoutMs) {
 				.reverse()
 				.find((l) => l.startsWith("{"));
 			try {
-				resolve(JSON.parse(line));
+				const result = JSON.parse(line);
+				if (before) {
+					result.serverCpuMs = Math.round(after[0] - before[0]);
+					result.serverWaitMs = Math.round(after[1] - before[1]);
+				}
+				resolve(result);
 			} catch {
 				resolve({ error: `no result from the load generator:\n${child.logs().slice(-2000)}` });
 			}
@@ -114,7 +148,7 @@ async function load(system, sockets, messages) {
 		timeoutMs: 240_000,
 	};
 	if (system.name === "ours") options.headers = system.tenant.headers;
-	return runGenerator(options, 330_000);
+	return runGenerator(system, options, 330_000);
 }
 
 /** RSS of a system's runtime: workerd processes under wrangler, or the socket.io node process. */
@@ -247,7 +281,7 @@ async function main() {
 				log(
 					result.error
 						? `${system.name} ${sockets} run ${run}: ERROR ${result.error}`
-						: `${system.name} ${sockets} run ${run}: ${result.deliveriesPerSecond}/s p50 ${result.p50} p99 ${result.p99} lost ${result.lost} dup ${result.duplicates} errors ${result.errors} (${result.outcome})`,
+						: `${system.name} ${sockets} run ${run}: ${result.deliveriesPerSecond}/s p50 ${result.p50} p99 ${result.p99} lost ${result.lost} dup ${result.duplicates} errors ${result.errors} (${result.outcome}) server cpu ${result.serverCpuMs} ms, waited ${result.serverWaitMs} ms, generator cpu ${result.generatorCpuMs} ms, wall ${Math.round(result.seconds * 1000)} ms`,
 				);
 			}
 		}

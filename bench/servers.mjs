@@ -1,12 +1,86 @@
 // Starting and stopping the three systems of the benchmark, on free ports of 127.0.0.1.
 import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..");
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const children = new Set();
+const WORKERD = createRequire(import.meta.url)("workerd").default;
+
+/** True once the self-hosting config (selfhost/, scripts/build.mjs) is in the checkout. */
+export const selfhostAvailable = () => existsSync(join(ROOT, "selfhost", "command.mjs")) && existsSync(join(ROOT, "scripts", "build.mjs"));
+
+export function workerdVersion() {
+	return spawnSync(WORKERD, ["--version"], { encoding: "utf8" }).stdout.trim();
+}
+
+function run(argv, what) {
+	const result = spawnSync(argv[0], argv.slice(1), {
+		cwd: ROOT,
+		encoding: "utf8",
+		timeout: 300_000,
+		env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+	});
+	if (result.status !== 0) throw new Error(`${what} failed: ${result.stderr}${result.stdout}`);
+}
+
+/** The service on bare workerd, exactly as `npm run selfhost` runs it (selfhost/command.mjs), from a fresh dist/. */
+export async function startSelfhost({ dataDir, env }) {
+	run([process.execPath, join(ROOT, "scripts", "build.mjs"), "--if-stale"], "npm run build");
+	const { workerdArgs } = await import(join(ROOT, "selfhost", "command.mjs"));
+	const port = await freePort();
+	mkdirSync(dataDir, { recursive: true });
+	const child = spawnWithFds([WORKERD, ...workerdArgs({ address: `127.0.0.1:${port}`, dataDir })], { env: { ...process.env, ...env } });
+	const base = `http://127.0.0.1:${port}`;
+	await waitForHealth(base, child);
+	return { child, base, port };
+}
+
+/** The bare object on bare workerd: bundled by wrangler (no dev server), served by a generated config. */
+export async function startBareWorkerd({ dir, env = {} }) {
+	const dist = join(dir, "dist");
+	run(
+		[process.execPath, WRANGLER, "deploy", "--dry-run", "--outdir", dist, "-c", join(ROOT, "bench", "bare", "wrangler.toml")],
+		"bundling bench/bare",
+	);
+	const bindings = Object.keys(env).map((name) => `(name = "${name}", fromEnvironment = "${name}")`);
+	writeFileSync(
+		join(dist, "workerd.capnp"),
+		`using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "bare", worker = .bare), (name = "data", disk = (path = "data", writable = true))],
+  sockets = [(name = "http", address = "*:8787", http = (), service = "bare")],
+);
+const bare :Workerd.Worker = (
+  compatibilityDate = "2026-10-01",
+  modules = [(name = "worker.js", esModule = embed "worker.js")],
+  durableObjectNamespaces = [(className = "BareRoom", uniqueKey = "roomkit-bench-bare", enableSql = true)],
+  durableObjectStorage = (localDisk = "data"),
+  bindings = [(name = "ROOMS", durableObjectNamespace = "BareRoom")${bindings.map((b) => `, ${b}`).join("")}],
+);
+`,
+	);
+	const dataDir = join(dir, "data");
+	mkdirSync(dataDir, { recursive: true });
+	const port = await freePort();
+	const argv = [
+		WORKERD,
+		"serve",
+		join(dist, "workerd.capnp"),
+		"--experimental",
+		"--socket-addr",
+		`http=127.0.0.1:${port}`,
+		"--directory-path",
+		`data=${dataDir}`,
+	];
+	const child = spawnWithFds(argv, { env: { ...process.env, ...env } });
+	const base = `http://127.0.0.1:${port}`;
+	await waitForHealth(base, child);
+	return { child, base, port };
+}
 
 export async function freePort() {
 	return new Promise((resolve, reject) => {
@@ -152,4 +226,46 @@ export function treeRss(pid) {
 	};
 	visit(pid);
 	return byName;
+}
+
+/** CPU time in ms (user + system) of the processes under `pid` whose command is `comm`. */
+export function treeCpuMs(pid, comm) {
+	const table = processTable();
+	let ticks = 0;
+	const visit = (p) => {
+		const entry = table.get(p);
+		if (!entry) return;
+		if (entry.comm === comm) {
+			try {
+				const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+				ticks += Number(fields[11]) + Number(fields[12]);
+			} catch {}
+		}
+		for (const [child, e] of table) if (e.ppid === p) visit(child);
+	};
+	visit(pid);
+	return ticks * 10;
+}
+
+/** [on-CPU ms, runnable-but-waiting ms] summed over the threads of the processes under `pid` named `comm`. */
+export function treeSchedMs(pid, comm) {
+	const table = processTable();
+	let run = 0;
+	let wait = 0;
+	const visit = (p) => {
+		const entry = table.get(p);
+		if (!entry) return;
+		if (entry.comm === comm) {
+			try {
+				for (const task of readdirSync(`/proc/${p}/task`)) {
+					const [r, w] = readFileSync(`/proc/${p}/task/${task}/schedstat`, "utf8").split(" ").map(Number);
+					run += r / 1e6;
+					wait += w / 1e6;
+				}
+			} catch {}
+		}
+		for (const [child, e] of table) if (e.ppid === p) visit(child);
+	};
+	visit(pid);
+	return [run, wait];
 }

@@ -3,6 +3,8 @@ import { Outbox, type Sink, workerdScheduler } from "../../src/room/outbox";
 
 interface Env {
 	ROOMS: DurableObjectNamespace<BareRoom>;
+	/** Overrides the Outbox's gap per frame, to compare flush policies (bench/README in BENCHMARKS.md). */
+	GAP_PER_FRAME_MS?: string;
 }
 
 /**
@@ -11,12 +13,13 @@ interface Env {
  * (batching and flush policy) as the service. Frames are trusted as sent.
  */
 export class BareRoom extends DurableObject<Env> {
-	private readonly outbox = new Outbox(workerdScheduler);
+	private readonly outbox: Outbox;
 	private readonly sinks = new Map<WebSocket, Sink & { joined: boolean }>();
 	private seq: number;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
+		this.outbox = new Outbox(workerdScheduler, env.GAP_PER_FRAME_MS ? { gapPerFrameMs: Number(env.GAP_PER_FRAME_MS) } : {});
 		ctx.storage.sql.exec(
 			"CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, user_id TEXT NOT NULL, text_message TEXT NOT NULL, created_at TEXT NOT NULL)",
 		);
@@ -98,7 +101,7 @@ export class BareRoom extends DurableObject<Env> {
 
 	/** Flush statistics, read by the benchmark runner (not part of the service). */
 	stats(): unknown {
-		return this.outbox.stats?.() ?? null;
+		return this.outbox.stats();
 	}
 }
 
