@@ -1,6 +1,6 @@
 // A TCP proxy between an SDK client and a real server, so a test can break the network
 // the way real networks break: reset connections, go silent, lose one direction, refuse.
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server, Socket } from "node:net";
 
 interface Pair {
 	client: Socket;
