@@ -86,7 +86,9 @@ it(`loses no acknowledged message across ${KILLS} SIGKILLs (${CLIENTS} sockets, 
 	const progress = setInterval(() => {
 		const states: Record<string, number> = {};
 		for (const r of rooms) states[r.state] = (states[r.state] ?? 0) + 1;
-		console.log(`[chaos] ${Math.round((Date.now() - started) / 1000)} s: acked ${acked.size}/${total}, kills ${kills.length}, sockets ${JSON.stringify(states)}`);
+		console.log(
+			`[chaos] ${Math.round((Date.now() - started) / 1000)} s: acked ${acked.size}/${total}, kills ${kills.length}, sockets ${JSON.stringify(states)}`,
+		);
 	}, 5_000);
 	try {
 		await Promise.all([killer, ...senders]);

@@ -138,7 +138,11 @@ const FIGURES_DIR = join(ROOT, "test-artifacts", "chaos");
 export function record(scenario: string, figures: Record<string, unknown>): void {
 	mkdirSync(FIGURES_DIR, { recursive: true });
 	appendFileSync(join(FIGURES_DIR, "figures.jsonl"), `${JSON.stringify({ scenario, ...figures })}\n`);
-	console.log(`\n[chaos] ${scenario}\n${Object.entries(figures).map(([k, v]) => `  ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("\n")}`);
+	console.log(
+		`\n[chaos] ${scenario}\n${Object.entries(figures)
+			.map(([k, v]) => `  ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)
+			.join("\n")}`,
+	);
 }
 
 export const FIGURES_FILE = join(FIGURES_DIR, "figures.jsonl");
