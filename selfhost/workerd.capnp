@@ -53,6 +53,7 @@ const roomkit :Workerd.Worker = (
     (name = "REST_SEND_RATE_BURST", fromEnvironment = "REST_SEND_RATE_BURST"),
     (name = "MAX_SOCKETS_PER_ROOM", fromEnvironment = "MAX_SOCKETS_PER_ROOM"),
     (name = "MAX_SOCKETS_PER_USER", fromEnvironment = "MAX_SOCKETS_PER_USER"),
+    (name = "MAX_UNREAD_BYTES", fromEnvironment = "MAX_UNREAD_BYTES"),
     (name = "DEMO_DEV_MODE", fromEnvironment = "DEMO_DEV_MODE"),
   ],
 );

@@ -14,6 +14,7 @@ export interface Config {
 	restSendRateBurst: number;
 	maxSocketsPerRoom: number;
 	maxSocketsPerUser: number;
+	maxUnreadBytes: number;
 	defaultPageSize: number;
 	maxPageSize: number;
 }
@@ -53,6 +54,7 @@ export function loadConfig(env: Env): Config {
 		restSendRateBurst: positiveInt(env.REST_SEND_RATE_BURST, 40, "REST_SEND_RATE_BURST"),
 		maxSocketsPerRoom: positiveInt(env.MAX_SOCKETS_PER_ROOM, 10_000, "MAX_SOCKETS_PER_ROOM"),
 		maxSocketsPerUser: positiveInt(env.MAX_SOCKETS_PER_USER, 20, "MAX_SOCKETS_PER_USER"),
+		maxUnreadBytes: positiveInt(env.MAX_UNREAD_BYTES, 16 * 1024 * 1024, "MAX_UNREAD_BYTES"),
 		defaultPageSize: 50,
 		maxPageSize: 200,
 	};

@@ -22,6 +22,8 @@ const Identity = z.object({
 
 /** Close code for a socket the room cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
+/** Close code for a socket owed too much with no sign of life: reconnect and resume with `last_seq`. */
+export const CLOSE_NOT_READING = 4008;
 
 const json = (status: number, code: string, message: string) => Response.json({ error: { code, message } }, { status });
 
@@ -35,10 +37,18 @@ export class RoomObject extends DurableObject<Env> {
 	private readonly peers = new Map<WebSocket, Peer>();
 	/** Sockets this object closed: frames still in flight from them are ignored, and they are never re-attached. */
 	private readonly closing = new WeakSet<WebSocket>();
+	/**
+	 * Characters sent to each socket since it last showed life (a frame or a heartbeat). workerd
+	 * buffers whatever a peer does not read without bound and exposes no `bufferedAmount`, so
+	 * this is the only handle on a client that stopped reading: past the cap it is closed.
+	 */
+	private readonly unread = new WeakMap<WebSocket, { chars: number; since: number }>();
+	private readonly maxUnread: number;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		const config = loadConfig(env);
+		this.maxUnread = config.maxUnreadBytes;
 		this.core = new RoomCore({
 			log: new MessageLog(ctx.storage.sql),
 			outbox: new Outbox(workerdScheduler),
@@ -64,7 +74,8 @@ export class RoomObject extends DurableObject<Env> {
 			const state: ConnState = parsed.data;
 			peer = {
 				state,
-				write(frame) {
+				write: (frame) => {
+					if (!this.owe(ws, frame.length)) return;
 					try {
 						ws.send(frame);
 					} catch {
@@ -77,6 +88,23 @@ export class RoomObject extends DurableObject<Env> {
 			this.core.attach(peer);
 		}
 		return peer;
+	}
+
+	/** Counts what a socket is sent; false (and the socket closed) once it is owed too much without a sign of life. */
+	private owe(ws: WebSocket, chars: number): boolean {
+		const now = Date.now();
+		const account = this.unread.get(ws) ?? { chars: 0, since: now };
+		this.unread.set(ws, account);
+		account.chars += chars;
+		if (account.chars <= this.maxUnread) return true;
+		// Heartbeats are answered by the runtime without waking us; it keeps when the last one came.
+		const heartbeat = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+		if (heartbeat >= account.since) {
+			this.unread.set(ws, { chars, since: now });
+			return true;
+		}
+		this.close(ws, CLOSE_NOT_READING, "too far behind; reconnect with last_seq");
+		return false;
 	}
 
 	private drop(ws: WebSocket): void {
@@ -111,6 +139,7 @@ export class RoomObject extends DurableObject<Env> {
 
 	override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
 		if (this.closing.has(ws)) return;
+		this.unread.delete(ws);
 		const peer = this.peerOf(ws);
 		if (!peer) return;
 		try {
