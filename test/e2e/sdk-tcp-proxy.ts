@@ -13,6 +13,7 @@ export class TcpProxy {
 	/** While true, new connections are reset at once (the server is unreachable). */
 	refusing = false;
 	private readonly pairs = new Set<Pair>();
+	private readonly sockets = new Set<Socket>();
 
 	private constructor(
 		private readonly server: Server,
@@ -39,8 +40,10 @@ export class TcpProxy {
 
 	private accept(client: Socket, targetPort: number): void {
 		this.accepted += 1;
+		this.sockets.add(client);
+		client.on("close", () => this.sockets.delete(client));
 		if (this.refusing) {
-			client.resetAndDestroy();
+			reset(client);
 			return;
 		}
 		const upstream = new Socket();
@@ -61,8 +64,8 @@ export class TcpProxy {
 	/** Resets every relayed connection (both ends see the TCP connection die). */
 	killAll(): void {
 		for (const { client, upstream } of [...this.pairs]) {
-			client.resetAndDestroy();
-			upstream.resetAndDestroy();
+			reset(client);
+			reset(upstream);
 		}
 	}
 
@@ -85,7 +88,18 @@ export class TcpProxy {
 	}
 
 	async close(): Promise<void> {
+		this.refusing = true;
 		this.killAll();
+		for (const socket of this.sockets) socket.destroy();
 		await new Promise<void>((resolve) => this.server.close(() => resolve()));
+	}
+}
+
+/** An RST where the socket allows one (a socket still connecting does not). */
+function reset(socket: Socket): void {
+	try {
+		socket.resetAndDestroy();
+	} catch {
+		socket.destroy();
 	}
 }
