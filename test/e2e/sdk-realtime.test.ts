@@ -1,7 +1,14 @@
 // The SDK's room sockets against a real `wrangler dev`, through a TCP proxy that breaks the
 // network on cue: resets, silent connections, lost acks, refused reconnects, several rooms, removal.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { type ChatClient, type ChatMessage, type ConnectionState, createClient, type RoomConnection, type RoomEvents } from "../../src/client";
+import {
+	type ChatClient,
+	type ChatMessage,
+	type ConnectionState,
+	createClient,
+	type RoomConnection,
+	type RoomEvents,
+} from "../../src/client";
 import { type RunningServer, startWranglerDev } from "./harness";
 import { TcpProxy } from "./sdk-tcp-proxy";
 
@@ -52,7 +59,12 @@ async function bobThroughProxy() {
 
 function watch(room: RoomConnection) {
 	cleanups.push(() => room.close());
-	const seen = { messages: [] as ChatMessage[], states: [] as ConnectionState[], disconnects: [] as RoomEvents["disconnected"][], errors: [] as string[] };
+	const seen = {
+		messages: [] as ChatMessage[],
+		states: [] as ConnectionState[],
+		disconnects: [] as RoomEvents["disconnected"][],
+		errors: [] as string[],
+	};
 	room.on("new_message", (m) => seen.messages.push(m));
 	room.on("state", (s) => seen.states.push(s));
 	room.on("disconnected", (d) => seen.disconnects.push(d));
@@ -224,7 +236,11 @@ describe("rooms", () => {
 		const pending = conn.send("let me in").catch((error: unknown) => error);
 		await until(() => conn.state === "closed", "closed");
 		expect(seen.errors).toEqual(["forbidden"]);
-		expect(await pending).toMatchObject({ name: "ChatRoomError", code: "forbidden", message: "This room is private and you are not a member" });
+		expect(await pending).toMatchObject({
+			name: "ChatRoomError",
+			code: "forbidden",
+			message: "This room is private and you are not a member",
+		});
 		expect((await backend.messages.history(room.id)).messages).toEqual([]);
 	});
 });

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
-import { type ChatMessage, type ChatRoom, type ChatUser, ChatApiError, ChatClient, createClient } from "../../src/client";
+import { ChatApiError, ChatClient, type ChatMessage, type ChatRoom, type ChatUser, createClient } from "../../src/client";
 import * as clientFrames from "../../src/client/realtime/frames";
 import * as serverFrames from "../../src/protocol/frames";
 import { freePort, ROOT, type RunningServer, startWranglerDev } from "./harness";
@@ -79,7 +79,15 @@ describe("REST methods", () => {
 		expect(first).toEqual({ id: UUID, room_id: room.id, seq: 1, user_id: alice.id, text_message: "hello", created_at: ISO });
 		const keyed = await asBob.messages.send(room.id, { text_message: "hi", client_msg_id: "bob-1" });
 		expect(await asBob.messages.send(room.id, { text_message: "hi again?", client_msg_id: "bob-1" })).toEqual(keyed);
-		expect(keyed).toEqual({ id: UUID, room_id: room.id, seq: 2, user_id: bob.id, text_message: "hi", created_at: ISO, client_msg_id: "bob-1" });
+		expect(keyed).toEqual({
+			id: UUID,
+			room_id: room.id,
+			seq: 2,
+			user_id: bob.id,
+			text_message: "hi",
+			created_at: ISO,
+			client_msg_id: "bob-1",
+		});
 		expect(await backend.messages.history(room.id)).toEqual({ messages: [first, keyed] });
 		expect(await asAlice.messages.history(room.id, { after_seq: 1 })).toEqual({ messages: [keyed] });
 		expect(await asAlice.messages.history(room.id, { before_seq: 2, limit: 1 })).toEqual({ messages: [first] });
@@ -136,7 +144,9 @@ describe("browser bundle", () => {
 		expect((await fetch(`${server.base}/demo/client.js`, { headers: { "If-None-Match": etag ?? "" } })).status).toBe(304);
 
 		const sdk = await import(/* @vite-ignore */ `data:text/javascript;base64,${Buffer.from(source).toString("base64")}`);
-		expect(Object.keys(sdk)).toEqual(expect.arrayContaining(["createClient", "ChatClient", "ChatApiError", "ChatRoomError", "RoomConnection"]));
+		expect(Object.keys(sdk)).toEqual(
+			expect.arrayContaining(["createClient", "ChatClient", "ChatApiError", "ChatRoomError", "RoomConnection"]),
+		);
 		const admin = sdk.createClient({ baseUrl: server.base, adminToken: server.adminToken });
 		const created = await admin.admin.createClient({ name: "bundle" });
 		const error = await admin.admin.rotateToken("0190aaaa-0000-7000-8000-000000000000").catch((e: unknown) => e);

@@ -27,6 +27,7 @@ export function demoHtml({ devMode, version }: { devMode: boolean; version: stri
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Roomkit chat demo</title>
+<link rel="icon" href="data:,">
 <style>
 	:root { color-scheme: light; --fg: #1b1f24; --muted: #4b5563; --line: #9ca3af; --accent: #1d4ed8; --bg: #ffffff; --soft: #f3f4f6; }
 	* { box-sizing: border-box; }
@@ -50,6 +51,7 @@ export function demoHtml({ devMode, version }: { devMode: boolean; version: stri
 	.hint { color: var(--muted); margin: 0.25rem 0; font-size: 0.9rem; }
 	.tag { font-size: 0.75rem; font-weight: 600; color: #7c2d12; background: #ffedd5; padding: 0.1rem 0.4rem; border-radius: 0.25rem; }
 	code { overflow-wrap: anywhere; }
+	a { color: var(--accent); }
 	#room-list { list-style: none; padding: 0; display: grid; gap: 0.5rem; }
 	#room-list button { width: 100%; text-align: left; background: var(--bg); color: var(--accent); }
 	#messages { list-style: none; margin: 0.5rem 0; padding: 0.5rem; border: 1px solid var(--line); border-radius: 0.5rem; height: min(55vh, 28rem); overflow-y: auto; display: flex; flex-direction: column; gap: 0.4rem; }
