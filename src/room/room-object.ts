@@ -95,8 +95,11 @@ export class RoomObject extends DurableObject<Env> {
 		const now = Date.now();
 		const account = this.unread.get(ws) ?? { chars: 0, since: now };
 		this.unread.set(ws, account);
-		account.chars += chars;
-		if (account.chars <= this.maxUnread) return true;
+		// The first frame after a sign of life always goes, so even a catch-up batch larger than the cap makes progress.
+		if (account.chars === 0 || account.chars + chars <= this.maxUnread) {
+			account.chars += chars;
+			return true;
+		}
 		// Heartbeats are answered by the runtime without waking us; it keeps when the last one came.
 		const heartbeat = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
 		if (heartbeat >= account.since) {
