@@ -6,7 +6,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
 	test: {
 		name: "chaos",
-		include: ["test/chaos/**/*.test.ts"],
+		// The WebSocket fuzzer from `npm test` again, five times longer.
+		include: ["test/chaos/**/*.test.ts", "test/e2e/abuse-fuzz-ws.test.ts"],
+		env: { FUZZ_RUNS: process.env.FUZZ_RUNS ?? "25000" },
 		environment: "node",
 		fileParallelism: false,
 		testTimeout: 600_000,
