@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type ChatClient, createClient } from "../../src/client";
-import { ROOT, type RunningServer, startWranglerDev } from "../e2e/harness";
+import { ROOT, type RunningServer, startSelfhost, startWranglerDev } from "../e2e/harness";
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -214,6 +214,47 @@ describe("demo page", () => {
 			return { text: el.textContent, outline: `${style.outlineStyle} ${style.outlineWidth}` };
 		});
 		expect(focused).toEqual({ text: "Send", outline: "solid 3px" });
+	});
+});
+
+describe("demo page on bare workerd (self-hosted, no asset binding)", () => {
+	let selfhost: RunningServer;
+	beforeAll(async () => {
+		selfhost = await startSelfhost({ vars: { DEMO_DEV_MODE: "1" } });
+	});
+	afterAll(() => selfhost?.stop());
+
+	it("serves the page and the SDK, and two tabs chat", async () => {
+		const context = await newContext();
+		const alice = await context.newPage();
+		await alice.goto(`${selfhost.base}/demo`);
+		await alice.getByLabel("Admin token").fill(selfhost.adminToken);
+		await alice.getByLabel("Your name").fill("Alice");
+		await alice.getByRole("button", { name: "Create user and sign in" }).click();
+		await alice.getByLabel("New room name").fill("self-hosted");
+		await alice.getByRole("button", { name: "Create room" }).click();
+		await expect.poll(() => state(alice).textContent()).toBe("Connected");
+		const roomId = (await alice.locator("#room-id-label").textContent()) ?? "";
+
+		const bob = await context.newPage();
+		await bob.goto(`${selfhost.base}/demo#room=${roomId}`);
+		await bob.getByLabel("Your name").fill("Bob");
+		await bob.getByRole("button", { name: "Create user and sign in" }).click();
+		await expect.poll(() => state(bob).textContent()).toBe("Connected");
+		await send(bob, "hello from bob");
+		await send(alice, "hello from alice");
+		await expect
+			.poll(() => shown(bob))
+			.toEqual([
+				[1, "Bob (you)", "hello from bob"],
+				[2, "Alice", "hello from alice"],
+			]);
+		await expect
+			.poll(() => shown(alice))
+			.toEqual([
+				[1, "Bob", "hello from bob"],
+				[2, "Alice (you)", "hello from alice"],
+			]);
 	});
 });
 

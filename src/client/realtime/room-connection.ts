@@ -75,6 +75,9 @@ export class RoomConnection {
 	private everJoined = false;
 	private attempt = 0;
 	private joinCount = 0;
+	/** A `join_room` is on its way; a gap waits for its answer instead of asking again. */
+	private joinInFlight = false;
+	private resendScheduled = false;
 	private currentState: ConnectionState = "connecting";
 	private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 	private heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -196,7 +199,8 @@ export class RoomConnection {
 			switch (event.event) {
 				case "new_message":
 					this.deliver(this.sequencer.accept(event.data));
-					if (this.joined && this.sequencer.hasGap) this.sendJoin();
+					// A hole in seq: ask the room to replay from what we have (duplicates are dropped).
+					if (this.joined && this.sequencer.hasGap && !this.joinInFlight) this.sendJoin();
 					break;
 				case "ack":
 					this.handleAck(event.id, event.data);
@@ -212,6 +216,7 @@ export class RoomConnection {
 
 	private handleAck(id: string | number | undefined, data: Record<string, unknown>): void {
 		if (typeof id === "string" && id.startsWith("join:")) {
+			this.joinInFlight = false;
 			if (typeof data.last_seq === "number") this.onJoined(data.last_seq);
 			return;
 		}
@@ -227,7 +232,13 @@ export class RoomConnection {
 		if (code === "rate_limited") {
 			// The frame was dropped, possibly before the server could read its id: send everything
 			// unacknowledged again once the bucket refilled; `client_msg_id` keeps that safe.
-			this.later(() => this.resendPending(), 1_000);
+			if (!this.resendScheduled) {
+				this.resendScheduled = true;
+				this.later(() => {
+					this.resendScheduled = false;
+					this.resendPending();
+				}, 1_000);
+			}
 			if (!pending) this.events.emit("error", new ChatRoomError(code, message));
 			return;
 		}
@@ -254,6 +265,7 @@ export class RoomConnection {
 	}
 
 	private sendJoin(): void {
+		this.joinInFlight = true;
 		const last = this.sequencer.last;
 		this.write({
 			event: "join_room",
@@ -390,6 +402,7 @@ export class RoomConnection {
 		const socket = this.socket;
 		this.socket = null;
 		this.joined = false;
+		this.joinInFlight = false;
 		if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
 		this.alive();
 		if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);

@@ -1,0 +1,97 @@
+// The SDK's pure pieces, without a server: ordering, backoff, token claims, frame parsing.
+import { describe, expect, it } from "vitest";
+import { backoffDelay, readTokenClaims, Sequencer, TokenSource } from "../../src/client";
+import { parseServerFrame } from "../../src/client/realtime/frames";
+import type { ChatMessage } from "../../src/client/types";
+
+const message = (seq: number): ChatMessage => ({
+	id: `0190aaaa-0000-7000-8000-${String(seq).padStart(12, "0")}`,
+	room_id: "0190aaaa-0000-7000-8000-000000000000",
+	seq,
+	user_id: "0190aaaa-0000-7000-8000-ffffffffffff",
+	text_message: `m${seq}`,
+	created_at: "2026-11-24T06:00:00.000Z",
+});
+const seqs = (messages: ChatMessage[]) => messages.map((m) => m.seq);
+
+describe("Sequencer", () => {
+	it("hands out each seq once, in order, holding later ones until the gap fills", () => {
+		const sequencer = new Sequencer(2);
+		expect(seqs(sequencer.accept(message(2)))).toEqual([]);
+		expect(seqs(sequencer.accept(message(4)))).toEqual([]);
+		expect(sequencer.hasGap).toBe(true);
+		expect(seqs(sequencer.accept(message(5)))).toEqual([]);
+		expect(seqs(sequencer.accept(message(4)))).toEqual([]);
+		expect(seqs(sequencer.accept(message(3)))).toEqual([3, 4, 5]);
+		expect(sequencer.hasGap).toBe(false);
+		expect(seqs(sequencer.accept(message(3)))).toEqual([]);
+		expect(sequencer.last).toBe(5);
+	});
+
+	it("without a position, starts after what the room held at the first join", () => {
+		const sequencer = new Sequencer();
+		expect(seqs(sequencer.accept(message(8)))).toEqual([]);
+		expect(seqs(sequencer.accept(message(9)))).toEqual([]);
+		expect(seqs(sequencer.start(8))).toEqual([9]);
+		expect(seqs(sequencer.start(20))).toEqual([]);
+		expect(sequencer.last).toBe(9);
+	});
+});
+
+describe("backoffDelay", () => {
+	it("doubles its window up to the cap, with half of it random", () => {
+		const options = { minDelayMs: 100, maxDelayMs: 1_000 };
+		expect([0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(attempt, options, () => 0))).toEqual([50, 100, 200, 400, 500, 500]);
+		expect([0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(attempt, options, () => 1))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+	});
+});
+
+describe("token claims", () => {
+	const jwt = (payload: unknown) => `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify(payload)).toString("base64url")}.sig`;
+
+	it("reads sub, iat and exp and ignores the rest or anything malformed", () => {
+		expect(readTokenClaims(jwt({ sub: "u1", iat: 10, exp: 13, cid: "c" }))).toEqual({ sub: "u1", iat: 10, exp: 13 });
+		expect(readTokenClaims(jwt({ exp: "soon" }))).toEqual({});
+		expect(readTokenClaims("not a jwt")).toEqual({});
+		expect(readTokenClaims("a.%%%.c")).toEqual({});
+	});
+
+	it("refreshes once for concurrent callers, and before connecting when the token is about to expire", async () => {
+		let now = 10_000;
+		let calls = 0;
+		const source = new TokenSource(
+			jwt({ exp: 12 }),
+			async () => {
+				calls += 1;
+				return jwt({ exp: 100 + calls });
+			},
+			() => now,
+		);
+		expect(await source.valid(1_000)).toBe(jwt({ exp: 12 }));
+		now = 11_500;
+		const [a, b] = await Promise.all([source.valid(1_000), source.refresh()]);
+		expect([a, b, calls]).toEqual([jwt({ exp: 101 }), jwt({ exp: 101 }), 1]);
+		await expect(new TokenSource("x").refresh()).rejects.toThrow(/getToken/);
+		await expect(new TokenSource("x", () => "").refresh()).rejects.toThrow(/must return a JWT/);
+	});
+});
+
+describe("parseServerFrame", () => {
+	it("splits batches on newlines and keeps only well-formed events", () => {
+		const frame = [
+			JSON.stringify({ event: "new_message", data: message(1) }),
+			'{"event":"pong"}',
+			JSON.stringify({ event: "ack", id: "c_1", data: message(1) }),
+			"not json",
+			JSON.stringify({ event: "new_message", data: { seq: "2" } }),
+			JSON.stringify({ event: "error", id: 7, data: { code: "rate_limited", message: "slow down" } }),
+			"",
+		].join("\n");
+		expect(parseServerFrame(frame)).toEqual([
+			{ event: "new_message", data: message(1) },
+			{ event: "pong" },
+			{ event: "ack", id: "c_1", data: message(1) },
+			{ event: "error", id: 7, data: { code: "rate_limited", message: "slow down" } },
+		]);
+	});
+});
