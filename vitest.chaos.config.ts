@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// `npm run test:chaos`: the long crash, recovery and soak runs against bare workerd on
+// `npm run test:chaos` (test/chaos/run.mjs) runs this: the long crash, recovery and soak runs against bare workerd on
 // 127.0.0.1, one file at a time (they measure the server, so they must not compete), bounded
 // to well under 15 minutes. Not part of `npm test`.
 export default defineConfig({
@@ -8,7 +8,7 @@ export default defineConfig({
 		name: "chaos",
 		// The WebSocket fuzzer from `npm test` again, five times longer.
 		include: ["test/chaos/**/*.test.ts", "test/e2e/abuse-fuzz-ws.test.ts"],
-		env: { FUZZ_RUNS: process.env.FUZZ_RUNS ?? "25000" },
+		env: { FUZZ_RUNS: process.env.FUZZ_RUNS ?? "25000", CHAOS_RUN: "1" },
 		environment: "node",
 		fileParallelism: false,
 		testTimeout: 600_000,

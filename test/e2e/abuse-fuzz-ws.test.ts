@@ -86,6 +86,7 @@ const nasty = fc.constantFrom(
 	"'); DROP TABLE messages; --",
 	"<script>alert(1)</script>",
 	"<img src=x onerror=alert(1)>",
+	// biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe
 	"${7*7}{{7*7}}%s%n",
 	"\u0000\u0001\u001f",
 	"\u202eevil",
@@ -140,14 +141,12 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
 			{ requiredKeys: [] },
 		)
 		.map((v): Frame => ({ kind: "text", body: JSON.stringify(v).replaceAll('"ROOM"', JSON.stringify(roomId)) })),
-	fc
-		.nat({ max: 100_000 })
-		.map(
-			(n): Frame => ({
-				kind: "text",
-				body: JSON.stringify({ event: "send_message", data: { room_id: roomId, text_message: "x".repeat(n) } }),
-			}),
-		),
+	fc.nat({ max: 100_000 }).map(
+		(n): Frame => ({
+			kind: "text",
+			body: JSON.stringify({ event: "send_message", data: { room_id: roomId, text_message: "x".repeat(n) } }),
+		}),
+	),
 	fc.nat({ max: 30_000 }).map((n): Frame => ({ kind: "text", body: `${"[".repeat(n)}${"]".repeat(n)}` })),
 	fc
 		.nat({ max: 10_000 })
@@ -273,6 +272,22 @@ describe("WebSocket fuzzing over TCP (bare workerd)", () => {
 		console.log(
 			`WS fuzz: ${stored.length} messages stored gap-free from seq ${marker.json.seq}; ${verbatim} fuzzed texts read back verbatim`,
 		);
+		if (process.env.CHAOS_RUN) {
+			const { record } = await import("../chaos/support");
+			record(`WebSocket fuzzing over TCP (bare workerd, ${frames} frames)`, {
+				frames,
+				binary_frames: binary,
+				invalid_utf8_text_frames: invalidUtf8,
+				frames_over_64_KiB: huge,
+				answers: answers.length,
+				internal_errors: errorCodes.get("internal_error") ?? 0,
+				sockets_closed_by_bad_input: closed,
+				error_codes: Object.fromEntries(errorCodes),
+				valid_sends_acked: acked.length,
+				stored_gap_free: stored.length,
+				fuzzed_texts_read_back_verbatim: verbatim,
+			});
+		}
 		for (const p of probes) p.ws.close(1000);
 	}, 900_000);
 

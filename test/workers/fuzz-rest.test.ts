@@ -30,6 +30,7 @@ const nasty = fc.constantFrom(
 	"<script>alert(1)</script>",
 	"<img src=x onerror=alert(1)>",
 	"{{7*7}}",
+	// biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe
 	"${7*7}",
 	"%s%s%s%n",
 	"../../../../etc/passwd",
