@@ -33,7 +33,14 @@ const OUT = arg("out", join(ROOT, "bench", "results", "last-run.json"));
 // "workerd": the service as `npm run selfhost` runs it and the bare object on bare workerd;
 // "wrangler": both under `wrangler dev` (which adds a proxy workerd in front of the worker).
 const RUNTIME = arg("runtime", selfhostAvailable() ? "workerd" : "wrangler");
-const HIBERNATION_WAIT_MS = Number(arg("hibernation-wait", "30000"));
+const HIBERNATION_WAIT_MS = Number(arg("hibernation-wait", "60000"));
+// Experiments on the bare object only, e.g. --bare-env=GROUP_COMMIT=1,GAP_PER_FRAME_MS=0 (see bench/bare/worker.ts).
+const BARE_ENV = Object.fromEntries(
+	arg("bare-env", "")
+		.split(",")
+		.filter(Boolean)
+		.map((kv) => kv.split("=")),
+);
 const USERS = 50;
 // The per-connection rate limit (20/s, burst 40) would throttle the load generator, and 50
 // users hold up to 100 sockets each at 5,000 sockets: both raised for the benchmark only.
@@ -148,7 +155,14 @@ async function load(system, sockets, messages) {
 		timeoutMs: 240_000,
 	};
 	if (system.name === "ours") options.headers = system.tenant.headers;
-	return runGenerator(system, options, 330_000);
+	const result = await runGenerator(system, options, 330_000);
+	// The bare object reports its Outbox counters: how many flushes and frames the load took.
+	if (system.name === "bare")
+		result.outbox = await fetch(`${system.base}/stats?room=${roomId}`).then(
+			(r) => r.json(),
+			() => null,
+		);
+	return result;
 }
 
 /** RSS of a system's runtime: workerd processes under wrangler, or the socket.io node process. */
@@ -171,13 +185,18 @@ async function idleMemory(system, sockets) {
 		}
 		const connected = runtimeRss(system);
 		// Idle for longer than workerd's hibernation delay, so the room object is evicted.
-		await sleep(HIBERNATION_WAIT_MS);
+		const series = [];
+		for (let waited = 0; waited < HIBERNATION_WAIT_MS; waited += 5_000) {
+			await sleep(5_000);
+			series.push(round(runtimeRss(system)));
+		}
 		const idle = runtimeRss(system);
 		return {
 			sockets,
 			beforeMiB: round(before),
 			connectedMiB: round(connected),
 			idleMiB: round(idle),
+			everyFiveSecondsMiB: series,
 			ready: JSON.parse(child.logs().match(/\{"ready".*\}/)[0]),
 		};
 	} finally {
@@ -191,17 +210,22 @@ async function start(name) {
 	if (name === "ours") {
 		const adminToken = randomBytes(18).toString("base64url");
 		const vars = { ADMIN_TOKEN: adminToken, JWT_SECRET: randomBytes(24).toString("base64url"), ...BENCH_VARS };
-		const server = await startWrangler({ stateDir: join(tmp, "ours"), vars, migrateD1: true });
-		const system = { name, ...server, adminToken, runtime: "wrangler dev (workerd)" };
+		const server =
+			RUNTIME === "workerd"
+				? await startSelfhost({ dataDir: join(tmp, "ours"), env: vars })
+				: await startWrangler({ stateDir: join(tmp, "ours"), vars, migrateD1: true });
+		const runtime = RUNTIME === "workerd" ? `${workerdVersion()} as npm run selfhost runs it (selfhost/)` : "wrangler dev";
+		const system = { name, ...server, adminToken, runtime };
 		system.tenant = await tenantOf(system);
 		return system;
 	}
-	if (name === "bare")
-		return {
-			name,
-			...(await startWrangler({ config: join(ROOT, "bench", "bare", "wrangler.toml"), stateDir: join(tmp, "bare") })),
-			runtime: "wrangler dev (workerd)",
-		};
+	if (name === "bare") {
+		const server =
+			RUNTIME === "workerd"
+				? await startBareWorkerd({ dir: join(tmp, "bare"), env: BARE_ENV })
+				: await startWrangler({ config: join(ROOT, "bench", "bare", "wrangler.toml"), stateDir: join(tmp, "bare"), vars: BARE_ENV });
+		return { name, ...server, runtime: RUNTIME === "workerd" ? workerdVersion() : "wrangler dev" };
+	}
 	return { name, ...(await startSocketio()), runtime: `node ${process.version}` };
 }
 
@@ -265,7 +289,7 @@ async function main() {
 		systems.push(await start(name));
 	}
 	const results = [];
-	for (const sockets of SIZES) {
+	for (const sockets of RUNS > 0 ? SIZES : []) {
 		for (const system of systems) {
 			log(`warm-up ${system.name} ${sockets} sockets`);
 			const warm = await load(system, sockets, Math.min(MESSAGES, 400));
@@ -281,14 +305,14 @@ async function main() {
 				log(
 					result.error
 						? `${system.name} ${sockets} run ${run}: ERROR ${result.error}`
-						: `${system.name} ${sockets} run ${run}: ${result.deliveriesPerSecond}/s p50 ${result.p50} p99 ${result.p99} lost ${result.lost} dup ${result.duplicates} errors ${result.errors} (${result.outcome}) server cpu ${result.serverCpuMs} ms, waited ${result.serverWaitMs} ms, generator cpu ${result.generatorCpuMs} ms, wall ${Math.round(result.seconds * 1000)} ms`,
+						: `${system.name} ${sockets} run ${run}: ${result.deliveriesPerSecond}/s p50 ${result.p50} p99 ${result.p99} lost ${result.lost} dup ${result.duplicates} errors ${result.errors} (${result.outcome}) server cpu ${result.serverCpuMs} ms, waited ${result.serverWaitMs} ms, generator cpu ${result.generatorCpuMs} ms, wall ${Math.round(result.seconds * 1000)} ms${result.outbox ? `, outbox ${JSON.stringify(result.outbox)}` : ""}`,
 				);
 			}
 		}
 	}
 	const memory = [];
 	if (IDLE > 0) {
-		for (const system of systems.filter((s) => s.name !== "bare")) {
+		for (const system of systems) {
 			log(`memory: ${IDLE} idle sockets on ${system.name}`);
 			try {
 				memory.push({ system: system.name, ...(await idleMemory(system, IDLE)) });
