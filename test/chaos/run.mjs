@@ -21,9 +21,9 @@ const rest = spawnSync(process.execPath, [vitest, "run", "test/workers/fuzz-rest
 	maxBuffer: 512 * 1024 * 1024,
 });
 // The request log is one line per request; keep the verdict and the figures.
-const restLines = `${rest.stdout}${rest.stderr}`.split("\n").filter((l) => /REST fuzz:|verbatim:|Test Files|Tests |FAIL|Error/.test(l));
+const restLines = `${rest.stdout}${rest.stderr}`.split("\n").filter((l) => /REST fuzz:|verbatim:|Test Files|Tests |\bFAIL\b|^\s*\w*Error:/.test(l));
 console.log(restLines.join("\n"));
-const figure = (prefix) => restLines.find((l) => l.includes(prefix))?.replace(/^.*?(REST fuzz:|verbatim:)/, "$1") ?? "missing";
+const figure = (prefix) => restLines.find((l) => l.includes(prefix))?.replace(/^.*?(REST fuzz:|verbatim:)\s*/, "") ?? "missing";
 appendFileSync(
 	figures,
 	`${JSON.stringify({ scenario: `REST fuzzing inside workerd (${restRuns} requests)`, requests: figure("REST fuzz:"), verbatim: figure("verbatim:"), passed: rest.status === 0 })}\n`,
