@@ -177,6 +177,14 @@ async function mintUser(event) {
 		$("mint-form").reset();
 		await signIn({ baseUrl, token, userId: user.id, name, minted: true, roomId: linkedRoom });
 	} catch (error) {
+		if (error instanceof ChatApiError && error.status === 401 && demoClient() && !adminToken) {
+			// The server's data was reset since this browser saved its demo client.
+			store.write(localStorage, DEMO_CLIENT_KEY, null);
+			$("admin-token-field").hidden = false;
+			$("forget-demo-client").hidden = true;
+			notify("This server does not know the saved demo client any more: paste the admin token to create a new one.");
+			return;
+		}
 		notify(`Could not create a user: ${describe(error)}`);
 	}
 }
