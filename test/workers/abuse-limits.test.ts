@@ -63,7 +63,12 @@ describe("WebSocket frames: WS_RATE_PER_SECOND=20, WS_RATE_BURST=40 per connecti
 		expect(acks + limited.length).toBe(100);
 		expect(acks).toBeGreaterThanOrEqual(40);
 		expect(acks).toBeLessThan(60);
-		expect(limited[0]).toEqual({ event: "error", data: { code: "rate_limited", message: "Too many frames, slow down" } });
+		// Answers come in frame order, each carrying its frame's id.
+		expect(limited[0]).toEqual({
+			event: "error",
+			id: answers.indexOf(limited[0]),
+			data: { code: "rate_limited", message: "Too many frames, slow down" },
+		});
 		const served = await bystander.request(send(r.id, "unaffected", "b1"));
 		expect(served.at(-1)).toMatchObject({ event: "ack", id: "b1", data: { text_message: "unaffected", user_id: as(1).id } });
 		// The limit is per connection: the same user's second socket starts with a full bucket.

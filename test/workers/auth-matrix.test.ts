@@ -10,6 +10,9 @@ import { JWT_AUDIENCE, JWT_ISSUER } from "../../src/auth/jwt";
 import type { Env } from "../../src/env";
 import { admin, BASE, bearer, call, JWT_SECRET, room, type Tenant, tenant } from "./helpers";
 
+// `exports` and `env` are typed per project by `wrangler types`; these need only the Worker and D1.
+const worker = (exports as unknown as { default: Fetcher }).default;
+const db = (env as unknown as Env).DB as D1Database;
 const encoder = new TextEncoder();
 const kidOf = async (secret: string) => (await sha256Hex(`kid:${secret}`)).slice(0, 16);
 
@@ -77,7 +80,16 @@ beforeAll(async () => {
 	const jwts: Array<[string, string]> = [
 		["expired JWT", await forge({ ...claims, exp: past })],
 		["tampered JWT", tamper(alice.token, mallory.id)],
-		["alg none", new UnsecuredJWT({ cid: a.clientId }).setSubject(alice.id).setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE).setIssuedAt().setExpirationTime("10m").encode()],
+		[
+			"alg none",
+			new UnsecuredJWT({ cid: a.clientId })
+				.setSubject(alice.id)
+				.setIssuer(JWT_ISSUER)
+				.setAudience(JWT_AUDIENCE)
+				.setIssuedAt()
+				.setExpirationTime("10m")
+				.encode(),
+		],
 		["wrong aud", await forge({ ...claims, aud: "someone-else" })],
 		["wrong iss", await forge({ ...claims, iss: "someone-else" })],
 		["wrong secret", await forge({ ...claims, secret: "not-the-secret" })],
@@ -116,9 +128,19 @@ const routes: Route[] = [
 	{ name: "GET /room/{room_id}", method: "GET", path: () => `/room/${privateRoom.id}` },
 	{ name: "POST /room/{room_id}/join", method: "POST", path: () => `/room/${privateRoom.id}/join` },
 	{ name: "GET /room/{room_id}/members", method: "GET", path: () => `/room/${privateRoom.id}/members` },
-	{ name: "POST /room/{room_id}/members", method: "POST", path: () => `/room/${privateRoom.id}/members`, body: () => ({ user_id: alice.id }) },
+	{
+		name: "POST /room/{room_id}/members",
+		method: "POST",
+		path: () => `/room/${privateRoom.id}/members`,
+		body: () => ({ user_id: alice.id }),
+	},
 	{ name: "DELETE /room/{room_id}/members/{user_id}", method: "DELETE", path: () => `/room/${privateRoom.id}/members/${alice.id}` },
-	{ name: "POST /room/{room_id}/message/send", method: "POST", path: () => `/room/${privateRoom.id}/message/send`, body: () => ({ text_message: "intrusion" }) },
+	{
+		name: "POST /room/{room_id}/message/send",
+		method: "POST",
+		path: () => `/room/${privateRoom.id}/message/send`,
+		body: () => ({ text_message: "intrusion" }),
+	},
 	{ name: "GET /room/{room_id}/messages", method: "GET", path: () => `/room/${privateRoom.id}/messages` },
 ];
 
@@ -129,7 +151,7 @@ async function handshake(cred: Credential): Promise<{ status: number; code?: str
 	const headers: Creds = { Upgrade: "websocket" };
 	if (cred.jwt) headers["Sec-WebSocket-Protocol"] = `roomkit.v1, ${cred.jwt}`;
 	else Object.assign(headers, cred.headers);
-	const res = await exports.default.fetch(`${BASE}/room/${privateRoom.id}/ws`, { headers });
+	const res = await worker.fetch(`${BASE}/room/${privateRoom.id}/ws`, { headers });
 	if (res.webSocket) {
 		res.webSocket.accept();
 		res.webSocket.close(1000, "done");
@@ -167,7 +189,12 @@ const expected: Record<string, number[]> = {
 };
 
 /** Cells where a 2xx is legitimate and not access to tenant A's private data (see the comments above). */
-const legitimate = new Set(["GET /user/{user_id}|removed member JWT", "POST /user|other client's token", "GET /user|other client's token", "POST /room|removed member JWT"]);
+const legitimate = new Set([
+	"GET /user/{user_id}|removed member JWT",
+	"POST /user|other client's token",
+	"GET /user|other client's token",
+	"POST /room|removed member JWT",
+]);
 
 describe("auth and tenant isolation matrix", () => {
 	it("answers every bad credential on every route with the expected status, and accepts none", async () => {
@@ -231,7 +258,13 @@ describe("auth and tenant isolation matrix", () => {
 		expect(ids).toContain(b.users[0]!.id);
 		for (const u of a.users) expect(ids).not.toContain(u.id);
 		const created = await call("POST", "/room", b.backend, { members: [alice.id] });
-		expect(created.json).toEqual({ error: { code: "validation_failed", message: "Unknown members", fields: [{ path: "members.0", message: `No user ${alice.id} in this client` }] } });
+		expect(created.json).toEqual({
+			error: {
+				code: "validation_failed",
+				message: "Unknown members",
+				fields: [{ path: "members.0", message: `No user ${alice.id} in this client` }],
+			},
+		});
 		const history = await call("GET", `/room/${privateRoom.id}/messages`, a.backend);
 		expect(history.json.messages.map((m: { text_message: string }) => m.text_message)).toEqual(["for members only", "still here"]);
 	});
@@ -240,14 +273,18 @@ describe("auth and tenant isolation matrix", () => {
 		const t = await tenant(2, "tenant-c");
 		const [owner, guest] = t.users as [Tenant["users"][number], Tenant["users"][number]];
 		const r = await room(t, { private: true, members: [owner.id, guest.id] });
-		const res = await exports.default.fetch(`${BASE}/room/${r.id}/ws`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `roomkit.v1, ${guest.token}` } });
+		const res = await worker.fetch(`${BASE}/room/${r.id}/ws`, {
+			headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `roomkit.v1, ${guest.token}` },
+		});
 		expect(res.status).toBe(101);
 		const ws = res.webSocket as WebSocket;
 		const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
 		ws.accept();
 		expect((await call("DELETE", `/room/${r.id}/members/${guest.id}`, t.backend)).status).toBe(204);
 		expect(await closed).toBe(4003);
-		const again = await exports.default.fetch(`${BASE}/room/${r.id}/ws`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `roomkit.v1, ${guest.token}` } });
+		const again = await worker.fetch(`${BASE}/room/${r.id}/ws`, {
+			headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `roomkit.v1, ${guest.token}` },
+		});
 		expect(again.status).toBe(403);
 	});
 });
@@ -277,7 +314,10 @@ describe("JWT key rotation without downtime", () => {
 		expect(kid(newToken)).toBe(await kidOf("secret-two"));
 
 		const me = `/user/${user.id}`;
-		const statuses = async (target: Env) => [(await ask(target, "GET", me, bearer(oldToken))).status, (await ask(target, "GET", me, bearer(newToken))).status];
+		const statuses = async (target: Env) => [
+			(await ask(target, "GET", me, bearer(oldToken))).status,
+			(await ask(target, "GET", me, bearer(newToken))).status,
+		];
 		expect(await statuses(before)).toEqual([200, 401]);
 		expect(await statuses(during)).toEqual([200, 200]);
 		expect(await statuses(after)).toEqual([401, 200]);
@@ -290,10 +330,12 @@ describe("API tokens at rest", () => {
 		const t = await tenant(1, "dump");
 		const rotated = await call("POST", `/admin/clients/${t.clientId}/rotate-token`, admin);
 		const tokens = [t.key, rotated.json.api_token as string];
-		const tables = await env.DB!.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'").all<{ name: string }>();
+		const tables = await env
+			.DB!.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'")
+			.all<{ name: string }>();
 		let dump = "";
 		for (const { name } of tables.results) {
-			const rows = await env.DB!.prepare(`SELECT * FROM "${name}"`).all();
+			const rows = await db.prepare(`SELECT * FROM "${name}"`).all();
 			dump += JSON.stringify(rows.results);
 		}
 		expect(dump).toContain(t.clientId);
@@ -301,7 +343,10 @@ describe("API tokens at rest", () => {
 			const body = token.slice(3);
 			for (let i = 0; i + 16 <= body.length; i++) expect(dump.includes(body.slice(i, i + 16))).toBe(false);
 		}
-		const row = await env.DB!.prepare("SELECT api_token_hash FROM clients WHERE id = ?").bind(t.clientId).first<{ api_token_hash: string }>();
+		const row = await env
+			.DB!.prepare("SELECT api_token_hash FROM clients WHERE id = ?")
+			.bind(t.clientId)
+			.first<{ api_token_hash: string }>();
 		expect(row).toEqual({ api_token_hash: await sha256Hex(tokens[1] as string) });
 	});
 });

@@ -8,6 +8,8 @@ import { BASE, call, room, type Tenant, tenant } from "./helpers";
 // Vite hands VITE_-prefixed variables to code running inside workerd.
 const RUNS = Number((import.meta as unknown as { env: Record<string, string | undefined> }).env.VITE_FUZZ_RUNS ?? 5000);
 const PARALLEL = 8;
+// `exports` is typed per project by `wrangler types`; this needs only the Worker's fetch.
+const worker = (exports as unknown as { default: Fetcher }).default;
 
 let t: Tenant;
 let other: Tenant;
@@ -233,7 +235,7 @@ let total = 0;
 async function send(r: FuzzRequest): Promise<void> {
 	const [method, url] = routeOf(r.path, r.method, r.keepMethod);
 	const withBody = r.body !== undefined && method !== "GET" && method !== "HEAD";
-	const res = await exports.default.fetch(`${BASE}${url}${r.query}`, {
+	const res = await worker.fetch(`${BASE}${url}${r.query}`, {
 		method,
 		headers: r.headers,
 		body: withBody ? r.body : undefined,
