@@ -10,6 +10,9 @@ const ROOMS = Number(process.env.CHAOS_ROOMS ?? 5);
 const MESSAGES = Number(process.env.CHAOS_MESSAGES ?? 10_000);
 const KILLS = Number(process.env.CHAOS_KILLS ?? 3);
 const WINDOW = 8;
+/** REST senders beside the sockets: they retry with the same `client_msg_id` until they get an answer. */
+const REST_SENDERS = Number(process.env.CHAOS_REST_SENDERS ?? 2);
+const REST_MESSAGES = Number(process.env.CHAOS_REST_MESSAGES ?? 500);
 
 let server: Workerd | undefined;
 const rooms: RoomConnection[] = [];
@@ -26,9 +29,15 @@ async function until(check: () => boolean, what: string, timeoutMs: number): Pro
 	}
 }
 
-it(`loses no acknowledged message across ${KILLS} SIGKILLs (${CLIENTS} sockets, ${ROOMS} rooms, ${MESSAGES} messages)`, async () => {
+it(`loses no acknowledged message across ${KILLS} SIGKILLs (${CLIENTS} sockets + ${REST_SENDERS} REST senders, ${ROOMS} rooms, ${MESSAGES} + ${REST_SENDERS * REST_MESSAGES} messages)`, async () => {
 	// Limits high enough that the run measures durability, not throttling.
-	server = await Workerd.start({ WS_RATE_PER_SECOND: "100000", WS_RATE_BURST: "100000", MAX_SOCKETS_PER_USER: "100" });
+	server = await Workerd.start({
+		WS_RATE_PER_SECOND: "100000",
+		WS_RATE_BURST: "100000",
+		REST_SEND_RATE_PER_SECOND: "100000",
+		REST_SEND_RATE_BURST: "100000",
+		MAX_SOCKETS_PER_USER: "100",
+	});
 	const { key, users, rooms: roomIds, token } = await setup(server.base, server.adminToken, Math.min(CLIENTS, 10), ROOMS);
 
 	const seen: ChatMessage[][] = [];
@@ -50,8 +59,39 @@ it(`loses no acknowledged message across ${KILLS} SIGKILLs (${CLIENTS} sockets, 
 
 	// Each client sends its share with a few sends in flight; a send resolves on the server's ack.
 	const perClient = Math.ceil(MESSAGES / CLIENTS);
-	const total = perClient * CLIENTS;
+	const total = perClient * CLIENTS + REST_SENDERS * REST_MESSAGES;
 	const started = Date.now();
+	const rest = { retries: 0, ackedOnRetry: 0 };
+	const restSenders = Array.from({ length: REST_SENDERS }, async (_, i) => {
+		const user = users[i % users.length]!;
+		const roomId = roomIds[i % ROOMS]!;
+		for (let n = 0; n < REST_MESSAGES; n++) {
+			const text = `rest${i}-m${n}`;
+			for (let attempt = 0; ; attempt++) {
+				let status = 0;
+				let body: ChatMessage | undefined;
+				try {
+					const res = await fetch(`${server!.base}/room/${roomId}/message/send`, {
+						method: "POST",
+						headers: { clientKey: `${key}.${user.id}`, "content-type": "application/json" },
+						body: JSON.stringify({ text_message: text, client_msg_id: text }),
+					});
+					status = res.status;
+					body = (await res.json()) as ChatMessage;
+				} catch {
+					// The server died under the request: stored or not, the retry will tell.
+				}
+				if (status === 200 || status === 201) {
+					acked.set(text, body!);
+					if (status === 200) rest.ackedOnRetry++;
+					break;
+				}
+				rest.retries++;
+				if (attempt > 600) throw new Error(`REST send ${text} kept failing (last status ${status})`);
+				await sleep(100);
+			}
+		}
+	});
 	const senders = rooms.map(async (room, i) => {
 		const inFlight = new Set<Promise<void>>();
 		for (let n = 0; n < perClient; n++) {
@@ -91,7 +131,7 @@ it(`loses no acknowledged message across ${KILLS} SIGKILLs (${CLIENTS} sockets, 
 		);
 	}, 5_000);
 	try {
-		await Promise.all([killer, ...senders]);
+		await Promise.all([killer, ...senders, ...restSenders]);
 	} finally {
 		clearInterval(progress);
 	}
@@ -135,14 +175,17 @@ it(`loses no acknowledged message across ${KILLS} SIGKILLs (${CLIENTS} sockets, 
 
 	record("crash durability (bare workerd, SIGKILL)", {
 		sockets: CLIENTS,
+		rest_senders: REST_SENDERS,
 		rooms: ROOMS,
-		messages_sent: total,
+		messages_sent: `${total} (${perClient * CLIENTS} over sockets, ${REST_SENDERS * REST_MESSAGES} over REST)`,
 		messages_acknowledged: acked.size,
 		sends_never_resolved: unresolved,
 		kills: kills.length,
 		kill_points_acked: kills.map((k) => k.atAcked),
 		downtime_ms: kills.map((k) => k.downMs),
 		client_disconnects_seen: reconnects.reduce((a, b) => a + b, 0),
+		rest_retries: rest.retries,
+		rest_stored_before_crash_acknowledged_on_retry: rest.ackedOnRetry,
 		send_phase_seconds: Math.round(sendSeconds * 10) / 10,
 		messages_stored: storedTotal,
 		acknowledged_lost: lost,
