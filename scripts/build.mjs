@@ -16,6 +16,11 @@ const lock = join(root, "dist.lock");
 const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 const INPUTS = ["src", "migrations", "wrangler.toml", "package-lock.json", "selfhost/workerd.capnp", "scripts/build.mjs"];
 
+// The Worker imports the browser assets (SDK bundle, demo script) as a generated module;
+// make sure it exists and is current whoever calls this script (it rewrites only on change).
+const assets = spawnSync(process.execPath, [join(root, "scripts", "build-client.mjs")], { cwd: root, stdio: "inherit" });
+if (assets.status !== 0) process.exit(assets.status ?? 1);
+
 function newestMtime(path) {
 	const stat = statSync(path, { throwIfNoEntry: false });
 	if (!stat) return 0;
