@@ -142,7 +142,8 @@ export class RoomObject extends DurableObject<Env> {
 
 	override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
 		if (this.closing.has(ws)) return;
-		this.unread.delete(ws);
+		// A join is not a sign of reading: it asks for a catch-up, so a client that only re-joins stays counted.
+		if (typeof message !== "string" || !message.includes('"join_room"')) this.unread.delete(ws);
 		const peer = this.peerOf(ws);
 		if (!peer) return;
 		try {

@@ -22,27 +22,38 @@ afterAll(async () => {
 	await server?.stop();
 });
 
-/** A joined raw socket (no compression, so what is owed is what is sent) that counts new_message events. */
-async function joined(roomId: string, token: string, join = true) {
+/**
+ * A raw socket (no compression, so what is owed is what is sent) that counts new_message events;
+ * unless `join` is false it joins first, from `lastSeq` when given, and resolves once that is answered.
+ */
+async function joined(roomId: string, token: string, join = true, lastSeq?: number) {
 	const ws = new WebSocket(`${server.base.replace(/^http/, "ws")}/room/${roomId}/ws`, ["roomkit.v1", token], { perMessageDeflate: false });
 	sockets.push(ws);
-	const seen = { messages: 0, close: 0 };
+	const seen = { messages: 0, close: 0, joined: false };
 	ws.on("close", (code) => {
 		seen.close = code;
+	});
+	ws.on("message", (data) => {
+		for (const line of data.toString().split("\n")) {
+			if (line.startsWith('{"event":"new_message"')) seen.messages++;
+			else if (line.startsWith('{"event":"ack","id":"j"')) seen.joined = true;
+		}
 	});
 	await new Promise<void>((resolve, reject) => {
 		ws.once("error", reject);
 		ws.once("open", () => {
 			if (!join) return resolve();
-			ws.send(JSON.stringify({ event: "join_room", id: "j", data: { room_id: roomId } }));
-			ws.once("message", () => {
-				ws.on("message", (data) => {
-					for (const line of data.toString().split("\n")) if (line.startsWith('{"event":"new_message"')) seen.messages++;
-				});
-				resolve();
-			});
+			ws.send(
+				JSON.stringify({
+					event: "join_room",
+					id: "j",
+					data: lastSeq === undefined ? { room_id: roomId } : { room_id: roomId, last_seq: lastSeq },
+				}),
+			);
+			resolve();
 		});
 	});
+	if (join) await until(() => seen.joined || seen.close !== 0);
 	return { ws, seen };
 }
 
@@ -68,7 +79,7 @@ it("closes a socket that stopped reading with 4008 past MAX_UNREAD_BYTES, while 
 	}
 	await until(() => reader.seen.messages === total || reader.seen.close !== 0);
 	clearInterval(heartbeat);
-	expect(reader.seen, "the reader").toEqual({ messages: total, close: 0 });
+	expect(reader.seen, "the reader").toEqual({ messages: total, close: 0, joined: true });
 
 	// Reading again, the stalled socket finds what it was owed up to the cap, then the close.
 	(stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
@@ -84,12 +95,32 @@ it("closes a socket that stopped reading with 4008 past MAX_UNREAD_BYTES, while 
 	let rounds = 0;
 	while (have < total && rounds < 20) {
 		rounds++;
-		const again = await joined(roomId, alice.token);
-		again.ws.send(JSON.stringify({ event: "join_room", id: "resume", data: { room_id: roomId, last_seq: have } }));
+		const again = await joined(roomId, alice.token, true, have);
 		await until(() => have + again.seen.messages === total || again.seen.close !== 0);
 		have += again.seen.messages;
 		again.ws.close();
 	}
 	expect(have, `resumed in ${rounds} rounds`).toBe(total);
 	expect(rounds).toBeGreaterThan(1);
+});
+
+it("keeps counting for a socket that only re-joins: catch-ups asked for and never read close it with 4008 too", async () => {
+	const roomId = (await api.call("POST", "/room", { clientKey: tenant.key }, {})).json.id as string;
+	const [alice, bob] = tenant.users as [{ id: string; token: string }, { id: string; token: string }];
+	const sender = await joined(roomId, bob.token, false);
+	// About 180 KB of history: one catch-up fits under the cap, two do not.
+	for (let i = 0; i < 150; i++)
+		sender.ws.send(JSON.stringify({ event: "send_message", id: i, data: { room_id: roomId, text_message: `${i}:${"z".repeat(1000)}` } }));
+	await until(() => false, 300);
+	const abuser = await joined(roomId, alice.token);
+	(abuser.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+	for (let i = 0; i < 10; i++) {
+		abuser.ws.send(JSON.stringify({ event: "join_room", id: `again${i}`, data: { room_id: roomId, last_seq: 0 } }));
+		await new Promise((r) => setTimeout(r, 50));
+	}
+	(abuser.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+	await until(() => abuser.seen.close !== 0);
+	expect(abuser.seen.close).toBe(4008);
+	// Without the count it would have been sent ten catch-ups (1,500 messages).
+	expect(abuser.seen.messages).toBeLessThanOrEqual(300);
 });
