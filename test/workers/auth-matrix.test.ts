@@ -147,15 +147,23 @@ const routes: Route[] = [
 const WS = "GET /room/{room_id}/ws";
 
 /** The handshake: a JWT goes in as a subprotocol (the browser way), anything else as headers. */
-async function handshake(cred: Credential): Promise<{ status: number; code?: string }> {
-	const headers: Creds = { Upgrade: "websocket" };
-	if (cred.jwt) headers["Sec-WebSocket-Protocol"] = `roomkit.v1, ${cred.jwt}`;
+type Offer = "subprotocol" | "query" | "headers";
+
+/** The handshake, with a JWT offered as a subprotocol (the browser way), as `?token=`, or as headers. */
+async function handshake(
+	cred: Credential,
+	offer: Offer = "subprotocol",
+	extra: Creds = {},
+): Promise<{ status: number; code?: string; ws?: WebSocket }> {
+	const headers: Creds = { Upgrade: "websocket", ...extra };
+	let query = "";
+	if (cred.jwt && offer === "subprotocol") headers["Sec-WebSocket-Protocol"] = `roomkit.v1, ${cred.jwt}`;
+	else if (cred.jwt && offer === "query") query = `?token=${encodeURIComponent(cred.jwt)}`;
 	else Object.assign(headers, cred.headers);
-	const res = await worker.fetch(`${BASE}/room/${privateRoom.id}/ws`, { headers });
+	const res = await worker.fetch(`${BASE}/room/${privateRoom.id}/ws${query}`, { headers });
 	if (res.webSocket) {
 		res.webSocket.accept();
-		res.webSocket.close(1000, "done");
-		return { status: res.status };
+		return { status: res.status, ws: res.webSocket };
 	}
 	const json = (await res.json()) as { error: { code: string } };
 	return { status: res.status, code: json.error.code };
@@ -221,10 +229,18 @@ describe("auth and tenant isolation matrix", () => {
 		}
 		const wsRow: number[] = [];
 		for (const cred of bad) {
-			const res = await handshake(cred);
-			wsRow.push(res.status);
-			cells++;
-			if (res.status < 400) accepted++;
+			// A JWT gets the same answer however it is offered.
+			const offers: Offer[] = cred.jwt ? ["subprotocol", "query", "headers"] : ["headers"];
+			const answers = [];
+			for (const offer of offers) {
+				const res = await handshake(cred, offer);
+				res.ws?.close(1000, "done");
+				answers.push(res.status);
+				cells++;
+				if (res.status < 400) accepted++;
+			}
+			expect(new Set(answers).size).toBe(1);
+			wsRow.push(answers[0] as number);
 		}
 		actual[WS] = wsRow;
 
@@ -248,8 +264,14 @@ describe("auth and tenant isolation matrix", () => {
 		expect(await ok("GET", `/room/${privateRoom.id}/messages`, alice.auth)).toBe(200);
 		expect(await ok("GET", `/room/${privateRoom.id}/messages`, { clientKey: `${a.key}.${alice.id}` })).toBe(200);
 		expect(await ok("POST", `/room/${privateRoom.id}/message/send`, alice.auth, { text_message: "still here" })).toBe(201);
-		expect(await handshake({ name: "alice", headers: {}, jwt: alice.token })).toEqual({ status: 101 });
-		expect(await handshake({ name: "alice key", headers: { clientKey: `${a.key}.${alice.id}` } })).toEqual({ status: 101 });
+		for (const offer of ["subprotocol", "query", "headers"] as const) {
+			const res = await handshake({ name: "alice", headers: alice.auth, jwt: alice.token }, offer);
+			expect(res.status).toBe(101);
+			res.ws?.close(1000, "done");
+		}
+		const byKey = await handshake({ name: "alice key", headers: { clientKey: `${a.key}.${alice.id}` } });
+		expect(byKey.status).toBe(101);
+		byKey.ws?.close(1000, "done");
 	});
 
 	it("scopes tenant-wide routes to the caller's own tenant", async () => {
@@ -267,6 +289,21 @@ describe("auth and tenant isolation matrix", () => {
 		});
 		const history = await call("GET", `/room/${privateRoom.id}/messages`, a.backend);
 		expect(history.json.messages.map((m: { text_message: string }) => m.text_message)).toEqual(["for members only", "still here"]);
+	});
+
+	it("ignores a forged X-Roomkit-Identity: the socket is who the credentials say, and none is no one", async () => {
+		const forged = {
+			"X-Roomkit-Identity": JSON.stringify({ userId: mallory.id, clientId: b.clientId, roomId: privateRoom.id, exp: 0, joined: true }),
+		};
+		expect((await handshake({ name: "none", headers: {} }, "headers", forged)).status).toBe(401);
+		expect((await handshake({ name: "removed", headers: {}, jwt: mallory.token }, "subprotocol", forged)).status).toBe(403);
+		const res = await handshake({ name: "alice", headers: {}, jwt: alice.token }, "subprotocol", forged);
+		expect(res.status).toBe(101);
+		const ws = res.ws as WebSocket;
+		const answer = new Promise<string>((resolve) => ws.addEventListener("message", (e) => resolve(e.data as string)));
+		ws.send(JSON.stringify({ event: "send_message", id: 1, data: { room_id: privateRoom.id, text_message: "who am I" } }));
+		expect(JSON.parse(await answer)).toMatchObject({ event: "ack", id: 1, data: { user_id: alice.id, room_id: privateRoom.id } });
+		ws.close(1000, "done");
 	});
 
 	it("closes a removed member's open socket with 4003 and refuses their next handshake", async () => {
