@@ -1,6 +1,8 @@
 // Every abuse limit is a setting: bare workerd started with small values from the environment
 // enforces exactly those (per-room and per-user sockets, WS and REST rates, text length), over
 // real TCP, while another user in the same room stays unaffected.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { Api } from "./api-client";
@@ -10,6 +12,7 @@ import { openRoomSocket, type RoomSocket } from "./ws-client";
 let server: RunningServer;
 let api: Api;
 let key: string;
+let tenantClientId: string;
 let users: Array<{ id: string; token: string }>;
 const sockets: RoomSocket[] = [];
 
@@ -28,6 +31,7 @@ beforeAll(async () => {
 	api = new Api(server.base);
 	const t = await api.tenant(server.adminToken);
 	key = t.key;
+	tenantClientId = t.clientId;
 	users = t.users;
 	for (const name of ["carol", "dave"]) {
 		const user = await api.call("POST", "/user", { clientKey: key }, { name });
@@ -113,5 +117,37 @@ describe("limits from the environment (bare workerd)", () => {
 			},
 		});
 		expect((await api.call("POST", `/room/${roomId}/message/send`, auth(1), { text_message: "x".repeat(10) })).status).toBe(201);
+	});
+});
+
+describe("secrets at rest on bare workerd", () => {
+	it("writes no API token (nor any 16-character piece of one), JWT secret or admin token into the data directory", async () => {
+		// A rotated token too: neither the old nor the new one may be on disk.
+		const rotated = await api.call(
+			"POST",
+			`/admin/clients/${(await api.call("POST", "/admin/clients", { Authorization: `Bearer ${server.adminToken}` }, { name: "disk" })).json.id}/rotate-token`,
+			{
+				Authorization: `Bearer ${server.adminToken}`,
+			},
+		);
+		expect(rotated.status).toBe(200);
+		const secrets = [key, rotated.json.api_token as string, server.jwtSecret, server.adminToken];
+		const files: string[] = [];
+		const walk = (dir: string) => {
+			for (const entry of readdirSync(dir, { withFileTypes: true })) {
+				const path = join(dir, entry.name);
+				if (entry.isDirectory()) walk(path);
+				else files.push(path);
+			}
+		};
+		walk(server.stateDir);
+		// SQLite files, their WAL included: whatever the runtime wrote.
+		const disk = Buffer.concat(files.map((f) => readFileSync(f))).toString("latin1");
+		expect(files.length).toBeGreaterThan(0);
+		expect(disk).toContain(tenantClientId);
+		for (const secret of secrets) {
+			const body = secret.startsWith("rk_") ? secret.slice(3) : secret;
+			for (let i = 0; i + 16 <= body.length; i++) expect(disk.includes(body.slice(i, i + 16)), `a piece of a secret at ${i}`).toBe(false);
+		}
 	});
 });
