@@ -62,3 +62,5 @@ export const PROTOCOL_LABEL = "roomkit.v1";
 export const CLOSE_TOKEN_EXPIRED = 4001;
 /** Close code for a member removed from the room. */
 export const CLOSE_REMOVED = 4003;
+/** Close code for a socket sent more than MAX_UNREAD_BYTES with no frame or heartbeat from it: reconnect with `last_seq`. */
+export const CLOSE_NOT_READING = 4008;

@@ -4,7 +4,7 @@ import { loadConfig } from "../config";
 import type { Env } from "../env";
 import { uuidv7 } from "../ids";
 import { encodeError } from "../protocol/codec";
-import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
+import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
 import type { HistoryRange } from "./message-log";
 import { MessageLog } from "./message-log";
@@ -22,8 +22,6 @@ const Identity = z.object({
 
 /** Close code for a socket the room cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
-/** Close code for a socket owed too much with no sign of life: reconnect and resume with `last_seq`. */
-export const CLOSE_NOT_READING = 4008;
 
 const json = (status: number, code: string, message: string) => Response.json({ error: { code, message } }, { status });
 
