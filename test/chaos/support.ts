@@ -56,6 +56,10 @@ export class Workerd {
 			child.stdout?.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
 			child.stderr?.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
 			this.child = child;
+			// Never outlive the test process, even when a failure skips afterAll.
+			const reap = () => child.kill("SIGKILL");
+			process.once("exit", reap);
+			child.once("exit", () => process.off("exit", reap));
 			try {
 				await waitForHealth(this.base, child, 30_000);
 				return;
