@@ -21,7 +21,9 @@ const rest = spawnSync(process.execPath, [vitest, "run", "test/workers/fuzz-rest
 	maxBuffer: 512 * 1024 * 1024,
 });
 // The request log is one line per request; keep the verdict and the figures.
-const restLines = `${rest.stdout}${rest.stderr}`.split("\n").filter((l) => /REST fuzz:|verbatim:|Test Files|Tests |\bFAIL\b|^\s*\w*Error:/.test(l));
+const restLines = `${rest.stdout}${rest.stderr}`
+	.split("\n")
+	.filter((l) => /REST fuzz:|verbatim:|Test Files|Tests |\bFAIL\b|^\s*\w*Error:/.test(l));
 console.log(restLines.join("\n"));
 const figure = (prefix) => restLines.find((l) => l.includes(prefix))?.replace(/^.*?(REST fuzz:|verbatim:)\s*/, "") ?? "missing";
 appendFileSync(
@@ -37,7 +39,12 @@ if (existsSync(figures)) {
 		for (const [k, v] of Object.entries(values)) console.log(`  ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`);
 	}
 }
-const ok = chaos.status === 0 && rest.status === 0;
+// The run must have been as long as asked (the count reaches workerd through Vite).
+const restCount = Number(
+	/REST fuzz: (\d+) requests/.exec(figure("REST fuzz:") === "missing" ? "" : `REST fuzz: ${figure("REST fuzz:")}`)?.[1] ?? 0,
+);
+if (restCount < Number(restRuns)) console.log(`REST fuzz ran ${restCount} requests, fewer than the ${restRuns} asked for`);
+const ok = chaos.status === 0 && rest.status === 0 && restCount >= Number(restRuns);
 console.log(
 	`\n${ok ? "PASS" : "FAIL"}: chaos ${chaos.status === 0 ? "passed" : "failed"}, REST fuzz ${rest.status === 0 ? "passed" : "failed"} (figures in ${figures})`,
 );

@@ -1,12 +1,14 @@
+/// <reference types="vite/client" />
 // Property-based fuzzing of the REST surface through the Worker's real fetch handler:
-// random methods, paths, query strings, headers and bodies. FUZZ_RUNS scales it for long runs.
+// random methods, paths, query strings, headers and bodies. VITE_FUZZ_RUNS scales it for long runs.
 import { exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, call, room, type Tenant, tenant } from "./helpers";
 
-// Vite hands VITE_-prefixed variables to code running inside workerd.
-const RUNS = Number((import.meta as unknown as { env: Record<string, string | undefined> }).env.VITE_FUZZ_RUNS ?? 5000);
+// Vite hands VITE_-prefixed variables to code running inside workerd, replacing exactly
+// `import.meta.env.VITE_...` as written (a cast in between would hide it).
+const RUNS = Number(import.meta.env.VITE_FUZZ_RUNS ?? 5000);
 const PARALLEL = 8;
 // `exports` is typed per project by `wrangler types`; this needs only the Worker's fetch.
 const worker = (exports as unknown as { default: Fetcher }).default;
