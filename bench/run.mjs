@@ -247,15 +247,17 @@ function summarize(results) {
 
 function print(table, memory) {
 	const lines = [];
-	lines.push("| sockets | system | deliveries/s (slowest of runs) | p50 ms | p99 ms | lost | all runs (deliveries/s) |");
-	lines.push("|---:|---|---:|---:|---:|---:|---|");
+	lines.push(
+		"| sockets | system | deliveries/s (slowest run) | p50 ms | p99 ms | lost | server CPU ms | server waited for a CPU ms | all runs (deliveries/s) |",
+	);
+	lines.push("|---:|---|---:|---:|---:|---:|---:|---:|---|");
 	for (const row of table) {
 		for (const name of SYSTEMS) {
 			const { slowest: s, all } = row[name];
 			lines.push(
 				s
-					? `| ${row.sockets} | ${name} | ${s.deliveriesPerSecond} | ${s.p50} | ${s.p99} | ${s.lost} | ${all.join(", ")} |`
-					: `| ${row.sockets} | ${name} | failed | | | | ${all.join(", ")} |`,
+					? `| ${row.sockets} | ${name} | ${s.deliveriesPerSecond} | ${s.p50} | ${s.p99} | ${s.lost} | ${s.serverCpuMs} | ${s.serverWaitMs} | ${all.join(", ")} |`
+					: `| ${row.sockets} | ${name} | failed | | | | | | ${all.join(", ")} |`,
 			);
 		}
 	}

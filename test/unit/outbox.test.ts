@@ -4,7 +4,10 @@ import { Outbox, type Scheduler, type Sink } from "../../src/room/outbox";
 
 class Recorder implements Sink {
 	readonly frames: string[] = [];
-	constructor(readonly log?: string[], readonly name = "") {}
+	constructor(
+		readonly log?: string[],
+		readonly name = "",
+	) {}
 	write(frame: string): void {
 		this.frames.push(frame);
 		this.log?.push(`${this.name}:${frame}`);
