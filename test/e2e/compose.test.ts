@@ -97,6 +97,7 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"REST_SEND_RATE_BURST",
 			"MAX_SOCKETS_PER_ROOM",
 			"MAX_SOCKETS_PER_USER",
+			"MAX_UNREAD_BYTES",
 		];
 		expect(config.services).toEqual({
 			chat: {
