@@ -29,7 +29,12 @@ export class BareRoom extends DurableObject<Env> {
 			now: workerdScheduler.now,
 			after: (ms: number, run: () => void) =>
 				workerdScheduler.after(ms, () => {
-					for (const write of this.pendingWrites.splice(0)) write();
+					const writes = this.pendingWrites.splice(0);
+					// One transaction: outside one, each statement is its own SQLite commit.
+					if (writes.length > 0)
+						this.ctx.storage.transactionSync(() => {
+							for (const write of writes) write();
+						});
 					run();
 				}),
 		};
