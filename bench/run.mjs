@@ -34,7 +34,7 @@ const OUT = arg("out", join(ROOT, "bench", "results", "last-run.json"));
 // "wrangler": both under `wrangler dev` (which adds a proxy workerd in front of the worker).
 const RUNTIME = arg("runtime", selfhostAvailable() ? "workerd" : "wrangler");
 const HIBERNATION_WAIT_MS = Number(arg("hibernation-wait", "60000"));
-// Experiments on the bare object only, e.g. --bare-env=GROUP_COMMIT=1,GAP_PER_FRAME_MS=0 (see bench/bare/worker.ts).
+// Experiments on the bare object only, e.g. --bare-env=GAP_PER_FRAME_MS=0 (see bench/bare/worker.ts).
 const BARE_ENV = Object.fromEntries(
 	arg("bare-env", "")
 		.split(",")

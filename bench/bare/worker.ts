@@ -5,8 +5,6 @@ interface Env {
 	ROOMS: DurableObjectNamespace<BareRoom>;
 	/** Experiments only (see BENCHMARKS.md), unset in `npm run bench`. Overrides the Outbox's gap per frame. */
 	GAP_PER_FRAME_MS?: string;
-	/** Experiments only: "1" inserts the messages of a flush together, just before it, instead of one per event. */
-	GROUP_COMMIT?: string;
 }
 
 /**
@@ -18,27 +16,10 @@ export class BareRoom extends DurableObject<Env> {
 	private readonly outbox: Outbox;
 	private readonly sinks = new Map<WebSocket, Sink & { joined: boolean }>();
 	private seq: number;
-	private readonly pendingWrites: Array<() => void> = [];
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		// With GROUP_COMMIT the pending inserts run in the flush's own event, before its sends:
-		// one SQLite commit per flush instead of one per message, and the output gate still
-		// holds every frame until the rows it announces are durable.
-		const scheduler = {
-			now: workerdScheduler.now,
-			after: (ms: number, run: () => void) =>
-				workerdScheduler.after(ms, () => {
-					const writes = this.pendingWrites.splice(0);
-					// One transaction: outside one, each statement is its own SQLite commit.
-					if (writes.length > 0)
-						this.ctx.storage.transactionSync(() => {
-							for (const write of writes) write();
-						});
-					run();
-				}),
-		};
-		this.outbox = new Outbox(scheduler, env.GAP_PER_FRAME_MS ? { gapPerFrameMs: Number(env.GAP_PER_FRAME_MS) } : {});
+		this.outbox = new Outbox(workerdScheduler, env.GAP_PER_FRAME_MS ? { gapPerFrameMs: Number(env.GAP_PER_FRAME_MS) } : {});
 		ctx.storage.sql.exec(
 			"CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, user_id TEXT NOT NULL, text_message TEXT NOT NULL, created_at TEXT NOT NULL)",
 		);
@@ -87,17 +68,14 @@ export class BareRoom extends DurableObject<Env> {
 			text_message: frame.data.text_message,
 			created_at: new Date().toISOString(),
 		};
-		const insert = () =>
-			this.ctx.storage.sql.exec(
-				"INSERT INTO messages (seq, id, user_id, text_message, created_at) VALUES (?, ?, ?, ?, ?)",
-				seq,
-				message.id,
-				message.user_id,
-				message.text_message,
-				message.created_at,
-			);
-		if (this.env.GROUP_COMMIT === "1") this.pendingWrites.push(insert);
-		else insert();
+		this.ctx.storage.sql.exec(
+			"INSERT INTO messages (seq, id, user_id, text_message, created_at) VALUES (?, ?, ?, ?, ?)",
+			seq,
+			message.id,
+			message.user_id,
+			message.text_message,
+			message.created_at,
+		);
 		const encoded = `{"event":"new_message","data":${JSON.stringify(message)}}`;
 		for (const peer of this.sinks.values()) if (peer.joined) this.outbox.push(peer, encoded);
 		this.outbox.push(sink, JSON.stringify({ event: "ack", id: frame.id, data: message }));
