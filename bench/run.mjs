@@ -56,6 +56,7 @@ async function cleanup() {
 	cleaning = true;
 	await stopAll();
 	rmSync(tmp, { recursive: true, force: true });
+	rmSync(join(ROOT, "bench", "bare", ".wrangler"), { recursive: true, force: true });
 }
 process.on("exit", killAllNow);
 for (const signal of ["SIGINT", "SIGTERM"]) {

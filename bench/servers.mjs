@@ -46,6 +46,8 @@ export async function startBareWorkerd({ dir, env = {} }) {
 		[process.execPath, WRANGLER, "deploy", "--dry-run", "--outdir", dist, "-c", join(ROOT, "bench", "bare", "wrangler.toml")],
 		"bundling bench/bare",
 	);
+	// wrangler leaves its scratch directory beside the config, where the linter would read it.
+	rmSync(join(ROOT, "bench", "bare", ".wrangler"), { recursive: true, force: true });
 	const bindings = Object.keys(env).map((name) => `(name = "${name}", fromEnvironment = "${name}")`);
 	writeFileSync(
 		join(dist, "workerd.capnp"),
