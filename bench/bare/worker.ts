@@ -16,6 +16,8 @@ export class BareRoom extends DurableObject<Env> {
 	private readonly outbox: Outbox;
 	private readonly sinks = new Map<WebSocket, Sink & { joined: boolean }>();
 	private seq: number;
+	/** When this instance was constructed: a later time than the sockets' connection means the object hibernated. */
+	private readonly constructedAt = Date.now();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -101,7 +103,7 @@ export class BareRoom extends DurableObject<Env> {
 
 	/** Flush statistics, read by the benchmark runner (not part of the service). */
 	stats(): unknown {
-		return this.outbox.stats();
+		return { ...this.outbox.stats(), constructedAt: this.constructedAt };
 	}
 }
 
