@@ -27,7 +27,13 @@ export default defineConfig(async () => {
 				},
 				{
 					// Plain Node: pure logic, and real servers over real TCP.
-					test: { name: "node", include: ["test/unit/**/*.test.ts", "test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"], environment: "node", testTimeout: 60_000, hookTimeout: 180_000 },
+					test: {
+						name: "node",
+						include: ["test/unit/**/*.test.ts", "test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
+						environment: "node",
+						testTimeout: 60_000,
+						hookTimeout: 180_000,
+					},
 				},
 			],
 		},

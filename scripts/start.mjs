@@ -17,7 +17,11 @@ const varsPath = join(root, ".dev.vars");
 
 if (!existsSync(varsPath)) {
 	const example = readFileSync(join(root, ".dev.vars.example"), "utf8");
-	writeFileSync(varsPath, example.replace(/=generate$/gm, () => `=${randomBytes(24).toString("base64url")}`), { mode: 0o600 });
+	writeFileSync(
+		varsPath,
+		example.replace(/=generate$/gm, () => `=${randomBytes(24).toString("base64url")}`),
+		{ mode: 0o600 },
+	);
 	console.log("Created .dev.vars with fresh local secrets.");
 }
 

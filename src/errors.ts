@@ -39,10 +39,8 @@ export class ApiError extends Error {
 	}
 }
 
-export const badRequest = (message: string, fields?: FieldIssue[]) =>
-	new ApiError(400, "validation_failed", message, fields);
-export const unauthorized = (message = "Missing or invalid credentials") =>
-	new ApiError(401, "unauthorized", message);
+export const badRequest = (message: string, fields?: FieldIssue[]) => new ApiError(400, "validation_failed", message, fields);
+export const unauthorized = (message = "Missing or invalid credentials") => new ApiError(401, "unauthorized", message);
 export const forbidden = (message = "You may not do this") => new ApiError(403, "forbidden", message);
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
 export const conflict = (message: string) => new ApiError(409, "conflict", message);

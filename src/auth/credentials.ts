@@ -1,5 +1,5 @@
-import { ApiError, notConfigured, unauthorized } from "../errors";
 import type { Env } from "../env";
+import { ApiError, notConfigured, unauthorized } from "../errors";
 import type { Directory } from "../storage";
 import { hashApiToken, parseClientKey } from "./api-token";
 import { verifyUserToken } from "./jwt";

@@ -13,7 +13,10 @@ import { presentClient } from "./present";
 async function requireAdmin(c: AppContext) {
 	const configured = c.env.ADMIN_TOKEN;
 	if (!configured) throw notConfigured("ADMIN_TOKEN is not set, so admin routes are disabled");
-	const offered = c.req.header("Authorization")?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+	const offered = c.req
+		.header("Authorization")
+		?.match(/^Bearer\s+(.+)$/i)?.[1]
+		?.trim();
 	if (!offered || !(await isAdminToken(offered, configured))) throw unauthorized("Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`");
 }
 
@@ -31,7 +34,12 @@ const createClient = createRoute({
 	security: security.admin,
 	middleware: [adminOnly] as const,
 	request: body(CreateClientBody),
-	responses: { 201: json(ClientWithToken, "The client; `api_token` is shown only now"), 400: errors[400], 401: errors[401], 503: errors[503] },
+	responses: {
+		201: json(ClientWithToken, "The client; `api_token` is shown only now"),
+		400: errors[400],
+		401: errors[401],
+		503: errors[503],
+	},
 });
 
 const rotateToken = createRoute({

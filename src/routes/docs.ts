@@ -1,5 +1,5 @@
 import { swaggerUI } from "@hono/swagger-ui";
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { asyncApiDocument } from "../protocol/asyncapi";
 import type { AppEnv } from "./context";

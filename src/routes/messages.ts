@@ -51,7 +51,12 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 		if (text_message.length > max) {
 			throw badRequest("Invalid request", [{ path: "text_message", message: `Too long: at most ${max} characters` }]);
 		}
-		const result = await roomStub(c.env, room.id).send({ roomId: room.id, userId: user.userId, text: text_message, clientMsgId: client_msg_id });
+		const result = await roomStub(c.env, room.id).send({
+			roomId: room.id,
+			userId: user.userId,
+			text: text_message,
+			clientMsgId: client_msg_id,
+		});
 		if (!result.ok) throw rateLimited("Too many messages from this user in this room, slow down");
 		return c.json(result.message, result.created ? 201 : 200);
 	})

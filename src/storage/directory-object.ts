@@ -18,7 +18,12 @@ export class DirectoryObject extends DurableObject<Env> implements Directory {
 		const sql = ctx.storage.sql;
 		ctx.blockConcurrencyWhile(async () => {
 			sql.exec("CREATE TABLE IF NOT EXISTS d1_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
-			const applied = new Set(sql.exec("SELECT name FROM d1_migrations").toArray().map((r) => String(r.name)));
+			const applied = new Set(
+				sql
+					.exec("SELECT name FROM d1_migrations")
+					.toArray()
+					.map((r) => String(r.name)),
+			);
 			for (const migration of MIGRATIONS) {
 				if (applied.has(migration.name)) continue;
 				ctx.storage.transactionSync(() => {

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import type { BaseSQLiteDatabase, SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Directory, Page } from "./directory";
-import * as schema from "./schema";
+import type * as schema from "./schema";
 import { clients, memberships, rooms, users } from "./schema";
 
 /**
@@ -139,13 +139,7 @@ export class DrizzleDirectory implements Directory {
 		return this.db
 			.select()
 			.from(memberships)
-			.where(
-				and(
-					eq(memberships.clientId, clientId),
-					eq(memberships.roomId, roomId),
-					afterId(memberships.userId, page),
-				),
-			)
+			.where(and(eq(memberships.clientId, clientId), eq(memberships.roomId, roomId), afterId(memberships.userId, page)))
 			.orderBy(asc(memberships.userId))
 			.limit(page.limit);
 	}

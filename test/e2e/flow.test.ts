@@ -14,7 +14,12 @@ it("runs the README flow over real TCP on wrangler dev", async () => {
 	const [alice] = users;
 	const room = await api.call("POST", "/room", { Authorization: `Bearer ${alice!.token}` }, { name: "general" });
 	expect(room.status).toBe(201);
-	const sent = await api.call("POST", `/room/${room.json.id}/message/send`, { Authorization: `Bearer ${alice!.token}` }, { text_message: "hello" });
+	const sent = await api.call(
+		"POST",
+		`/room/${room.json.id}/message/send`,
+		{ Authorization: `Bearer ${alice!.token}` },
+		{ text_message: "hello" },
+	);
 	expect(sent.status).toBe(201);
 	expect(sent.json.seq).toBe(1);
 	const history = await api.call("GET", `/room/${room.json.id}/messages`, { clientKey: key });

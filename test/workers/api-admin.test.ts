@@ -75,7 +75,9 @@ describe("POST /admin/clients", () => {
 
 	it("answers 401 to a client's API token", async () => {
 		const client = await createClient();
-		for (const headers of [{ Authorization: `Bearer ${client.api_token}` }, { clientKey: client.api_token }] as Array<Record<string, string>>) {
+		for (const headers of [{ Authorization: `Bearer ${client.api_token}` }, { clientKey: client.api_token }] as Array<
+			Record<string, string>
+		>) {
 			const res = await call("POST", "/admin/clients", headers, { name: "escalation" });
 			expect(res.status).toBe(401);
 			expect(res.json).toEqual(unauthorizedAdmin);
@@ -104,7 +106,12 @@ describe("POST /admin/clients/{client_id}/rotate-token", () => {
 		const client = await createClient("rotating");
 		const res = await call("POST", `/admin/clients/${client.id}/rotate-token`, admin);
 		expect(res.status).toBe(200);
-		expect(res.json).toEqual({ id: client.id, name: "rotating", created_at: client.created_at, api_token: expect.stringMatching(API_TOKEN) });
+		expect(res.json).toEqual({
+			id: client.id,
+			name: "rotating",
+			created_at: client.created_at,
+			api_token: expect.stringMatching(API_TOKEN),
+		});
 		expect(res.json.api_token).not.toBe(client.api_token);
 
 		const old = await call("GET", "/user", { clientKey: client.api_token });
@@ -178,7 +185,11 @@ describe("without ADMIN_TOKEN", () => {
 			expect(rotate.json).toEqual(notConfigured);
 		}
 		// Checked before the body: a bad body or id gets 503 too, not a validation error.
-		for (const [path, body] of [["/admin/clients", {}], ["/admin/clients", "[]"], ["/admin/clients/not-a-uuid/rotate-token", undefined]] as const) {
+		for (const [path, body] of [
+			["/admin/clients", {}],
+			["/admin/clients", "[]"],
+			["/admin/clients/not-a-uuid/rotate-token", undefined],
+		] as const) {
 			const res = await callWithEnv(overrides, "POST", path, {}, body);
 			expect([path, res.status, res.json]).toEqual([path, 503, notConfigured]);
 		}
@@ -201,7 +212,9 @@ describe("token storage", () => {
 		const second = await createClient("hashed-too");
 		const db = testDb();
 
-		const tables = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'").all<{ name: string }>();
+		const tables = await db
+			.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'")
+			.all<{ name: string }>();
 		expect(tables.results.map((t) => t.name)).toEqual(expect.arrayContaining(["clients", "users", "rooms", "memberships"]));
 		const dump: string[] = [];
 		for (const { name } of tables.results) {
@@ -216,8 +229,15 @@ describe("token storage", () => {
 		}
 
 		const sha256 = async (s: string) =>
-			Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s))), (b) => b.toString(16).padStart(2, "0")).join("");
+			Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s))), (b) =>
+				b.toString(16).padStart(2, "0"),
+			).join("");
 		const row = await db.prepare("SELECT * FROM clients WHERE id = ?").bind(first.id).first();
-		expect(row).toEqual({ id: first.id, name: "hashed", api_token_hash: await sha256(rotated.json.api_token), created_at: expect.any(Number) });
+		expect(row).toEqual({
+			id: first.id,
+			name: "hashed",
+			api_token_hash: await sha256(rotated.json.api_token),
+			created_at: expect.any(Number),
+		});
 	});
 });

@@ -51,7 +51,14 @@ describe("POST /auth/{user_id}", () => {
 		const header = decodeProtectedHeader(res.json.token);
 		expect(header).toEqual({ alg: "HS256", typ: "JWT", kid: expect.stringMatching(/^[0-9a-f]{16}$/) });
 		const claims = decodeJwt(res.json.token);
-		expect(claims).toEqual({ sub: me(t).id, cid: t.clientId, iat: expect.any(Number), exp: expect.any(Number), iss: ISSUER, aud: AUDIENCE });
+		expect(claims).toEqual({
+			sub: me(t).id,
+			cid: t.clientId,
+			iat: expect.any(Number),
+			exp: expect.any(Number),
+			iss: ISSUER,
+			aud: AUDIENCE,
+		});
 		expect(claims.iat).toBeGreaterThanOrEqual(before - 1);
 		expect(claims.iat).toBeLessThanOrEqual(now() + 1);
 		expect(claims.exp).toBe((claims.iat as number) + 3600);

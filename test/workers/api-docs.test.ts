@@ -42,21 +42,32 @@ async function openapi() {
 }
 
 const operations = (doc: Awaited<ReturnType<typeof openapi>>) =>
-	Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, path, op })));
+	Object.entries(doc.paths).flatMap(([path, item]) =>
+		Object.entries(item).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, path, op })),
+	);
 
 describe("GET /openapi.json", () => {
 	it("is OpenAPI 3.1 and lists exactly the routes the API serves", async () => {
 		const doc = await openapi();
 		expect(doc.openapi).toBe("3.1.0");
 		expect(doc.info).toMatchObject({ title: "Roomkit chat API", version: "1.0.0" });
-		expect(operations(doc).map((o) => o.key).sort()).toEqual([...ROUTES].sort());
+		expect(
+			operations(doc)
+				.map((o) => o.key)
+				.sort(),
+		).toEqual([...ROUTES].sort());
 	});
 
 	it("has the four security schemes", async () => {
 		const doc = await openapi();
 		expect(doc.components.securitySchemes).toEqual({
 			clientKey: { type: "apiKey", in: "header", name: "clientKey", description: "`<api_token>`: act as the client's backend" },
-			clientKeyUser: { type: "apiKey", in: "header", name: "clientKey", description: "`<api_token>.<user_id>`: act as that user from your backend" },
+			clientKeyUser: {
+				type: "apiKey",
+				in: "header",
+				name: "clientKey",
+				description: "`<api_token>.<user_id>`: act as that user from your backend",
+			},
 			bearerJwt: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A user JWT from POST /auth/{user_id}" },
 			adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN, for /admin routes" },
 		});
@@ -103,7 +114,23 @@ describe("GET /openapi.json", () => {
 	it("describes bodies and responses with the named zod schemas, including the error shape", async () => {
 		const doc = await openapi();
 		expect(Object.keys(doc.components.schemas)).toEqual(
-			expect.arrayContaining(["ClientWithToken", "AuthToken", "User", "UserPage", "Room", "RoomPage", "Member", "MemberPage", "Message", "MessagePage", "SendMessageBody", "CreateUserBody", "CreateRoomBody", "AddMemberBody", "Error"]),
+			expect.arrayContaining([
+				"ClientWithToken",
+				"AuthToken",
+				"User",
+				"UserPage",
+				"Room",
+				"RoomPage",
+				"Member",
+				"MemberPage",
+				"Message",
+				"MessagePage",
+				"SendMessageBody",
+				"CreateUserBody",
+				"CreateRoomBody",
+				"AddMemberBody",
+				"Error",
+			]),
 		);
 		const send = doc.paths["/room/{room_id}/message/send"]?.post as Operation;
 		expect(send.requestBody?.content["application/json"]?.schema).toEqual({ $ref: "#/components/schemas/SendMessageBody" });
@@ -116,7 +143,12 @@ describe("GET /openapi.json", () => {
 			required: ["text_message"],
 		});
 		const history = doc.paths["/room/{room_id}/messages"]?.get as Operation;
-		expect((history.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name).sort()).toEqual(["after_seq", "before_seq", "limit"]);
+		expect(
+			(history.parameters ?? [])
+				.filter((p) => p.in === "query")
+				.map((p) => p.name)
+				.sort(),
+		).toEqual(["after_seq", "before_seq", "limit"]);
 	});
 
 	it("points the servers entry at the origin it was fetched from, so /docs can call the API", async () => {
@@ -168,7 +200,11 @@ describe("unknown routes", () => {
 });
 
 describe("CORS", () => {
-	const preflight = { Origin: "https://app.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,clientkey" };
+	const preflight = {
+		Origin: "https://app.example",
+		"Access-Control-Request-Method": "POST",
+		"Access-Control-Request-Headers": "content-type,clientkey",
+	};
 
 	it("answers a preflight with the allowed origin, methods and headers", async () => {
 		const res = await call("OPTIONS", "/room", preflight);
@@ -180,7 +216,11 @@ describe("CORS", () => {
 	});
 
 	it("marks responses, errors included, so a browser may read them", async () => {
-		for (const [method, path, status] of [["GET", "/health", 200], ["GET", "/user", 401], ["GET", "/missing", 404]] as const) {
+		for (const [method, path, status] of [
+			["GET", "/health", 200],
+			["GET", "/user", 401],
+			["GET", "/missing", 404],
+		] as const) {
 			const res = await call(method, path, { Origin: "https://app.example" });
 			expect([path, res.status, res.headers.get("Access-Control-Allow-Origin")]).toEqual([path, status, "*"]);
 		}

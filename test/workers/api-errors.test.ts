@@ -3,7 +3,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { admin, BASE, call, readReply, room, type Tenant, tenant, worker } from "./helpers";
 
 const me = (t: Tenant, i = 0) => t.users[i] as Tenant["users"][number];
-const invalid = (fields: Array<{ path: string; message: string }>) => ({ error: { code: "validation_failed", message: "Invalid request", fields } });
+const invalid = (fields: Array<{ path: string; message: string }>) => ({
+	error: { code: "validation_failed", message: "Invalid request", fields },
+});
 const notObject = (received: string) => invalid([{ path: "", message: `Invalid input: expected object, received ${received}` }]);
 
 let t: Tenant;
@@ -36,10 +38,24 @@ describe("path ids that are not UUIDs", () => {
 		["POST", "/room/{x}/message/send", "room_id"],
 		["GET", "/room/{x}/ws", "room_id"],
 	])("%s %s answers 400 naming %s", async (method, template, field) => {
-		const headers = template.startsWith("/admin") ? admin : template.includes("/join") || template.includes("/message/send") || template.endsWith("/ws") ? me(t).auth : t.backend;
-		const body = method === "POST" && template.endsWith("/members") ? { user_id: me(t).id } : method === "POST" && template.endsWith("/send") ? { text_message: "x" } : undefined;
+		const headers = template.startsWith("/admin")
+			? admin
+			: template.includes("/join") || template.includes("/message/send") || template.endsWith("/ws")
+				? me(t).auth
+				: t.backend;
+		const body =
+			method === "POST" && template.endsWith("/members")
+				? { user_id: me(t).id }
+				: method === "POST" && template.endsWith("/send")
+					? { text_message: "x" }
+					: undefined;
 		for (const bad of ["abc", "1", "00000000-0000-0000-0000-00000000000g", "%27%20OR%201%3D1--", "%00", "x".repeat(300)]) {
-			const res = await call(method, template.replace("{x}", bad), template.endsWith("/ws") ? { ...headers, Upgrade: "websocket" } : headers, body);
+			const res = await call(
+				method,
+				template.replace("{x}", bad),
+				template.endsWith("/ws") ? { ...headers, Upgrade: "websocket" } : headers,
+				body,
+			);
 			expect([bad, res.status, res.json]).toEqual([bad, 400, invalid([{ path: field, message: "Invalid UUID" }])]);
 		}
 	});
@@ -75,7 +91,12 @@ describe("bodies that are not JSON objects", () => {
 		for (const raw of ["{", "{'single': 'quotes'}", '{"a":1,}', "\u0000", '{"a": 1} trailing']) {
 			for (const [method, path, headers] of bodyRoutes()) {
 				const res = await call(method, path, headers, raw);
-				expect([path, raw, res.status, res.json]).toEqual([path, raw, 400, { error: { code: "invalid_json", message: "Malformed JSON in request body" } }]);
+				expect([path, raw, res.status, res.json]).toEqual([
+					path,
+					raw,
+					400,
+					{ error: { code: "invalid_json", message: "Malformed JSON in request body" } },
+				]);
 			}
 		}
 	});
@@ -83,12 +104,24 @@ describe("bodies that are not JSON objects", () => {
 	it("answers 415 to a body sent as another content type, and stores nothing", async () => {
 		for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"]) {
 			for (const [method, path, headers] of bodyRoutes()) {
-				const res = await call(method, path, { ...headers, "content-type": contentType }, JSON.stringify({ name: "x", text_message: "x", user_id: me(t).id }));
-				expect([path, contentType, res.status, res.json]).toEqual([path, contentType, 415, { error: { code: "validation_failed", message: "Unsupported Media Type" } }]);
+				const res = await call(
+					method,
+					path,
+					{ ...headers, "content-type": contentType },
+					JSON.stringify({ name: "x", text_message: "x", user_id: me(t).id }),
+				);
+				expect([path, contentType, res.status, res.json]).toEqual([
+					path,
+					contentType,
+					415,
+					{ error: { code: "validation_failed", message: "Unsupported Media Type" } },
+				]);
 			}
 		}
 		// A body without any Content-Type is text to fetch(), so it is refused the same way.
-		const raw = await readReply(await worker.fetch(`${BASE}/room/${roomId}/message/send`, { method: "POST", headers: me(t).auth, body: '{"text_message":"x"}' }));
+		const raw = await readReply(
+			await worker.fetch(`${BASE}/room/${roomId}/message/send`, { method: "POST", headers: me(t).auth, body: '{"text_message":"x"}' }),
+		);
 		expect(raw.status).toBe(415);
 		expect((await call("GET", `/room/${roomId}/messages`, t.backend)).json.messages).toEqual([]);
 	});
@@ -129,7 +162,10 @@ describe("queries", () => {
 		const res = await call("GET", `/user?${query}`, t.backend);
 		if (field === null) {
 			expect(res.status).toBe(200);
-			expect(res.json).toEqual({ users: expect.any(Array), next_cursor: expect.toSatisfy((v: unknown) => v === null || typeof v === "string") });
+			expect(res.json).toEqual({
+				users: expect.any(Array),
+				next_cursor: expect.toSatisfy((v: unknown) => v === null || typeof v === "string"),
+			});
 		} else {
 			expect(res.status).toBe(400);
 			expect(res.json.error.code).toBe("validation_failed");
@@ -137,15 +173,18 @@ describe("queries", () => {
 		}
 	});
 
-	it.each(["after_seq=9007199254740993", "before_seq=1e300", "after_seq=1&before_seq=1", "after_seq=5&after_seq=6", "limit=99999999999999999999"])(
-		"GET messages?%s is a 400 or a page, never a 500",
-		async (query) => {
-			const res = await call("GET", `/room/${roomId}/messages?${query}`, t.backend);
-			expect([200, 400]).toContain(res.status);
-			if (res.status === 200) expect(res.json).toEqual({ messages: expect.any(Array) });
-			else expect(res.json.error.code).toBe("validation_failed");
-		},
-	);
+	it.each([
+		"after_seq=9007199254740993",
+		"before_seq=1e300",
+		"after_seq=1&before_seq=1",
+		"after_seq=5&after_seq=6",
+		"limit=99999999999999999999",
+	])("GET messages?%s is a 400 or a page, never a 500", async (query) => {
+		const res = await call("GET", `/room/${roomId}/messages?${query}`, t.backend);
+		expect([200, 400]).toContain(res.status);
+		if (res.status === 200) expect(res.json).toEqual({ messages: expect.any(Array) });
+		else expect(res.json.error.code).toBe("validation_failed");
+	});
 
 	it("treats an unknown but well-formed cursor as a position, not an error", async () => {
 		const res = await call("GET", "/user?cursor=ffffffff-ffff-7fff-bfff-ffffffffffff", t.backend);
@@ -171,7 +210,11 @@ describe("credentials are checked before the input", () => {
 			const wrong = await call(method, path, wrongKind, body);
 			expect([method, path, wrong.status, wrong.json.error.code]).toEqual([method, path, 403, "forbidden"]);
 		}
-		for (const [method, path, body] of [["GET", "/user/abc"], ["GET", "/room/abc/messages"], ["POST", "/room", { private: "yes" }]] as const) {
+		for (const [method, path, body] of [
+			["GET", "/user/abc"],
+			["GET", "/room/abc/messages"],
+			["POST", "/room", { private: "yes" }],
+		] as const) {
 			const anonymous = await call(method, path, {}, body);
 			expect([path, anonymous.status, anonymous.json.error.code]).toEqual([path, 401, "unauthorized"]);
 		}
@@ -192,7 +235,11 @@ describe("hostile credentials", () => {
 		];
 		for (const headers of offers) {
 			const res = await call("GET", `/room/${roomId}/messages`, headers);
-			expect([Object.values(headers)[0]?.slice(0, 40), res.status, res.json.error.code]).toEqual([Object.values(headers)[0]?.slice(0, 40), 401, "unauthorized"]);
+			expect([Object.values(headers)[0]?.slice(0, 40), res.status, res.json.error.code]).toEqual([
+				Object.values(headers)[0]?.slice(0, 40),
+				401,
+				"unauthorized",
+			]);
 		}
 	});
 });

@@ -111,7 +111,11 @@ describe("listings never cross tenants", () => {
 		const res = await call("POST", "/room", a.backend, { members: [me(b).id] });
 		expect(res.status).toBe(400);
 		expect(res.json).toEqual({
-			error: { code: "validation_failed", message: "Unknown members", fields: [{ path: "members.0", message: `No user ${me(b).id} in this client` }] },
+			error: {
+				code: "validation_failed",
+				message: "Unknown members",
+				fields: [{ path: "members.0", message: `No user ${me(b).id} in this client` }],
+			},
 		});
 	});
 

@@ -32,7 +32,9 @@ describe("request log", () => {
 		const r = await room(t);
 		const user = t.users[0] as (typeof t.users)[number];
 		const text = "very private words 7f3a9c";
-		const { lines, everything } = await captureLog(() => call("POST", `/room/${r.id}/message/send?token=${user.token}`, user.auth, { text_message: text, client_msg_id: "log-cmid-123" }));
+		const { lines, everything } = await captureLog(() =>
+			call("POST", `/room/${r.id}/message/send?token=${user.token}`, user.auth, { text_message: text, client_msg_id: "log-cmid-123" }),
+		);
 		expect(lines).toEqual([
 			{ method: "POST", route: "/room/:room_id/message/send", status: 201, duration_ms: expect.any(Number), client_id: t.clientId },
 		]);

@@ -5,7 +5,9 @@ import { BASE, call, readReply, room, type Tenant, tenant, worker } from "./help
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const me = (t: Tenant, i = 0) => t.users[i] as Tenant["users"][number];
-const invalid = (fields: Array<{ path: string; message: string }>) => ({ error: { code: "validation_failed", message: "Invalid request", fields } });
+const invalid = (fields: Array<{ path: string; message: string }>) => ({
+	error: { code: "validation_failed", message: "Invalid request", fields },
+});
 const privateRoom = { error: { code: "forbidden", message: "This room is private and you are not a member" } };
 const send = (t: Tenant, roomId: string, body: unknown, as = me(t).auth) => call("POST", `/room/${roomId}/message/send`, as, body);
 const history = async (t: Tenant, roomId: string, query = "") => {
@@ -67,7 +69,14 @@ describe("POST /room/{room_id}/message/send", () => {
 	it("ignores fields a sender may not choose (user_id, seq, id, room_id)", async () => {
 		const t = await tenant(2);
 		const r = await room(t);
-		const res = await send(t, r.id, { text_message: "me", user_id: me(t, 1).id, seq: 99, id: r.id, room_id: r.id, created_at: "1970-01-01T00:00:00.000Z" });
+		const res = await send(t, r.id, {
+			text_message: "me",
+			user_id: me(t, 1).id,
+			seq: 99,
+			id: r.id,
+			room_id: r.id,
+			created_at: "1970-01-01T00:00:00.000Z",
+		});
 		expect(res.status).toBe(201);
 		expect(res.json).toEqual({
 			id: expect.stringMatching(UUID),
@@ -104,7 +113,14 @@ describe("POST /room/{room_id}/message/send", () => {
 		const mine = await send(t, r.id, { text_message: "mine", client_msg_id: "same" });
 		const theirs = await send(t, r.id, { text_message: "theirs", client_msg_id: "same" }, me(t, 1).auth);
 		expect(theirs.status).toBe(201);
-		expect(theirs.json).toEqual({ ...mine.json, id: expect.stringMatching(UUID), seq: 2, user_id: me(t, 1).id, text_message: "theirs", created_at: expect.stringMatching(ISO) });
+		expect(theirs.json).toEqual({
+			...mine.json,
+			id: expect.stringMatching(UUID),
+			seq: 2,
+			user_id: me(t, 1).id,
+			text_message: "theirs",
+			created_at: expect.stringMatching(ISO),
+		});
 		expect(theirs.json.id).not.toBe(mine.json.id);
 		expect(seqs(await history(t, r.id))).toEqual([1, 2]);
 	});
@@ -133,11 +149,23 @@ describe("POST /room/{room_id}/message/send", () => {
 
 	it.each([
 		["text is empty", { text_message: "" }, [{ path: "text_message", message: "Too small: expected string to have >=1 characters" }]],
-		["text is 4001 characters", { text_message: "x".repeat(4001) }, [{ path: "text_message", message: "Too big: expected string to have <=4000 characters" }]],
+		[
+			"text is 4001 characters",
+			{ text_message: "x".repeat(4001) },
+			[{ path: "text_message", message: "Too big: expected string to have <=4000 characters" }],
+		],
 		["text is missing", {}, [{ path: "text_message", message: "Invalid input: expected string, received undefined" }]],
 		["text is a number", { text_message: 5 }, [{ path: "text_message", message: "Invalid input: expected string, received number" }]],
-		["client_msg_id is empty", { text_message: "a", client_msg_id: "" }, [{ path: "client_msg_id", message: "Too small: expected string to have >=1 characters" }]],
-		["client_msg_id is 129 characters", { text_message: "a", client_msg_id: "k".repeat(129) }, [{ path: "client_msg_id", message: "Too big: expected string to have <=128 characters" }]],
+		[
+			"client_msg_id is empty",
+			{ text_message: "a", client_msg_id: "" },
+			[{ path: "client_msg_id", message: "Too small: expected string to have >=1 characters" }],
+		],
+		[
+			"client_msg_id is 129 characters",
+			{ text_message: "a", client_msg_id: "k".repeat(129) },
+			[{ path: "client_msg_id", message: "Too big: expected string to have <=128 characters" }],
+		],
 		["the body is an array", [{ text_message: "a" }], [{ path: "", message: "Invalid input: expected object, received array" }]],
 	])("answers 400 with the fields when %s, and stores nothing", async (_label, body, fields) => {
 		const t = await tenant(1);
@@ -246,7 +274,9 @@ describe("POST /room/{room_id}/message/send", () => {
 		expect(limited.length + created.length).toBe(100);
 		expect(created.length).toBeGreaterThanOrEqual(40);
 		expect(limited.length).toBeGreaterThan(0);
-		expect(limited[0]?.json).toEqual({ error: { code: "rate_limited", message: "Too many messages from this user in this room, slow down" } });
+		expect(limited[0]?.json).toEqual({
+			error: { code: "rate_limited", message: "Too many messages from this user in this room, slow down" },
+		});
 		expect(seqs(created.map((x) => x.json)).sort((a, b) => a - b)).toEqual(range(1, created.length));
 		// Another user in the same room has their own budget.
 		expect((await send(t, r.id, { text_message: "other user" }, me(t, 1).auth)).status).toBe(201);

@@ -9,7 +9,9 @@ const UNKNOWN = "01900000-0000-7000-8000-000000000000";
 const me = (t: Tenant, i = 0) => t.users[i] as Tenant["users"][number];
 const member = (userId: string) => ({ user_id: userId, joined_at: expect.stringMatching(ISO) });
 const byId = (ids: string[]) => [...ids].sort();
-const invalid = (fields: Array<{ path: string; message: string }>) => ({ error: { code: "validation_failed", message: "Invalid request", fields } });
+const invalid = (fields: Array<{ path: string; message: string }>) => ({
+	error: { code: "validation_failed", message: "Invalid request", fields },
+});
 const backendOnly = { error: { code: "forbidden", message: "This route is for the client's backend: use `clientKey: <api_token>`" } };
 const userOnly = { error: { code: "forbidden", message: "This route acts as a user: use a JWT or `clientKey: <api_token>.<user_id>`" } };
 const privateRoom = { error: { code: "forbidden", message: "This room is private and you are not a member" } };
@@ -79,7 +81,13 @@ describe("POST /room", () => {
 		const db = testDb();
 		const base = Date.now() - 10_000;
 		const ids = Array.from({ length: 250 }, (_, i) => uuidv7(base + i));
-		await db.batch(ids.map((id, i) => db.prepare("INSERT INTO users (id, client_id, name, metadata, created_at) VALUES (?, ?, NULL, NULL, ?)").bind(id, t.clientId, base + i)));
+		await db.batch(
+			ids.map((id, i) =>
+				db
+					.prepare("INSERT INTO users (id, client_id, name, metadata, created_at) VALUES (?, ?, NULL, NULL, ?)")
+					.bind(id, t.clientId, base + i),
+			),
+		);
 		const res = await call("POST", "/room", t.backend, { name: "crowd", members: ids });
 		expect(res.status).toBe(201);
 		const first = await call("GET", `/room/${res.json.id}/members?limit=200`, t.backend);
@@ -97,7 +105,11 @@ describe("POST /room", () => {
 		["members is not an array", { members: "x" }, [{ path: "members", message: "Invalid input: expected array, received string" }]],
 		["private is a string", { private: "yes" }, [{ path: "private", message: "Invalid input: expected boolean, received string" }]],
 		["name is blank", { name: " " }, [{ path: "name", message: "Too small: expected string to have >=1 characters" }]],
-		["name is over 200 characters", { name: "r".repeat(201) }, [{ path: "name", message: "Too big: expected string to have <=200 characters" }]],
+		[
+			"name is over 200 characters",
+			{ name: "r".repeat(201) },
+			[{ path: "name", message: "Too big: expected string to have <=200 characters" }],
+		],
 	])("answers 400 when %s", async (_label, body, fields) => {
 		const t = await tenant(0);
 		const res = await call("POST", "/room", t.backend, body);

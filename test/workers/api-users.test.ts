@@ -6,7 +6,9 @@ import { call, room, type Tenant, tenant, testDb } from "./helpers";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const me = (t: Tenant, i = 0) => t.users[i] as Tenant["users"][number];
-const invalid = (fields: Array<{ path: string; message: string }>) => ({ error: { code: "validation_failed", message: "Invalid request", fields } });
+const invalid = (fields: Array<{ path: string; message: string }>) => ({
+	error: { code: "validation_failed", message: "Invalid request", fields },
+});
 const backendOnly = { error: { code: "forbidden", message: "This route is for the client's backend: use `clientKey: <api_token>`" } };
 
 describe("POST /user", () => {
@@ -31,8 +33,16 @@ describe("POST /user", () => {
 	it.each([
 		["metadata is an array", { metadata: [1, 2] }, [{ path: "metadata", message: "Invalid input: expected record, received array" }]],
 		["metadata is a string", { metadata: "x" }, [{ path: "metadata", message: "Invalid input: expected record, received string" }]],
-		["metadata is over 16 KiB", { metadata: { blob: "x".repeat(17_000) } }, [{ path: "metadata", message: "metadata must be at most 16 KiB of JSON" }]],
-		["name is over 200 characters", { name: "x".repeat(201) }, [{ path: "name", message: "Too big: expected string to have <=200 characters" }]],
+		[
+			"metadata is over 16 KiB",
+			{ metadata: { blob: "x".repeat(17_000) } },
+			[{ path: "metadata", message: "metadata must be at most 16 KiB of JSON" }],
+		],
+		[
+			"name is over 200 characters",
+			{ name: "x".repeat(201) },
+			[{ path: "name", message: "Too big: expected string to have <=200 characters" }],
+		],
 		["name is blank", { name: "   " }, [{ path: "name", message: "Too small: expected string to have >=1 characters" }]],
 		["name is a number", { name: 7 }, [{ path: "name", message: "Invalid input: expected string, received number" }]],
 		[
@@ -134,7 +144,11 @@ describe("GET /user", () => {
 		const base = Date.now() - 10_000;
 		const rows = Array.from({ length: 205 }, (_, i) => ({ id: uuidv7(base + i), at: base + i }));
 		await db.batch(
-			rows.map((r, i) => db.prepare("INSERT INTO users (id, client_id, name, metadata, created_at) VALUES (?, ?, ?, NULL, ?)").bind(r.id, t.clientId, `bulk${i}`, r.at)),
+			rows.map((r, i) =>
+				db
+					.prepare("INSERT INTO users (id, client_id, name, metadata, created_at) VALUES (?, ?, ?, NULL, ?)")
+					.bind(r.id, t.clientId, `bulk${i}`, r.at),
+			),
 		);
 		const res = await call("GET", "/user?limit=500", t.backend);
 		expect(res.status).toBe(200);

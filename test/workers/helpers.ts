@@ -1,6 +1,6 @@
 // Helpers for tests inside workerd: requests go through the Worker's real fetch handler.
 import { createExecutionContext } from "cloudflare:test";
-import { env as workerEnv, exports } from "cloudflare:workers";
+import { exports, env as workerEnv } from "cloudflare:workers";
 import { createApp } from "../../src/app";
 import type { Env } from "../../src/env";
 
