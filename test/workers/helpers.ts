@@ -27,14 +27,7 @@ export async function call(method: string, path: string, headers: Record<string,
 		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
 		body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
 	});
-	const text = await res.text();
-	let json: unknown = null;
-	try {
-		json = text ? JSON.parse(text) : null;
-	} catch {
-		json = text;
-	}
-	return { status: res.status, json, headers: res.headers };
+	return readReply(res);
 }
 
 export const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
