@@ -19,6 +19,12 @@ export type AppContext = Context<AppEnv>;
 
 export const configOf = (c: AppContext): Config => loadConfig(c.env);
 
+/** The page size a list route serves: the asked `limit` or the default, clamped to the maximum. */
+export const pageSizeOf = (c: AppContext, limit: number | undefined): number => {
+	const config = configOf(c);
+	return Math.min(limit ?? config.defaultPageSize, config.maxPageSize);
+};
+
 export function directoryOf(c: AppContext): Directory {
 	let directory = c.get("directory");
 	if (!directory) {

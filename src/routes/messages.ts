@@ -4,7 +4,7 @@ import { requirePrincipal, requireUser } from "../auth/credentials";
 import { badRequest, rateLimited } from "../errors";
 import { roomStub } from "../room/stub";
 import { HistoryQuery, Message, MessagePage, SendMessageBody } from "../schemas/message";
-import { type AppEnv, configOf, directoryOf, principalOf } from "./context";
+import { type AppEnv, configOf, directoryOf, pageSizeOf, principalOf } from "./context";
 import { body, callers, errors, json, RoomIdParam, security } from "./openapi";
 
 const sendMessage = createRoute({
@@ -64,11 +64,6 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 		const principal = requirePrincipal(await principalOf(c));
 		const room = await roomFor(directoryOf(c), principal, c.req.valid("param").room_id);
 		const { after_seq, before_seq, limit } = c.req.valid("query");
-		const config = configOf(c);
-		const messages = await roomStub(c.env, room.id).history({
-			afterSeq: after_seq,
-			beforeSeq: before_seq,
-			limit: Math.min(limit ?? config.defaultPageSize, config.maxPageSize),
-		});
+		const messages = await roomStub(c.env, room.id).history({ afterSeq: after_seq, beforeSeq: before_seq, limit: pageSizeOf(c, limit) });
 		return c.json({ messages }, 200);
 	});

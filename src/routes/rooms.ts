@@ -6,7 +6,7 @@ import { uuidv7 } from "../ids";
 import { roomStub } from "../room/stub";
 import { PageQuery } from "../schemas/common";
 import { AddMemberBody, CreateRoomBody, Member, MemberPage, Room } from "../schemas/room";
-import { type AppEnv, configOf, directoryOf, principalOf } from "./context";
+import { type AppEnv, directoryOf, pageSizeOf, principalOf } from "./context";
 import { body, callers, errors, json, RoomIdParam, security } from "./openapi";
 import { nextCursor, presentMember, presentRoom } from "./present";
 
@@ -132,8 +132,7 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 		const directory = directoryOf(c);
 		const room = await roomFor(directory, principal, c.req.valid("param").room_id);
 		const { limit, cursor } = c.req.valid("query");
-		const config = configOf(c);
-		const pageSize = Math.min(limit ?? config.defaultPageSize, config.maxPageSize);
+		const pageSize = pageSizeOf(c, limit);
 		const rows = await directory.listMembers(principal.clientId, room.id, { after: cursor, limit: pageSize });
 		return c.json({ members: rows.map(presentMember), next_cursor: nextCursor(rows, pageSize, (r) => r.userId) }, 200);
 	})

@@ -5,7 +5,7 @@ import { uuidv7 } from "../ids";
 import { PageQuery } from "../schemas/common";
 import { RoomPage } from "../schemas/room";
 import { CreateUserBody, User, UserPage } from "../schemas/user";
-import { type AppEnv, configOf, directoryOf, principalOf } from "./context";
+import { type AppEnv, directoryOf, pageSizeOf, principalOf } from "./context";
 import { body, callers, errors, json, security, UserIdParam } from "./openapi";
 import { nextCursor, presentRoom, presentUser } from "./present";
 
@@ -70,8 +70,7 @@ export const userRoutes = new OpenAPIHono<AppEnv>()
 	.openapi(listUsers, async (c) => {
 		const backend = requireBackend(await principalOf(c));
 		const { limit, cursor } = c.req.valid("query");
-		const config = configOf(c);
-		const pageSize = Math.min(limit ?? config.defaultPageSize, config.maxPageSize);
+		const pageSize = pageSizeOf(c, limit);
 		const rows = await directoryOf(c).listUsers(backend.clientId, { after: cursor, limit: pageSize });
 		return c.json({ users: rows.map(presentUser), next_cursor: nextCursor(rows, pageSize, (r) => r.id) }, 200);
 	})
@@ -88,8 +87,7 @@ export const userRoutes = new OpenAPIHono<AppEnv>()
 		if (!(await directory.getUser(principal.clientId, user_id))) throw notFound("User");
 		if (principal.kind === "user" && principal.userId !== user_id) throw forbidden("Users may list only their own rooms");
 		const { limit, cursor } = c.req.valid("query");
-		const config = configOf(c);
-		const pageSize = Math.min(limit ?? config.defaultPageSize, config.maxPageSize);
+		const pageSize = pageSizeOf(c, limit);
 		const rows = await directory.listUserRooms(principal.clientId, user_id, { after: cursor, limit: pageSize });
 		return c.json({ rooms: rows.map(presentRoom), next_cursor: nextCursor(rows, pageSize, (r) => r.id) }, 200);
 	});
