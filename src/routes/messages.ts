@@ -3,7 +3,7 @@ import { roomFor } from "../auth/access";
 import { requirePrincipal, requireUser } from "../auth/credentials";
 import { badRequest, rateLimited } from "../errors";
 import { roomStub } from "../room/stub";
-import { HistoryQuery, Message, MessagePage, SendMessageBody } from "../schemas/message";
+import { HistoryQuery, Message, MessagePage, SendMessageBody, textMessage } from "../schemas/message";
 import { type AppEnv, configOf, directoryOf, pageSizeOf, principalOf } from "./context";
 import { body, callers, errors, json, RoomIdParam, security } from "./openapi";
 
@@ -47,9 +47,12 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 		const user = requireUser(await principalOf(c));
 		const room = await roomFor(directoryOf(c), user, c.req.valid("param").room_id);
 		const { text_message, client_msg_id } = c.req.valid("json");
-		const max = configOf(c).maxMessageLength;
-		if (text_message.length > max) {
-			throw badRequest("Invalid request", [{ path: "text_message", message: `Too long: at most ${max} characters` }]);
+		const length = textMessage(configOf(c).maxMessageLength).safeParse(text_message);
+		if (!length.success) {
+			throw badRequest(
+				"Invalid request",
+				length.error.issues.map((issue) => ({ path: "text_message", message: issue.message })),
+			);
 		}
 		const result = await roomStub(c.env, room.id).send({
 			roomId: room.id,

@@ -20,9 +20,18 @@ export const Message = z
 /** The text limit is configurable, so the body schema is built from it. */
 export const textMessage = (maxLength: number) => z.string().min(1).max(maxLength).refine(wellFormed, WellFormedText);
 
-export const sendMessageBody = (maxLength: number) =>
-	z.object({ text_message: textMessage(maxLength), client_msg_id: ClientMsgId.optional() });
-export const SendMessageBody = sendMessageBody(4000).meta({ id: "SendMessageBody" });
+// The route checks the shape; the text's maximum is configured (MAX_MESSAGE_LENGTH), so the
+// handler checks it with `textMessage(max)`, the same schema the WebSocket frames use.
+export const SendMessageBody = z
+	.object({
+		text_message: z
+			.string()
+			.min(1)
+			.refine(wellFormed, WellFormedText)
+			.meta({ description: "1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units" }),
+		client_msg_id: ClientMsgId.optional(),
+	})
+	.meta({ id: "SendMessageBody" });
 
 export const HistoryQuery = z.object({
 	after_seq: z.coerce.number().int().min(0).optional(),

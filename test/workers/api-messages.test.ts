@@ -1,6 +1,6 @@
 // Messages: send (seq, idempotency, limits), history windows, access, rate limit and ordering under concurrency.
 import { describe, expect, it } from "vitest";
-import { BASE, call, readReply, room, type Tenant, tenant, worker } from "./helpers";
+import { BASE, call, callWithEnv, readReply, room, type Tenant, tenant, worker } from "./helpers";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -145,6 +145,18 @@ describe("POST /room/{room_id}/message/send", () => {
 		const stored = await history(t, r.id);
 		expect(stored).toHaveLength(1);
 		for (const reply of replies) expect(reply.json).toEqual(stored[0]);
+	});
+
+	it("follows MAX_MESSAGE_LENGTH over REST as over WebSockets, above the default too", async () => {
+		const t = await tenant(1);
+		const r = await room(t);
+		const path = `/room/${r.id}/message/send`;
+		const accepted = await callWithEnv({ MAX_MESSAGE_LENGTH: "5000" }, "POST", path, t.users[0]!.auth, { text_message: "y".repeat(5000) });
+		expect(accepted.status).toBe(201);
+		expect(accepted.json.text_message).toHaveLength(5000);
+		const refused = await callWithEnv({ MAX_MESSAGE_LENGTH: "5000" }, "POST", path, t.users[0]!.auth, { text_message: "y".repeat(5001) });
+		expect(refused.status).toBe(400);
+		expect(refused.json).toEqual(invalid([{ path: "text_message", message: "Too big: expected string to have <=5000 characters" }]));
 	});
 
 	it.each([
