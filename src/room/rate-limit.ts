@@ -22,21 +22,28 @@ export class TokenBucket {
 		this.tokens -= 1;
 		return true;
 	}
+
+	/** Whether the bucket would be full at `now`: forgetting it then changes nothing. */
+	isFull(now: number): boolean {
+		return this.tokens + (Math.max(0, now - this.last) / 1000) * this.rate >= this.burst;
+	}
 }
 
-/** One bucket per key, created on first use; forgets keys whose bucket is full again. */
+/** One bucket per key, created on first use. Past `maxKeys` it forgets the buckets that are full again. */
 export class KeyedLimiter<K> {
 	private readonly buckets = new Map<K, TokenBucket>();
 
 	constructor(
 		private readonly rate: number,
 		private readonly burst: number,
+		private readonly maxKeys = 10_000,
 	) {}
 
 	take(key: K, now: number): boolean {
 		let bucket = this.buckets.get(key);
 		if (!bucket) {
-			if (this.buckets.size > 10_000) this.buckets.clear();
+			// Only full buckets go: dropping a spent one would hand its key a fresh burst.
+			if (this.buckets.size >= this.maxKeys) for (const [k, b] of this.buckets) if (b.isFull(now)) this.buckets.delete(k);
 			bucket = new TokenBucket(this.rate, this.burst, now);
 			this.buckets.set(key, bucket);
 		}

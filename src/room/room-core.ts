@@ -135,10 +135,15 @@ export class RoomCore {
 			case "join_room": {
 				// Page through what was missed so a long absence never loads the whole room at once;
 				// nothing can be appended meanwhile (no await), so the ack's last_seq is exact.
+				// Stop as soon as the socket is gone (closed for falling too far behind, say): a join
+				// must not make the room read the rest of its history for nobody.
 				let after = frame.data.last_seq;
 				while (after !== undefined) {
 					const page = this.deps.log.range({ afterSeq: after, limit: CATCH_UP_PAGE });
-					for (const message of page) this.deps.outbox.push(peer, encodeNewMessage(message));
+					for (const message of page) {
+						if (!this.peers.has(peer)) return;
+						this.deps.outbox.push(peer, encodeNewMessage(message));
+					}
 					after = page.length === CATCH_UP_PAGE ? page[page.length - 1]?.seq : undefined;
 				}
 				if (!state.joined) {

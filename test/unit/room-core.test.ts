@@ -196,6 +196,22 @@ describe("catch-up with last_seq", () => {
 		expect(events.slice(0, 1100).map((e) => e.data.seq)).toEqual(Array.from({ length: 1100 }, (_, i) => 101 + i));
 		expect(events[1100]).toEqual({ event: "ack", id: "j", data: { room_id: ROOM, last_seq: 1200 } });
 	});
+
+	it("stops reading history once the socket is detached mid catch-up (e.g. closed for not reading)", () => {
+		const room = makeRoom({ limits: { restSendRateBurst: 10_000 } });
+		for (let i = 1; i <= 1200; i++) room.core.sendFromRest({ roomId: ROOM, userId: "bulk", text: `m${i}` });
+		const late = room.peer("late");
+		// The first full batch (512 events) is written at once; the room closes the socket there.
+		const write = late.write.bind(late);
+		late.write = (frame) => {
+			write(frame);
+			room.core.detach(late);
+		};
+		room.feed(late, join("j", 0));
+		const events = late.take() as Array<{ event: string; data: { seq?: number } }>;
+		expect(events.map((e) => e.data.seq)).toEqual(Array.from({ length: 512 }, (_, i) => 1 + i));
+		expect(late.state.joined).toBe(false);
+	});
 });
 
 describe("idempotent retries", () => {

@@ -64,4 +64,13 @@ describe("KeyedLimiter", () => {
 		limiter.forget(key);
 		expect([limiter.take(key, 0), limiter.take(key, 0), limiter.take(key, 0)]).toEqual([true, true, false]);
 	});
+
+	it("past maxKeys forgets only full buckets: many new keys cannot hand a spent key a fresh burst", () => {
+		const limiter = new KeyedLimiter<string>(1, 2, 3);
+		expect([limiter.take("spent", 0), limiter.take("spent", 0), limiter.take("spent", 0)]).toEqual([true, true, false]);
+		for (let i = 0; i < 50; i++) limiter.take(`key${i}`, 0);
+		expect(limiter.take("spent", 0)).toBe(false);
+		// Once it refilled (2 s at 1/s), it is full again and may be forgotten without changing anything.
+		expect([limiter.take("spent", 2000), limiter.take("spent", 2000), limiter.take("spent", 2000)]).toEqual([true, true, false]);
+	});
 });
