@@ -4,7 +4,6 @@ import type { Env } from "./env";
 export interface Config {
 	jwtTtlSeconds: number;
 	maxMessageLength: number;
-	maxBodyBytes: number;
 	maxFrameBytes: number;
 	corsOrigins: "*" | string[];
 	wsAllowedOrigins: string[];
@@ -44,7 +43,6 @@ export function loadConfig(env: Env): Config {
 	const config: Config = {
 		jwtTtlSeconds: positiveInt(env.JWT_TTL_SECONDS, 3600, "JWT_TTL_SECONDS"),
 		maxMessageLength: positiveInt(env.MAX_MESSAGE_LENGTH, 4000, "MAX_MESSAGE_LENGTH"),
-		maxBodyBytes: 64 * 1024,
 		maxFrameBytes: 64 * 1024,
 		corsOrigins: cors.includes("*") || cors.length === 0 ? "*" : cors,
 		wsAllowedOrigins: list(env.WS_ALLOWED_ORIGINS),

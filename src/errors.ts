@@ -8,7 +8,6 @@ export type ErrorCode =
 	| "token_expired"
 	| "forbidden"
 	| "not_found"
-	| "conflict"
 	| "payload_too_large"
 	| "rate_limited"
 	| "too_many_connections"
@@ -43,7 +42,6 @@ export const badRequest = (message: string, fields?: FieldIssue[]) => new ApiErr
 export const unauthorized = (message = "Missing or invalid credentials") => new ApiError(401, "unauthorized", message);
 export const forbidden = (message = "You may not do this") => new ApiError(403, "forbidden", message);
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
-export const conflict = (message: string) => new ApiError(409, "conflict", message);
 export const rateLimited = (message = "Too many requests, slow down") => new ApiError(429, "rate_limited", message);
 export const notConfigured = (message: string) => new ApiError(503, "not_configured", message);
 

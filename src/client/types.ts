@@ -33,5 +33,5 @@ export type PageOptions = z.infer<typeof PageQuery>;
 
 /** Stable REST error codes, plus the two the SDK adds for failures that never reached the API. */
 export type ApiErrorCode = ErrorCode | "network_error" | "unexpected_response";
-/** Codes of `error` events on the room socket, plus the SDK's own for a closed room. */
-export type RoomErrorCode = ProtocolErrorCodeT | "room_closed" | "removed" | "token_expired";
+/** Codes of `error` events on the room socket, plus the SDK's own for a closed room, a removal, an expired token or a refused handshake. */
+export type RoomErrorCode = ProtocolErrorCodeT | "room_closed" | "removed" | "token_expired" | "forbidden";

@@ -56,7 +56,7 @@ export function asyncApiDocument(serverUrl: string) {
 				'Frames are JSON text `{"event", "data", "id"?}`. A server frame may hold several events separated by `\\n`: split on `\\n`.',
 				"After `join_room` with `last_seq` the socket gets every message with a greater `seq` once, in order: missed ones first, then live ones.",
 				`Heartbeat: send exactly \`${PING}\`; the server answers \`${PONG}\` without waking the room.`,
-				`Close codes: ${CLOSE_TOKEN_EXPIRED} token expired (fetch a new JWT, reconnect), ${CLOSE_REMOVED} removed from a private room, ${CLOSE_NOT_READING} too far behind (it stopped reading; reconnect with last_seq).`,
+				`Close codes: ${CLOSE_TOKEN_EXPIRED} token expired (fetch a new JWT, reconnect), ${CLOSE_REMOVED} removed from a private room, ${CLOSE_NOT_READING} too far behind (it stopped reading; reconnect with last_seq), 1011 the room lost this socket's state (reconnect). The server echoes the client's Close.`,
 			].join("\n\n"),
 		},
 		servers: { default: { host: serverUrl.replace(/^https?:\/\//, ""), protocol: serverUrl.startsWith("https") ? "wss" : "ws" } },

@@ -37,7 +37,6 @@ export const ProtocolErrorCode = z.enum([
 	"frame_too_large",
 	"binary_not_supported",
 	"rate_limited",
-	"forbidden",
 	"internal_error",
 ]);
 export type ProtocolErrorCodeT = z.infer<typeof ProtocolErrorCode>;

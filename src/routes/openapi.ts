@@ -21,7 +21,6 @@ export const errors = {
 	401: error("Missing or invalid credentials"),
 	403: error("Not allowed for these credentials"),
 	404: error("Not found (or belongs to another client)"),
-	409: error("Conflict"),
 	413: error("Body larger than 64 KiB"),
 	429: error("Rate limited"),
 	503: error("Not configured on this server"),
