@@ -17,12 +17,15 @@ export const jwtKeys = (env: Env) => {
 	return { current: env.JWT_SECRET, previous: env.JWT_SECRET_PREVIOUS || undefined };
 };
 
+/** The token of an `Authorization: Bearer <token>` header, if that is what it holds. */
+export const bearerOf = (header: string | null | undefined): string | undefined => header?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+
 /**
  * Resolves credentials to a principal, or throws 401. Returns null when none were offered.
  * A user principal is only returned for a user that exists in that client.
  */
 export async function authenticate(env: Env, directory: Directory, creds: Credentials): Promise<Principal | null> {
-	const bearer = creds.authorization?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+	const bearer = bearerOf(creds.authorization);
 	const jwt = creds.token ?? bearer;
 	if (jwt) {
 		const claims = await verifyUserToken(jwtKeys(env), jwt);

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { createDecoder, encodeAck, encodeError, encodeNewMessage, requestIdOf } from "../protocol/codec";
 import { CLOSE_TOKEN_EXPIRED, type ClientFrameT, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
@@ -8,15 +9,19 @@ import { KeyedLimiter } from "./rate-limit";
 /** Messages read per query while a joining socket catches up. */
 const CATCH_UP_PAGE = 500;
 
-/** What a socket is, as verified by the Worker at the handshake. Survives hibernation in the attachment. */
-export interface ConnState {
-	userId: string;
-	clientId: string;
-	roomId: string;
+/**
+ * What a socket is, as verified by the Worker at the handshake. Survives hibernation in the
+ * attachment, and is parsed (not cast) when the handshake header or an attachment is read back.
+ */
+export const ConnState = z.object({
+	userId: z.string(),
+	clientId: z.string(),
+	roomId: z.string(),
 	/** JWT expiry in seconds since the epoch, or 0 for credentials that do not expire. */
-	exp: number;
-	joined: boolean;
-}
+	exp: z.number(),
+	joined: z.boolean(),
+});
+export type ConnState = z.infer<typeof ConnState>;
 
 /** A connected socket as the room logic sees it. */
 export interface Peer extends Sink {

@@ -1,5 +1,4 @@
 import { DurableObject } from "cloudflare:workers";
-import { z } from "zod";
 import { loadConfig } from "../config";
 import type { Env } from "../env";
 import { uuidv7 } from "../ids";
@@ -9,16 +8,8 @@ import type { MessageT } from "../schemas/message";
 import type { HistoryRange } from "./message-log";
 import { MessageLog } from "./message-log";
 import { Outbox, workerdScheduler } from "./outbox";
-import { type ConnState, type Peer, RoomCore, type SendInput, type SendResult } from "./room-core";
+import { ConnState, type Peer, RoomCore, type SendInput, type SendResult } from "./room-core";
 import { IDENTITY_HEADER } from "./stub";
-
-const Identity = z.object({
-	userId: z.string(),
-	clientId: z.string(),
-	roomId: z.string(),
-	exp: z.number(),
-	joined: z.boolean(),
-});
 
 /** Close code for a socket the room cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
@@ -64,7 +55,7 @@ export class RoomObject extends DurableObject<Env> {
 		let peer = this.peers.get(ws);
 		if (!peer) {
 			// Attachments outlive deploys: one written by another version must not be trusted blindly.
-			const parsed = Identity.safeParse(ws.deserializeAttachment());
+			const parsed = ConnState.safeParse(ws.deserializeAttachment());
 			if (!parsed.success) {
 				this.close(ws, CLOSE_INTERNAL_ERROR, "connection state lost; reconnect");
 				return undefined;
@@ -119,7 +110,7 @@ export class RoomObject extends DurableObject<Env> {
 	override async fetch(request: Request): Promise<Response> {
 		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
 			return json(426, "validation_failed", "Expected a WebSocket upgrade");
-		const identity = Identity.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
+		const identity = ConnState.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
 		if (!identity.success) return json(400, "validation_failed", "Missing identity");
 		const config = loadConfig(this.env);
 		if (this.ctx.getWebSockets().length >= config.maxSocketsPerRoom) {

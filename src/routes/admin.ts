@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { hashApiToken, isAdminToken, newApiToken } from "../auth/api-token";
+import { bearerOf } from "../auth/credentials";
 import { notConfigured, notFound, unauthorized } from "../errors";
 import { uuidv7 } from "../ids";
 import { ClientWithToken, CreateClientBody } from "../schemas/client";
@@ -13,10 +14,7 @@ import { presentClient } from "./present";
 async function requireAdmin(c: AppContext) {
 	const configured = c.env.ADMIN_TOKEN;
 	if (!configured) throw notConfigured("ADMIN_TOKEN is not set, so admin routes are disabled");
-	const offered = c.req
-		.header("Authorization")
-		?.match(/^Bearer\s+(.+)$/i)?.[1]
-		?.trim();
+	const offered = bearerOf(c.req.header("Authorization"));
 	if (!offered || !(await isAdminToken(offered, configured))) throw unauthorized("Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`");
 }
 
