@@ -113,7 +113,7 @@ describe("limits from the environment (bare workerd)", () => {
 			error: {
 				code: "validation_failed",
 				message: "Invalid request",
-				fields: [{ path: "text_message", message: "Too long: at most 10 characters" }],
+				fields: [{ path: "text_message", message: "Too big: expected string to have <=10 characters" }],
 			},
 		});
 		expect((await api.call("POST", `/room/${roomId}/message/send`, auth(1), { text_message: "x".repeat(10) })).status).toBe(201);
