@@ -139,7 +139,9 @@ describe("GET /openapi.json", () => {
 		expect(send.responses["400"]?.content?.["application/json"]?.schema).toEqual({ $ref: "#/components/schemas/Error" });
 		expect(doc.components.schemas.SendMessageBody).toMatchObject({
 			type: "object",
-			properties: { text_message: { type: "string", minLength: 1, description: "1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units" } },
+			properties: {
+				text_message: { type: "string", minLength: 1, description: "1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units" },
+			},
 			required: ["text_message"],
 		});
 		const history = doc.paths["/room/{room_id}/messages"]?.get as Operation;
