@@ -32,7 +32,14 @@ export class DirectoryObject extends DurableObject<Env> implements Directory {
 				});
 			}
 		});
-		this.directory = new DrizzleDirectory(drizzle(ctx.storage, { schema }));
+		const db = drizzle(ctx.storage, { schema });
+		this.directory = new DrizzleDirectory(db, async (writes) => {
+			// Each write is a drizzle query in this driver's synchronous mode, so run() executes it
+			// here, inside one SQLite transaction: all commit or none do.
+			ctx.storage.transactionSync(() => {
+				for (const write of writes) (write as unknown as { run(): void }).run();
+			});
+		});
 	}
 
 	createClient(row: schema.ClientRow) {

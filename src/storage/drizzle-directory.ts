@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, inArray } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { BaseSQLiteDatabase, SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Directory, Page } from "./directory";
 import type * as schema from "./schema";
@@ -11,10 +12,19 @@ import { clients, memberships, rooms, users } from "./schema";
 // biome-ignore lint/suspicious/noExplicitAny: the result kind differs between the two drivers.
 export type AnySQLiteDatabase = BaseSQLiteDatabase<"async" | "sync", any, typeof schema>;
 
+/**
+ * Runs writes as one unit: all of them or none. D1 has `batch` (one implicit transaction);
+ * a Durable Object has `transactionSync`. Each driver's opener supplies its own.
+ */
+export type RunAtomically = (writes: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]) => Promise<unknown>;
+
 const afterId = (column: SQLiteColumn, page: Page) => (page.after === undefined ? undefined : gt(column, page.after));
 
 export class DrizzleDirectory implements Directory {
-	constructor(private readonly db: AnySQLiteDatabase) {}
+	constructor(
+		private readonly db: AnySQLiteDatabase,
+		private readonly atomically: RunAtomically,
+	) {}
 
 	async createClient(row: schema.ClientRow) {
 		await this.db.insert(clients).values(row);
@@ -67,16 +77,20 @@ export class DrizzleDirectory implements Directory {
 		return found;
 	}
 
+	/** The room and its first members in one unit: a failure part way leaves neither. */
 	async createRoom(row: schema.RoomRow, memberIds: string[]) {
-		await this.db.insert(rooms).values(row);
 		const unique = [...new Set(memberIds)];
+		const writes: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]] = [this.db.insert(rooms).values(row)];
 		// Four columns per row: stay under D1's 100 bound parameters per statement.
 		for (let i = 0; i < unique.length; i += 20) {
-			await this.db
-				.insert(memberships)
-				.values(unique.slice(i, i + 20).map((userId) => ({ roomId: row.id, userId, clientId: row.clientId, createdAt: row.createdAt })))
-				.onConflictDoNothing();
+			writes.push(
+				this.db
+					.insert(memberships)
+					.values(unique.slice(i, i + 20).map((userId) => ({ roomId: row.id, userId, clientId: row.clientId, createdAt: row.createdAt })))
+					.onConflictDoNothing(),
+			);
 		}
+		await this.atomically(writes);
 	}
 
 	async getRoom(clientId: string, roomId: string) {

@@ -149,6 +149,24 @@ describe.each([
 		expect(await dir.listMembers(other.c.id, r.id, { limit: 100 })).toEqual([]);
 	});
 
+	it("creates a room and its members as one unit: a write failing part way leaves neither", async () => {
+		const dir = open();
+		const { c, users } = await tenantWithUsers(dir, 25);
+		const r = room(c, 0, { private: true });
+		// A null member id breaks NOT NULL in the second membership insert, after the room and 20 members were written.
+		const ids: string[] = [...users.map((u) => u.id), null as unknown as string];
+		expect(await rejected((d) => d.createRoom(r, ids))).toMatch(/NOT NULL constraint failed: memberships\.user_id/);
+
+		expect(await dir.getRoom(c.id, r.id)).toBeNull();
+		expect(await dir.listMembers(c.id, r.id, { limit: 100 })).toEqual([]);
+		// Nothing half-made is in the way: the same room is created whole afterwards.
+		await dir.createRoom(
+			r,
+			users.map((u) => u.id),
+		);
+		expect(await dir.listMembers(c.id, r.id, { limit: 100 })).toHaveLength(25);
+	});
+
 	it("round-trips public and private rooms and pages a user's rooms", async () => {
 		const dir = open();
 		const { c, users } = await tenantWithUsers(dir, 2);
