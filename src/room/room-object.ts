@@ -5,11 +5,12 @@ import { uuidv7 } from "../ids";
 import { encodeError } from "../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
+import { openDirectory } from "../storage";
 import type { HistoryRange } from "./message-log";
 import { MessageLog } from "./message-log";
 import { Outbox, workerdScheduler } from "./outbox";
 import { ConnState, type Peer, RoomCore, type SendInput, type SendResult } from "./room-core";
-import { IDENTITY_HEADER } from "./stub";
+import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "./stub";
 
 /** Close code for a socket the room cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
@@ -123,6 +124,17 @@ export class RoomObject extends DurableObject<Env> {
 		this.ctx.acceptWebSocket(server, [identity.data.userId]);
 		server.serializeAttachment(identity.data);
 		this.peerOf(server);
+		// The Worker checked membership before this request, and a removal in between would find no
+		// socket to close. Checking again now that the socket is accepted closes that gap: a removal
+		// written before this read is seen here, and one written after it reaches disconnectUser(),
+		// which finds the socket.
+		if (request.headers.get(MEMBERS_ONLY_HEADER) === "1") {
+			const { clientId, roomId, userId } = identity.data;
+			if (!(await openDirectory(this.env).isMember(clientId, roomId, userId))) {
+				this.close(server, CLOSE_REMOVED, "removed from room");
+				return json(403, "forbidden", "This room is private and you are not a member");
+			}
+		}
 		if (identity.data.exp > 0) await this.scheduleExpiry(identity.data.exp * 1000);
 		const headers =
 			request.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL ? { "Sec-WebSocket-Protocol": PROTOCOL_LABEL } : undefined;

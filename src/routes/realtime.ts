@@ -4,7 +4,7 @@ import { authenticate, requireUser } from "../auth/credentials";
 import { ApiError, forbidden, unauthorized } from "../errors";
 import { PROTOCOL_LABEL } from "../protocol/frames";
 import type { ConnState } from "../room/room-core";
-import { IDENTITY_HEADER, roomStub } from "../room/stub";
+import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER, roomStub } from "../room/stub";
 import { type AppEnv, configOf, directoryOf } from "./context";
 import { errors, RoomIdParam, security } from "./openapi";
 
@@ -60,6 +60,7 @@ export const realtimeRoutes = new OpenAPIHono<AppEnv>().openapi(connect, async (
 	const identity: ConnState = { userId: user.userId, clientId: user.clientId, roomId: room.id, exp: user.exp, joined: false };
 	const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) });
 	if (subprotocols.label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
+	if (room.private) headers.set(MEMBERS_ONLY_HEADER, "1");
 	// A fresh request: nothing the client sent reaches the room object except what was verified.
 	return roomStub(c.env, room.id).fetch("https://room.internal/ws", { headers });
 });

@@ -8,11 +8,13 @@ import { createApp } from "../../src/app";
 import { sha256Hex } from "../../src/auth/crypto";
 import { JWT_AUDIENCE, JWT_ISSUER } from "../../src/auth/jwt";
 import type { Env } from "../../src/env";
+import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "../../src/room/stub";
 import { admin, BASE, bearer, call, JWT_SECRET, room, type Tenant, tenant } from "./helpers";
 
 // `exports` and `env` are typed per project by `wrangler types`; these need only the Worker and D1.
 const worker = (exports as unknown as { default: Fetcher }).default;
 const db = (env as unknown as Env).DB as D1Database;
+const rooms = (env as unknown as Env).ROOMS;
 const encoder = new TextEncoder();
 const kidOf = async (secret: string) => (await sha256Hex(`kid:${secret}`)).slice(0, 16);
 
@@ -323,6 +325,33 @@ describe("auth and tenant isolation matrix", () => {
 			headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `roomkit.v1, ${guest.token}` },
 		});
 		expect(again.status).toBe(403);
+	});
+
+	it("refuses a socket whose member was removed after the Worker's check but before the room accepted it", async () => {
+		const t = await tenant(2, "tenant-d");
+		const [owner, guest] = t.users as [Tenant["users"][number], Tenant["users"][number]];
+		const r = await room(t, { private: true, members: [owner.id, guest.id] });
+		// What the room object receives from the Worker, which checked membership a moment earlier.
+		const forwarded = (userId: string) =>
+			rooms.get(rooms.idFromName(r.id)).fetch("https://room.internal/ws", {
+				headers: {
+					Upgrade: "websocket",
+					[IDENTITY_HEADER]: JSON.stringify({ userId, clientId: t.clientId, roomId: r.id, exp: 0, joined: false }),
+					[MEMBERS_ONLY_HEADER]: "1",
+				},
+			});
+		const control = await forwarded(owner.id);
+		expect(control.status).toBe(101);
+		control.webSocket?.accept();
+		control.webSocket?.close(1000, "done");
+		// The removal lands in that moment: its disconnect finds no socket yet.
+		expect((await call("DELETE", `/room/${r.id}/members/${guest.id}`, t.backend)).status).toBe(204);
+		const late = await forwarded(guest.id);
+		expect(late.webSocket).toBeNull();
+		expect({ status: late.status, body: await late.json() }).toEqual({
+			status: 403,
+			body: { error: { code: "forbidden", message: "This room is private and you are not a member" } },
+		});
 	});
 });
 
