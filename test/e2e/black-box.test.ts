@@ -172,6 +172,18 @@ describe.each([
 		await expect(openRoomSocket(server.base, room.json.id, other.users[0]!.token)).rejects.toMatchObject({ status: 404 });
 		await expect(openRoomSocket(server.base, room.json.id, t.users[1]!.token)).rejects.toMatchObject({ status: 403 });
 		expect(await api.call("GET", `/room/${room.json.id}/messages`, { clientKey: t.key })).toEqual({ status: 200, json: { messages: [] } });
+
+		// The member gets in (the room re-checks membership in this runtime's directory), until removed.
+		const member = await open(room.json.id, t.users[0]!.token);
+		expect(await member.request("join_room", { room_id: room.json.id }, "in")).toEqual({
+			event: "ack",
+			id: "in",
+			data: { room_id: room.json.id, last_seq: 0 },
+		});
+		const closed = new Promise<number>((resolve) => member.ws.once("close", (code) => resolve(code)));
+		expect((await api.call("DELETE", `/room/${room.json.id}/members/${t.users[0]!.id}`, { clientKey: t.key })).status).toBe(204);
+		expect(await closed).toBe(4003);
+		await expect(openRoomSocket(server.base, room.json.id, t.users[0]!.token)).rejects.toMatchObject({ status: 403 });
 	});
 });
 
