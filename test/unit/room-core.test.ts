@@ -27,6 +27,17 @@ const join = (id?: string | number, lastSeq?: number) => ({
 	...(id === undefined ? {} : { id }),
 });
 
+/** Alice and bob, both joined, with their join acks already taken. */
+function joinedPair(room: ReturnType<typeof makeRoom>) {
+	const alice = room.peer("alice");
+	const bob = room.peer("bob");
+	room.feed(alice, join());
+	room.feed(bob, join());
+	alice.take();
+	bob.take();
+	return { alice, bob };
+}
+
 describe("join_room", () => {
 	it("acks with the room and its last seq, and marks the socket joined", () => {
 		const room = makeRoom();
@@ -50,12 +61,7 @@ describe("join_room", () => {
 
 	it("leave_room stops delivery and is acknowledged", () => {
 		const room = makeRoom();
-		const alice = room.peer("alice");
-		const bob = room.peer("bob");
-		room.feed(alice, join());
-		room.feed(bob, join());
-		alice.take();
-		bob.take();
+		const { alice, bob } = joinedPair(room);
 		room.feed(bob, { event: "leave_room", data: { room_id: ROOM }, id: "bye" });
 		expect(bob.take()).toEqual([{ event: "ack", id: "bye", data: { room_id: ROOM } }]);
 		expect(bob.state.joined).toBe(false);
@@ -217,12 +223,7 @@ describe("catch-up with last_seq", () => {
 describe("idempotent retries", () => {
 	it("a retried send_message returns the first message: no second row, no second broadcast", () => {
 		const room = makeRoom();
-		const alice = room.peer("alice");
-		const bob = room.peer("bob");
-		room.feed(alice, join());
-		room.feed(bob, join());
-		alice.take();
-		bob.take();
+		const { alice, bob } = joinedPair(room);
 		room.feed(alice, send("once", 1, "c-1"));
 		const stored = msg(1, "alice", "once", { client_msg_id: "c-1" });
 		expect(alice.take()).toEqual([newMessage(stored), { event: "ack", id: 1, data: stored }]);
@@ -502,12 +503,7 @@ describe("limits", () => {
 
 	it("detach forgets the peer: nothing more is written to it, even what was pending", () => {
 		const room = makeRoom();
-		const alice = room.peer("alice");
-		const bob = room.peer("bob");
-		room.feed(alice, join());
-		room.feed(bob, join());
-		alice.take();
-		bob.take();
+		const { alice, bob } = joinedPair(room);
 		room.core.handleFrame(alice, JSON.stringify(send("pending")));
 		room.core.detach(bob);
 		room.flush();
