@@ -32,10 +32,12 @@ const roomkit :Workerd.Worker = (
     # NEVER change them: under a new key the service starts empty and the old data is orphaned.
     (className = "RoomObject", uniqueKey = "roomkit-rooms-1a1a9a63972af33c5e44a47ea105d0d7", enableSql = true),
     (className = "DirectoryObject", uniqueKey = "roomkit-directory-09c8aeed5fc3c75ae13d1be26499c9a4", enableSql = true),
+    (className = "GatewayObject", uniqueKey = "roomkit-gateways-5b0e7c1d9a3f4e2b8c6d0a1f2e3b4c5d", enableSql = true),
   ],
   durableObjectStorage = (localDisk = "data"),
   bindings = [
     (name = "ROOMS", durableObjectNamespace = "RoomObject"),
+    (name = "GATEWAYS", durableObjectNamespace = "GatewayObject"),
     # No DB binding: src/storage picks the directory object when D1 is absent.
     (name = "DIRECTORY", durableObjectNamespace = "DirectoryObject"),
     # Secrets and settings, read from the environment at startup (unset = null = the default
@@ -54,6 +56,9 @@ const roomkit :Workerd.Worker = (
     (name = "MAX_SOCKETS_PER_ROOM", fromEnvironment = "MAX_SOCKETS_PER_ROOM"),
     (name = "MAX_SOCKETS_PER_USER", fromEnvironment = "MAX_SOCKETS_PER_USER"),
     (name = "MAX_UNREAD_BYTES", fromEnvironment = "MAX_UNREAD_BYTES"),
+    (name = "GATEWAY_SHARDS", fromEnvironment = "GATEWAY_SHARDS"),
+    (name = "MAX_ROOMS_PER_SOCKET", fromEnvironment = "MAX_ROOMS_PER_SOCKET"),
+    (name = "READY_MAX_ROOMS", fromEnvironment = "READY_MAX_ROOMS"),
     (name = "DEMO_DEV_MODE", fromEnvironment = "DEMO_DEV_MODE"),
   ],
 );

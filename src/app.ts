@@ -10,6 +10,7 @@ import { authRoutes } from "./routes/auth";
 import type { AppEnv } from "./routes/context";
 import { mountDocs } from "./routes/docs";
 import { messageRoutes } from "./routes/messages";
+import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
 import { roomRoutes } from "./routes/rooms";
 import { userRoutes } from "./routes/users";
@@ -71,6 +72,7 @@ export function createApp() {
 	app.route("/", userRoutes);
 	app.route("/", roomRoutes);
 	app.route("/", messageRoutes);
+	app.route("/", readRoutes);
 	app.route("/", realtimeRoutes);
 	mountDocs(app);
 	app.route("/", demoRoutes);

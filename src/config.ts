@@ -16,6 +16,9 @@ export interface Config {
 	maxUnreadBytes: number;
 	defaultPageSize: number;
 	maxPageSize: number;
+	gatewayShards: number;
+	maxRoomsPerSocket: number;
+	readyMaxRooms: number;
 }
 
 // Bare workerd's `fromEnvironment` bindings are null, not undefined, when the variable is unset.
@@ -53,6 +56,9 @@ export function loadConfig(env: Env): Config {
 		maxSocketsPerRoom: positiveInt(env.MAX_SOCKETS_PER_ROOM, 10_000, "MAX_SOCKETS_PER_ROOM"),
 		maxSocketsPerUser: positiveInt(env.MAX_SOCKETS_PER_USER, 20, "MAX_SOCKETS_PER_USER"),
 		maxUnreadBytes: positiveInt(env.MAX_UNREAD_BYTES, 16 * 1024 * 1024, "MAX_UNREAD_BYTES"),
+		gatewayShards: positiveInt(env.GATEWAY_SHARDS, 16, "GATEWAY_SHARDS"),
+		maxRoomsPerSocket: positiveInt(env.MAX_ROOMS_PER_SOCKET, 500, "MAX_ROOMS_PER_SOCKET"),
+		readyMaxRooms: positiveInt(env.READY_MAX_ROOMS, 200, "READY_MAX_ROOMS"),
 		defaultPageSize: 50,
 		maxPageSize: 200,
 	};

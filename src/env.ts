@@ -1,3 +1,4 @@
+import type { GatewayObject } from "./gateway/gateway-object";
 import type { RoomObject } from "./room/room-object";
 import type { DirectoryObject } from "./storage/directory-object";
 
@@ -9,6 +10,8 @@ export interface Env {
 	DIRECTORY?: DurableObjectNamespace<DirectoryObject>;
 	/** One Durable Object per room: its messages, sequence numbers and WebSockets. */
 	ROOMS: DurableObjectNamespace<RoomObject>;
+	/** User sockets (`GET /ws`): one object per client and shard of its users. */
+	GATEWAYS: DurableObjectNamespace<GatewayObject>;
 	/** Bearer token for the /admin routes; when unset the admin routes answer 503. */
 	ADMIN_TOKEN?: string;
 	/** HS256 secret that signs user JWTs. */
@@ -37,6 +40,12 @@ export interface Env {
 	MAX_SOCKETS_PER_USER?: string;
 	/** Bytes sent to a socket with no frame or heartbeat from it before it is closed with 4008 (default 16 MiB). */
 	MAX_UNREAD_BYTES?: string;
+	/** Gateway objects per client that hold its user sockets; a room calls at most this many per flush (default 16). Changing it moves users: their sockets reconnect. */
+	GATEWAY_SHARDS?: string;
+	/** Rooms one user socket may have joined at once (default 500). */
+	MAX_ROOMS_PER_SOCKET?: string;
+	/** Rooms listed in the user socket's `ready` frame, those with unread first (default 200; the rest by REST). */
+	READY_MAX_ROOMS?: string;
 	/** Set to "1" to enable the /demo page's "mint a user" helper with the admin token (local development). */
 	DEMO_DEV_MODE?: string;
 }

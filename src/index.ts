@@ -1,6 +1,7 @@
 import { createApp } from "./app";
 import type { Env } from "./env";
 
+export { GatewayObject } from "./gateway/gateway-object";
 export { RoomObject } from "./room/room-object";
 export { DirectoryObject } from "./storage/directory-object";
 

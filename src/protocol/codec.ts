@@ -1,17 +1,30 @@
+import type { z } from "zod";
 import type { MessageT } from "../schemas/message";
 import { type ClientFrameT, clientFrame, type ProtocolErrorCodeT, RequestId } from "./frames";
+import { GATEWAY_EVENTS, type GatewayFrameT, gatewayFrame } from "./gateway-frames";
 
-export type DecodeResult =
-	| { ok: true; frame: ClientFrameT }
+export type DecodeResult<F = ClientFrameT> =
+	| { ok: true; frame: F }
 	| { ok: false; code: ProtocolErrorCodeT; message: string; id?: string | number };
 
 const encoder = new TextEncoder();
 const utf8Length = (text: string) => encoder.encode(text).byteLength;
 
-/** Decodes one client frame. Never throws: every bad input becomes an error with a stable code. */
+const ROOM_EVENTS = ["join_room", "send_message", "leave_room"] as const;
+
+/** Decodes one room-socket frame. Never throws: every bad input becomes an error with a stable code. */
 export function createDecoder(maxLength: number, maxFrameBytes: number) {
-	const schema = clientFrame(maxLength);
-	return (raw: string | ArrayBuffer): DecodeResult => {
+	return frameDecoder<ClientFrameT>(clientFrame(maxLength), ROOM_EVENTS, maxFrameBytes);
+}
+
+/** Decodes one user-socket (`/ws`) frame: the room socket's events plus `mark_read`. */
+export function createGatewayDecoder(maxLength: number, maxFrameBytes: number) {
+	return frameDecoder<GatewayFrameT>(gatewayFrame(maxLength), GATEWAY_EVENTS, maxFrameBytes);
+}
+
+function frameDecoder<F>(schema: z.ZodType<F>, events: readonly string[], maxFrameBytes: number) {
+	const expected = `${events.slice(0, -1).join(", ")} or ${events[events.length - 1]}`;
+	return (raw: string | ArrayBuffer): DecodeResult<F> => {
 		if (typeof raw !== "string") {
 			return { ok: false, code: "binary_not_supported", message: "Frames must be JSON text" };
 		}
@@ -31,11 +44,11 @@ export function createDecoder(maxLength: number, maxFrameBytes: number) {
 		const record = value as Record<string, unknown>;
 		const id = RequestId.safeParse(record.id);
 		const requestId = id.success ? id.data : undefined;
-		if (record.event !== "join_room" && record.event !== "send_message" && record.event !== "leave_room") {
+		if (typeof record.event !== "string" || !events.includes(record.event)) {
 			return {
 				ok: false,
 				code: "unknown_event",
-				message: `Unknown event ${JSON.stringify(String(record.event)).slice(0, 80)}; expected join_room, send_message or leave_room`,
+				message: `Unknown event ${JSON.stringify(String(record.event)).slice(0, 80)}; expected ${expected}`,
 				id: requestId,
 			};
 		}
@@ -80,3 +93,6 @@ export const splitFrame = (frame: string): unknown[] =>
 		.split("\n")
 		.filter((line) => line.length > 0)
 		.map((line) => JSON.parse(line) as unknown);
+
+/** Any other server event without a request id (`ready`, `inbox_update`, `read`, `room_removed`). */
+export const encodeEvent = (event: string, data: unknown) => `{"event":${JSON.stringify(event)},"data":${JSON.stringify(data)}}`;

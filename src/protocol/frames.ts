@@ -38,6 +38,10 @@ export const ProtocolErrorCode = z.enum([
 	"binary_not_supported",
 	"rate_limited",
 	"internal_error",
+	// The user socket (`/ws`) only: a frame for a room this user may not use, or past the joined-rooms cap.
+	"forbidden",
+	"not_found",
+	"too_many_rooms",
 ]);
 export type ProtocolErrorCodeT = z.infer<typeof ProtocolErrorCode>;
 export const ProtocolError = z.object({ code: ProtocolErrorCode, message: z.string() }).meta({ id: "ProtocolError" });

@@ -89,6 +89,15 @@ export class MessageLog {
 		return message;
 	}
 
+	/**
+	 * Unread for a reader: messages after `afterSeq` that someone else sent. Counted from the log
+	 * every time (an index range on `seq`), so no counter can drift from what is stored.
+	 */
+	countUnread(afterSeq: number, readerId: string): number {
+		const row = this.sql.exec("SELECT COUNT(*) AS n FROM messages WHERE seq > ? AND user_id != ?", afterSeq, readerId).toArray()[0];
+		return Number(row?.n ?? 0);
+	}
+
 	findByClientMsgId(userId: string, clientMsgId: string): MessageT | null {
 		const row = this.sql.exec("SELECT * FROM messages WHERE user_id = ? AND client_msg_id = ?", userId, clientMsgId).toArray()[0];
 		return row ? toMessage(row) : null;

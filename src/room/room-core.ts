@@ -45,6 +45,8 @@ export interface RoomDeps {
 	limits: RoomLimits;
 	now: () => number;
 	newId: () => string;
+	/** Told of every stored message, after the write (the user-socket feed derives its pushes from it). */
+	appended?: (message: MessageT) => void;
 }
 
 export interface SendInput {
@@ -101,6 +103,11 @@ export class RoomCore {
 	/** A send from REST: rate-limited per user, then the same path as a socket send. */
 	sendFromRest(input: SendInput): SendResult {
 		if (!this.restLimiter.take(input.userId, this.deps.now())) return { ok: false, code: "rate_limited" };
+		return this.send(input);
+	}
+
+	/** A send from a user socket (`/ws`): the gateway rate-limits its frames; access was checked by the room. */
+	sendFromGateway(input: SendInput): SendResult {
 		return this.send(input);
 	}
 
@@ -196,6 +203,7 @@ export class RoomCore {
 		});
 		const encoded = encodeNewMessage(message);
 		for (const peer of this.peers) if (peer.state.joined) outbox.push(peer, encoded);
+		this.deps.appended?.(message);
 		return { ok: true, message, created: true };
 	}
 

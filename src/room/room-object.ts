@@ -1,16 +1,26 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadConfig } from "../config";
 import type { Env } from "../env";
+import type { Caller, GatewayPort, RoomPush } from "../gateway/push";
+import { gatewayName } from "../gateway/shard";
+import { gatewayStub } from "../gateway/stub";
 import { uuidv7 } from "../ids";
 import { encodeError } from "../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
 import { openDirectory } from "../storage";
+import { GatewayFeed } from "./gateway-feed";
+import { Membership, type RoomMeta } from "./membership";
 import type { HistoryRange } from "./message-log";
 import { MessageLog } from "./message-log";
 import { Outbox, workerdScheduler } from "./outbox";
 import { ConnState, type Peer, RoomCore, type SendInput, type SendResult } from "./room-core";
+import { RoomInbox } from "./room-inbox";
+import { SocketBudget } from "./socket-budget";
 import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "./stub";
+
+/** Members read from the directory per page when a room loads its member list. */
+const MEMBER_PAGE = 200;
 
 /** Close code for a socket the room cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
@@ -24,28 +34,43 @@ const json = (status: number, code: string, message: string) => Response.json({ 
  */
 export class RoomObject extends DurableObject<Env> {
 	private readonly core: RoomCore;
+	private readonly membership: Membership;
+	private readonly feed: GatewayFeed;
+	private readonly inbox: RoomInbox;
+	/** One stub per gateway: calls through one stub arrive in order; a stub that threw is replaced. */
+	private readonly gateways = new Map<string, GatewayPort>();
 	private readonly peers = new Map<WebSocket, Peer>();
 	/** Sockets this object closed: frames still in flight from them are ignored, and they are never re-attached. */
 	private readonly closing = new WeakSet<WebSocket>();
-	/**
-	 * Characters sent to each socket since it last showed life (a frame or a heartbeat). workerd
-	 * buffers whatever a peer does not read without bound and exposes no `bufferedAmount`, so
-	 * this is the only handle on a client that stopped reading: past the cap it is closed.
-	 */
-	private readonly unread = new WeakMap<WebSocket, { chars: number; since: number }>();
-	private readonly maxUnread: number;
+	private readonly budget: SocketBudget;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		const config = loadConfig(env);
-		this.maxUnread = config.maxUnreadBytes;
+		this.budget = new SocketBudget(config.maxUnreadBytes, (ws) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0);
+		const log = new MessageLog(ctx.storage.sql);
+		const roomId = ctx.id.name ?? ctx.id.toString();
+		this.membership = new Membership(ctx.storage.sql);
+		this.feed = new GatewayFeed({
+			sql: ctx.storage.sql,
+			log,
+			membership: this.membership,
+			roomId,
+			gatewayOf: (clientId, userId) => gatewayName(clientId, userId, config.gatewayShards),
+			push: (gateway, push) => this.pushTo(gateway, push),
+			now: Date.now,
+			soon: (flush) => setTimeout(flush, 0),
+			wakeAt: (at) => void this.scheduleAlarm(at),
+		});
 		this.core = new RoomCore({
-			log: new MessageLog(ctx.storage.sql),
+			log,
 			outbox: new Outbox(workerdScheduler),
 			limits: config,
 			now: Date.now,
 			newId: uuidv7,
+			appended: (message) => this.feed.appended(message.seq),
 		});
+		this.inbox = new RoomInbox(roomId, this.core, log, this.membership, this.feed);
 		// Heartbeats are answered by the runtime without waking the object.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
 		for (const ws of ctx.getWebSockets()) this.peerOf(ws);
@@ -65,7 +90,10 @@ export class RoomObject extends DurableObject<Env> {
 			peer = {
 				state,
 				write: (frame) => {
-					if (!this.owe(ws, frame.length)) return;
+					if (!this.budget.owe(ws, frame.length, Date.now())) {
+						this.close(ws, CLOSE_NOT_READING, "too far behind; reconnect with last_seq");
+						return;
+					}
 					try {
 						ws.send(frame);
 					} catch {
@@ -78,26 +106,6 @@ export class RoomObject extends DurableObject<Env> {
 			this.core.attach(peer);
 		}
 		return peer;
-	}
-
-	/** Counts what a socket is sent; false (and the socket closed) once it is owed too much without a sign of life. */
-	private owe(ws: WebSocket, chars: number): boolean {
-		const now = Date.now();
-		const account = this.unread.get(ws) ?? { chars: 0, since: now };
-		this.unread.set(ws, account);
-		// The first frame after a sign of life always goes, so even a catch-up batch larger than the cap makes progress.
-		if (account.chars === 0 || account.chars + chars <= this.maxUnread) {
-			account.chars += chars;
-			return true;
-		}
-		// Heartbeats are answered by the runtime without waking us; it keeps when the last one came.
-		const heartbeat = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-		if (heartbeat >= account.since) {
-			this.unread.set(ws, { chars, since: now });
-			return true;
-		}
-		this.close(ws, CLOSE_NOT_READING, "too far behind; reconnect with last_seq");
-		return false;
 	}
 
 	private drop(ws: WebSocket): void {
@@ -113,6 +121,8 @@ export class RoomObject extends DurableObject<Env> {
 			return json(426, "validation_failed", "Expected a WebSocket upgrade");
 		const identity = ConnState.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
 		if (!identity.success) return json(400, "validation_failed", "Missing identity");
+		// Sends on this socket fan out to the members' user sockets: the member list must be known first.
+		await this.ensureMembers(identity.data.clientId);
 		const config = loadConfig(this.env);
 		if (this.ctx.getWebSockets().length >= config.maxSocketsPerRoom) {
 			return json(429, "too_many_connections", "This room has as many sockets as it may hold");
@@ -144,7 +154,7 @@ export class RoomObject extends DurableObject<Env> {
 	override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
 		if (this.closing.has(ws)) return;
 		// A join is not a sign of reading: it asks for a catch-up, so a client that only re-joins stays counted.
-		if (typeof message !== "string" || !message.includes('"join_room"')) this.unread.delete(ws);
+		if (typeof message !== "string" || !message.includes('"join_room"')) this.budget.alive(ws);
 		const peer = this.peerOf(ws);
 		if (!peer) return;
 		try {
@@ -167,8 +177,9 @@ export class RoomObject extends DurableObject<Env> {
 		this.drop(ws);
 	}
 
-	/** Closes sockets whose JWT expired (code 4001), then waits for the next expiry. */
+	/** Closes sockets whose JWT expired (code 4001), retries pushes to gateways that failed, then waits for the next of either. */
 	override async alarm(): Promise<void> {
+		this.feed.retryDue();
 		const now = Date.now();
 		let next = Number.POSITIVE_INFINITY;
 		for (const ws of this.ctx.getWebSockets()) {
@@ -178,12 +189,104 @@ export class RoomObject extends DurableObject<Env> {
 			if (exp * 1000 <= now) this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
 			else next = Math.min(next, exp * 1000);
 		}
+		const retry = this.feed.nextRetryAt();
+		if (retry !== null) next = Math.min(next, Math.max(retry, now + 100));
 		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
 	}
 
 	/** RPC from the Worker: a REST send. */
-	send(input: SendInput): SendResult {
-		return this.core.sendFromRest(input);
+	async send(input: SendInput & { clientId: string }): Promise<SendResult> {
+		await this.ensureMembers(input.clientId);
+		const { clientId: _, ...send } = input;
+		return this.core.sendFromRest(send);
+	}
+
+	/** RPC from the Worker: the room was created with these members. */
+	created(meta: RoomMeta, memberIds: string[]): void {
+		this.inbox.initialize(meta, memberIds);
+	}
+
+	/** RPC from the Worker, after the directory recorded the membership (idempotent). */
+	async memberAdded(meta: RoomMeta, userId: string): Promise<void> {
+		await this.ensureMembers(meta.clientId, meta);
+		this.inbox.memberAdded(userId);
+	}
+
+	/** RPC from the Worker, after the directory removed the membership (idempotent). */
+	async memberRemoved(meta: RoomMeta, userId: string): Promise<void> {
+		await this.ensureMembers(meta.clientId, meta);
+		this.inbox.memberRemoved(userId);
+		if (meta.private) this.disconnectUser(userId);
+	}
+
+	/** RPC from the Worker: the user's place in this room (REST unread counts). */
+	async summary(caller: Caller) {
+		await this.ensureMembers(caller.clientId);
+		const access = this.membership.access(caller.clientId, caller.userId);
+		return access.ok ? { ok: true as const, ...this.inbox.summary(caller.userId) } : access;
+	}
+
+	/** RPCs from a gateway object (the user socket) and the Worker (REST reads). */
+	async subscribe(caller: Caller, gateway: string) {
+		await this.ensureMembers(caller.clientId);
+		return this.inbox.subscribe(caller, gateway);
+	}
+	unsubscribe(gateway: string): void {
+		this.inbox.unsubscribe(gateway);
+	}
+	async range(caller: Caller, afterSeq: number, limit: number) {
+		await this.ensureMembers(caller.clientId);
+		return this.inbox.range(caller, afterSeq, limit);
+	}
+	async sendAs(caller: Caller, text: string, clientMsgId?: string) {
+		await this.ensureMembers(caller.clientId);
+		return this.inbox.sendAs(caller, text, clientMsgId);
+	}
+	async markRead(caller: Caller, seq: number) {
+		await this.ensureMembers(caller.clientId);
+		return this.inbox.markRead(caller, seq);
+	}
+
+	/**
+	 * A room created before it kept its own member list (or that missed the creation call) loads it
+	 * once from the directory. Nothing else runs meanwhile, so a membership change cannot interleave.
+	 */
+	private async ensureMembers(clientId: string, known?: RoomMeta): Promise<void> {
+		if (this.membership.isSynced()) return;
+		await this.ctx.blockConcurrencyWhile(async () => {
+			if (this.membership.isSynced()) return;
+			const directory = openDirectory(this.env);
+			const roomId = this.ctx.id.name ?? "";
+			let meta = known;
+			if (!meta) {
+				const room = await directory.getRoom(clientId, roomId);
+				if (!room) return;
+				meta = { clientId, private: room.private };
+			}
+			const memberIds: string[] = [];
+			let after: string | undefined;
+			for (;;) {
+				const page = await directory.listMembers(meta.clientId, roomId, { after, limit: MEMBER_PAGE });
+				memberIds.push(...page.map((m) => m.userId));
+				if (page.length < MEMBER_PAGE) break;
+				after = page[page.length - 1]?.userId;
+			}
+			this.inbox.initialize(meta, memberIds);
+		});
+	}
+
+	private async pushTo(gateway: string, push: RoomPush): Promise<void> {
+		let stub = this.gateways.get(gateway);
+		if (!stub) {
+			stub = gatewayStub(this.env, gateway) as unknown as GatewayPort;
+			this.gateways.set(gateway, stub);
+		}
+		try {
+			await stub.deliver(push);
+		} catch (error) {
+			this.gateways.delete(gateway);
+			throw error;
+		}
 	}
 
 	/** RPC from the Worker: a page of history. */
@@ -206,7 +309,11 @@ export class RoomObject extends DurableObject<Env> {
 		}
 	}
 
-	private async scheduleExpiry(at: number): Promise<void> {
+	private scheduleExpiry(at: number): Promise<void> {
+		return this.scheduleAlarm(at);
+	}
+
+	private async scheduleAlarm(at: number): Promise<void> {
 		const current = await this.ctx.storage.getAlarm();
 		if (current === null || current > at) await this.ctx.storage.setAlarm(at);
 	}

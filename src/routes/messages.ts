@@ -55,6 +55,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 			);
 		}
 		const result = await roomStub(c.env, room.id).send({
+			clientId: user.clientId,
 			roomId: room.id,
 			userId: user.userId,
 			text: text_message,

@@ -1,19 +1,40 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { roomFor } from "../auth/access";
 import { authenticate, requireUser } from "../auth/credentials";
+import type { UserPrincipal } from "../auth/principal";
 import { ApiError, forbidden, unauthorized } from "../errors";
+import { gatewayName } from "../gateway/shard";
+import { GATEWAY_IDENTITY_HEADER, type GatewayIdentity, gatewayStub } from "../gateway/stub";
 import { PROTOCOL_LABEL } from "../protocol/frames";
 import type { ConnState } from "../room/room-core";
 import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER, roomStub } from "../room/stub";
-import { type AppEnv, configOf, directoryOf } from "./context";
+import { type AppContext, type AppEnv, configOf, directoryOf } from "./context";
 import { errors, RoomIdParam, security } from "./openapi";
+
+const credentialsHelp = `Send \`Upgrade: websocket\`. Credentials: offer \`Sec-WebSocket-Protocol: ${PROTOCOL_LABEL}, <jwt>\` (the server answers \`${PROTOCOL_LABEL}\`), or \`?token=<jwt>\`, or the REST headers. Failures are answered before the upgrade.`;
+
+const connectUser = createRoute({
+	method: "get",
+	path: "/ws",
+	tags: ["Realtime"],
+	summary: "Open the user socket: one connection for all of the user's rooms (protocol: /asyncapi.json)",
+	description: `${credentialsHelp} The first frame is \`ready\` with the user's rooms and unread counts.`,
+	security: security.user,
+	responses: {
+		101: { description: "Switching Protocols: the socket is open" },
+		401: errors[401],
+		403: errors[403],
+		426: errors[400],
+		429: errors[429],
+	},
+});
 
 const connect = createRoute({
 	method: "get",
 	path: "/room/{room_id}/ws",
 	tags: ["Realtime"],
 	summary: "Open the room's WebSocket (protocol: /asyncapi.json)",
-	description: `Send \`Upgrade: websocket\`. Credentials: offer \`Sec-WebSocket-Protocol: ${PROTOCOL_LABEL}, <jwt>\` (the server answers \`${PROTOCOL_LABEL}\`), or \`?token=<jwt>\`, or the REST headers. Failures are answered before the upgrade.`,
+	description: credentialsHelp,
 	security: security.user,
 	request: { params: RoomIdParam },
 	responses: {
@@ -37,7 +58,8 @@ function fromSubprotocols(header: string | undefined): { label: boolean; token?:
 	return { label, token };
 }
 
-export const realtimeRoutes = new OpenAPIHono<AppEnv>().openapi(connect, async (c) => {
+/** The checks both sockets share, before any upgrade: Upgrade header, Origin allowlist, credentials (401). */
+async function handshake(c: AppContext): Promise<{ user: UserPrincipal; label: boolean }> {
 	if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
 		throw new ApiError(426 as 400, "validation_failed", "This endpoint needs `Upgrade: websocket`");
 	}
@@ -55,12 +77,25 @@ export const realtimeRoutes = new OpenAPIHono<AppEnv>().openapi(connect, async (
 	});
 	if (!principal) throw unauthorized("Offer a JWT as a subprotocol or `?token=`, or send the REST credentials");
 	c.set("clientId", principal.clientId);
-	const user = requireUser(principal);
-	const room = await roomFor(directory, user, c.req.valid("param").room_id);
-	const identity: ConnState = { userId: user.userId, clientId: user.clientId, roomId: room.id, exp: user.exp, joined: false };
-	const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) });
-	if (subprotocols.label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
-	if (room.private) headers.set(MEMBERS_ONLY_HEADER, "1");
-	// A fresh request: nothing the client sent reaches the room object except what was verified.
-	return roomStub(c.env, room.id).fetch("https://room.internal/ws", { headers });
-});
+	return { user: requireUser(principal), label: subprotocols.label };
+}
+
+export const realtimeRoutes = new OpenAPIHono<AppEnv>()
+	.openapi(connect, async (c) => {
+		const { user, label } = await handshake(c);
+		const room = await roomFor(directoryOf(c), user, c.req.valid("param").room_id);
+		const identity: ConnState = { userId: user.userId, clientId: user.clientId, roomId: room.id, exp: user.exp, joined: false };
+		const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) });
+		if (label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
+		if (room.private) headers.set(MEMBERS_ONLY_HEADER, "1");
+		// A fresh request: nothing the client sent reaches the room object except what was verified.
+		return roomStub(c.env, room.id).fetch("https://room.internal/ws", { headers });
+	})
+	.openapi(connectUser, async (c) => {
+		const { user, label } = await handshake(c);
+		const identity: GatewayIdentity = { userId: user.userId, clientId: user.clientId, exp: user.exp };
+		const headers = new Headers({ Upgrade: "websocket", [GATEWAY_IDENTITY_HEADER]: JSON.stringify(identity) });
+		if (label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
+		const gateway = gatewayName(user.clientId, user.userId, configOf(c).gatewayShards);
+		return gatewayStub(c.env, gateway).fetch("https://gateway.internal/ws", { headers });
+	});

@@ -107,6 +107,11 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 			createdAt: Date.now(),
 		};
 		await directory.createRoom(row, members);
+		// The room keeps its own member list for unread counts and user-socket pushes. Should this call
+		// fail, the room loads the list from the directory the first time it is used.
+		await roomStub(c.env, row.id)
+			.created({ clientId: row.clientId, private: row.private }, members)
+			.catch((error: unknown) => console.error(JSON.stringify({ msg: "room creation not told to the room", error: String(error) })));
 		return c.json(presentRoom(row), 201);
 	})
 	.openapi(getRoom, async (c) => {
@@ -125,6 +130,8 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 		}
 		const row = { roomId: room.id, userId: user.userId, clientId: user.clientId, createdAt: Date.now() };
 		const { membership } = await directory.addMember(row);
+		// Told every time, so a retry after a failed call here repairs the room's copy.
+		await roomStub(c.env, room.id).memberAdded({ clientId: room.clientId, private: room.private }, user.userId);
 		return c.json(presentMember(membership), 200);
 	})
 	.openapi(listMembers, async (c) => {
@@ -144,6 +151,7 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 		if (!(await directory.getUser(backend.clientId, user_id))) throw notFound("User");
 		const row = { roomId: room.id, userId: user_id, clientId: backend.clientId, createdAt: Date.now() };
 		const { added, membership } = await directory.addMember(row);
+		await roomStub(c.env, room.id).memberAdded({ clientId: room.clientId, private: room.private }, user_id);
 		return c.json(presentMember(membership), added ? 201 : 200);
 	})
 	.openapi(removeMember, async (c) => {
@@ -151,7 +159,10 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 		const directory = directoryOf(c);
 		const { room_id, user_id } = c.req.valid("param");
 		const room = await roomFor(directory, backend, room_id);
-		if (!(await directory.removeMember(backend.clientId, room.id, user_id))) throw notFound("Member");
-		if (room.private) await roomStub(c.env, room.id).disconnectUser(user_id);
+		const removed = await directory.removeMember(backend.clientId, room.id, user_id);
+		// Told even when the directory had no such member, so a retry after a failed call repairs the room's copy;
+		// in a private room this also closes the user's room sockets (4003) and sends `room_removed` on user sockets.
+		await roomStub(c.env, room.id).memberRemoved({ clientId: room.clientId, private: room.private }, user_id);
+		if (!removed) throw notFound("Member");
 		return c.body(null, 204);
 	});

@@ -3,11 +3,12 @@ import { requireBackend, requirePrincipal } from "../auth/credentials";
 import { forbidden, notFound } from "../errors";
 import { uuidv7 } from "../ids";
 import { PageQuery } from "../schemas/common";
-import { RoomPage } from "../schemas/room";
+import { UserRoomPage } from "../schemas/room";
 import { CreateUserBody, User, UserPage } from "../schemas/user";
 import { type AppEnv, directoryOf, pageSizeOf, principalOf } from "./context";
 import { body, callers, errors, json, security, UserIdParam } from "./openapi";
 import { nextCursor, presentRoom, presentUser } from "./present";
+import { summariesOf } from "./reads";
 
 const createUser = createRoute({
 	method: "post",
@@ -46,11 +47,11 @@ const userRooms = createRoute({
 	method: "get",
 	path: "/user/{user_id}/rooms",
 	tags: ["Users"],
-	summary: "Rooms the user is a member of (the backend, or the user themself)",
+	summary: "Rooms the user is a member of, with their read state and unread count (the backend, or the user themself)",
 	security: security.any,
 	middleware: [callers.any] as const,
 	request: { params: UserIdParam, query: PageQuery },
-	responses: { 200: json(RoomPage, "A page of rooms"), 401: errors[401], 403: errors[403], 404: errors[404] },
+	responses: { 200: json(UserRoomPage, "A page of rooms"), 401: errors[401], 403: errors[403], 404: errors[404] },
 });
 
 export const userRoutes = new OpenAPIHono<AppEnv>()
@@ -89,5 +90,14 @@ export const userRoutes = new OpenAPIHono<AppEnv>()
 		const { limit, cursor } = c.req.valid("query");
 		const pageSize = pageSizeOf(c, limit);
 		const rows = await directory.listUserRooms(principal.clientId, user_id, { after: cursor, limit: pageSize });
-		return c.json({ rooms: rows.map(presentRoom), next_cursor: nextCursor(rows, pageSize, (r) => r.id) }, 200);
+		const states = await summariesOf(
+			c.env,
+			{ clientId: principal.clientId, userId: user_id },
+			rows.map((r) => r.id),
+		);
+		const rooms = rows.map((row, i) => {
+			const { last_seq, last_read_seq, unread } = states[i] ?? { last_seq: 0, last_read_seq: 0, unread: 0 };
+			return { ...presentRoom(row), last_seq, last_read_seq, unread };
+		});
+		return c.json({ rooms, next_cursor: nextCursor(rows, pageSize, (r) => r.id) }, 200);
 	});

@@ -19,3 +19,26 @@ export const MemberPage = z.object({ members: z.array(Member), next_cursor: Id.n
 export const AddMemberBody = z.object({ user_id: Id }).meta({ id: "AddMemberBody" });
 
 export type RoomT = z.infer<typeof Room>;
+
+const seq = z.number().int().min(0);
+/** Where the user stands in a room: derived from the room's log on every read, never a stored counter. */
+export const ReadState = z
+	.object({
+		room_id: Id,
+		last_seq: seq.meta({ description: "The room's last seq" }),
+		last_read_seq: seq.meta({ description: "The user's read position" }),
+		unread: z.number().int().min(0).meta({ description: "Messages after last_read_seq not sent by the user" }),
+	})
+	.meta({ id: "ReadState" });
+export const UserRoom = Room.extend(ReadState.omit({ room_id: true }).shape).meta({ id: "UserRoom" });
+export const UserRoomPage = z.object({ rooms: z.array(UserRoom), next_cursor: Id.nullable() }).meta({ id: "UserRoomPage" });
+export const ReadBody = z
+	.object({ seq: seq.meta({ description: "Read up to here; clamped to the room's last seq, never moves back" }) })
+	.meta({ id: "ReadBody" });
+export const ReadResult = ReadState.omit({ last_seq: true }).meta({ id: "ReadResult" });
+export const UnreadSummary = z
+	.object({
+		unread_total: z.number().int().min(0),
+		rooms: z.array(ReadState).meta({ description: "The user's rooms with unread messages" }),
+	})
+	.meta({ id: "UnreadSummary" });

@@ -20,6 +20,9 @@ const ROUTES = [
 	"POST /room/{room_id}/message/send",
 	"GET /room/{room_id}/messages",
 	"GET /room/{room_id}/ws",
+	"POST /room/{room_id}/read",
+	"GET /user/{user_id}/unread",
+	"GET /ws",
 	"GET /health",
 ];
 
@@ -97,6 +100,9 @@ describe("GET /openapi.json", () => {
 			"POST /room/{room_id}/message/send": user,
 			"GET /room/{room_id}/messages": any,
 			"GET /room/{room_id}/ws": user,
+			"POST /room/{room_id}/read": user,
+			"GET /user/{user_id}/unread": any,
+			"GET /ws": user,
 			"GET /health": [],
 		});
 	});
@@ -120,7 +126,10 @@ describe("GET /openapi.json", () => {
 				"User",
 				"UserPage",
 				"Room",
-				"RoomPage",
+				"UserRoomPage",
+				"ReadBody",
+				"ReadResult",
+				"UnreadSummary",
 				"Member",
 				"MemberPage",
 				"Message",

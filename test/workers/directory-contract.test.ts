@@ -11,8 +11,8 @@ import type { ClientRow, MembershipRow, RoomRow, UserRow } from "../../src/stora
 
 const bindings = env as unknown as Env;
 const DIRECTORY = bindings.DIRECTORY as DurableObjectNamespace<DirectoryObject>;
-const onD1 = () => openDirectory({ ROOMS: bindings.ROOMS, DB: bindings.DB });
-const onObject = () => openDirectory({ ROOMS: bindings.ROOMS, DIRECTORY });
+const onD1 = () => openDirectory({ ROOMS: bindings.ROOMS, GATEWAYS: bindings.GATEWAYS, DB: bindings.DB });
+const onObject = () => openDirectory({ ROOMS: bindings.ROOMS, GATEWAYS: bindings.GATEWAYS, DIRECTORY });
 /** The one object openDirectory() talks to on bare workerd. */
 const directoryObject = () => DIRECTORY.get(DIRECTORY.idFromName("directory"));
 
@@ -230,7 +230,7 @@ describe("where each driver keeps its rows", () => {
 	});
 
 	it("fails with a message that says what to bind when neither is", () => {
-		expect(() => openDirectory({ ROOMS: bindings.ROOMS })).toThrow(
+		expect(() => openDirectory({ ROOMS: bindings.ROOMS, GATEWAYS: bindings.GATEWAYS })).toThrow(
 			new Error("No directory storage: bind a D1 database as DB, or a DirectoryObject namespace as DIRECTORY"),
 		);
 	});

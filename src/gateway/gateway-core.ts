@@ -1,0 +1,412 @@
+import { z } from "zod";
+import { createGatewayDecoder, encodeAck, encodeError, encodeEvent, encodeNewMessage, requestIdOf } from "../protocol/codec";
+import { CLOSE_TOKEN_EXPIRED, type ProtocolErrorCodeT } from "../protocol/frames";
+import type { GatewayFrameT } from "../protocol/gateway-frames";
+import type { Outbox, Sink } from "../room/outbox";
+import { KeyedLimiter } from "../room/rate-limit";
+import type { FrameOutcome } from "../room/room-core";
+import type { MessageT } from "../schemas/message";
+import type { GatewayStore, InboxRow } from "./gateway-store";
+import type { Caller, Refusal, RoomPort, RoomPush } from "./push";
+
+/** Messages read per call while a socket catches up or a gap is filled. */
+const PAGE = 500;
+
+/** A user socket's identity, verified by the Worker at the handshake; kept in the attachment. */
+export const GatewaySocketState = z.object({
+	socketId: z.string(),
+	userId: z.string(),
+	clientId: z.string(),
+	/** JWT expiry in seconds since the epoch, or 0 for credentials that do not expire. */
+	exp: z.number(),
+});
+export type GatewaySocketState = z.infer<typeof GatewaySocketState>;
+
+export interface GatewayPeer extends Sink {
+	readonly state: GatewaySocketState;
+}
+
+export interface GatewayLimits {
+	maxMessageLength: number;
+	maxFrameBytes: number;
+	wsRatePerSecond: number;
+	wsRateBurst: number;
+	/** Rooms one socket may have joined at once. */
+	maxRoomsPerSocket: number;
+	/** Rooms listed in `ready`. */
+	readyMaxRooms: number;
+}
+
+export interface GatewayDeps {
+	/** This object's name: rooms push to it by name. */
+	name: string;
+	store: GatewayStore;
+	rooms: (roomId: string) => RoomPort;
+	outbox: Outbox;
+	limits: GatewayLimits;
+	now: () => number;
+}
+
+const REFUSALS: Record<Refusal["code"], string> = {
+	not_found: "No such room",
+	forbidden: "This room is private and you are not a member",
+	rate_limited: "Too many messages, slow down",
+};
+
+/**
+ * The user socket's behaviour, free of any runtime: many rooms per socket, rooms' pushes turned
+ * into `new_message` (joined sockets) or `inbox_update` (members' other sockets), read positions
+ * synced across a user's sockets. Order per room and socket comes from `seq`: each socket has a
+ * cursor per joined room, a push is applied from it, and a gap (a push lost or overtaken) is read
+ * from the room before anything later goes out. Work for one room runs one at a time.
+ */
+export class GatewayCore {
+	private readonly peers = new Map<string, GatewayPeer>();
+	/** roomId -> socketId -> cursor (last seq sent to that socket in that room). */
+	private readonly joined = new Map<string, Map<string, number>>();
+	private readonly roomsOf = new Map<string, Set<string>>();
+	private readonly socketsOf = new Map<string, Set<string>>();
+	private readonly chains = new Map<string, Promise<void>>();
+	private readonly decode;
+	private readonly limiter;
+
+	constructor(private readonly deps: GatewayDeps) {
+		this.decode = createGatewayDecoder(deps.limits.maxMessageLength, deps.limits.maxFrameBytes);
+		this.limiter = new KeyedLimiter<GatewayPeer>(deps.limits.wsRatePerSecond, deps.limits.wsRateBurst);
+		for (const sub of deps.store.subscriptions()) this.track(sub.room_id, sub.socket_id, sub.cursor);
+	}
+
+	attach(peer: GatewayPeer): void {
+		const { socketId, userId } = peer.state;
+		this.peers.set(socketId, peer);
+		let mine = this.socketsOf.get(userId);
+		if (!mine) {
+			mine = new Set();
+			this.socketsOf.set(userId, mine);
+		}
+		mine.add(socketId);
+	}
+
+	/** A socket closed: its subscriptions go, and a room none of our sockets follows stops pushing to us (unless members are here). */
+	detach(peer: GatewayPeer): void {
+		const { socketId, userId } = peer.state;
+		if (this.peers.get(socketId) !== peer) return;
+		this.peers.delete(socketId);
+		this.socketsOf.get(userId)?.delete(socketId);
+		if (this.socketsOf.get(userId)?.size === 0) this.socketsOf.delete(userId);
+		this.limiter.forget(peer);
+		this.deps.outbox.forget(peer);
+		this.forgetSocket(socketId, peer.state);
+	}
+
+	/** After a restart: subscriptions of sockets that are gone are dropped. */
+	prune(liveSocketIds: ReadonlySet<string>): void {
+		for (const socketId of [...this.roomsOf.keys()]) if (!liveSocketIds.has(socketId)) this.forgetSocket(socketId);
+	}
+
+	/** The first frame of a connection: the user's rooms, those with news first, and the total unread. */
+	ready(peer: GatewayPeer): void {
+		const { rooms, unreadTotal } = this.deps.store.inbox(peer.state.userId, this.deps.limits.readyMaxRooms);
+		this.deps.outbox.push(
+			peer,
+			encodeEvent("ready", {
+				user_id: peer.state.userId,
+				rooms: rooms.map((r) => ({ room_id: r.room_id, last_seq: r.last_seq, last_read_seq: r.last_read_seq, unread: r.unread })),
+				unread_total: unreadTotal,
+			}),
+		);
+	}
+
+	joinedRooms(socketId: string): ReadonlySet<string> {
+		return this.roomsOf.get(socketId) ?? new Set();
+	}
+
+	async handleFrame(peer: GatewayPeer, raw: string | ArrayBuffer): Promise<FrameOutcome> {
+		const { state } = peer;
+		const now = this.deps.now();
+		if (state.exp !== 0 && now >= state.exp * 1000) return { close: { code: CLOSE_TOKEN_EXPIRED, reason: "token expired" } };
+		if (!this.limiter.take(peer, now)) {
+			this.error(peer, "rate_limited", "Too many frames, slow down", requestIdOf(raw, this.deps.limits.maxFrameBytes));
+			return {};
+		}
+		const decoded = this.decode(raw);
+		if (!decoded.ok) {
+			this.error(peer, decoded.code, decoded.message, decoded.id);
+			return {};
+		}
+		try {
+			await this.dispatch(peer, decoded.frame);
+			return {};
+		} catch (failed) {
+			this.error(peer, "internal_error", "The server could not handle this frame", decoded.frame.id);
+			return { failed };
+		}
+	}
+
+	/** A room's push: applied in `seq` order per socket, gaps read from the room first. Resolves once applied. */
+	deliver(push: RoomPush): Promise<void> {
+		return this.onRoom(push.room_id, () => this.apply(push));
+	}
+
+	private async dispatch(peer: GatewayPeer, frame: GatewayFrameT): Promise<void> {
+		const caller: Caller = { clientId: peer.state.clientId, userId: peer.state.userId };
+		const roomId = frame.data.room_id;
+		const room = this.deps.rooms(roomId);
+		switch (frame.event) {
+			case "join_room": {
+				const mine = this.roomsOf.get(peer.state.socketId);
+				if (!mine?.has(roomId) && (mine?.size ?? 0) >= this.deps.limits.maxRoomsPerSocket) {
+					this.error(peer, "too_many_rooms", `A socket may join at most ${this.deps.limits.maxRoomsPerSocket} rooms`, frame.id);
+					return;
+				}
+				await this.onRoom(roomId, async () => {
+					const subscribed = await room.subscribe(caller, this.deps.name);
+					if (!subscribed.ok) return this.refuse(peer, subscribed, frame.id);
+					let cursor = subscribed.last_seq;
+					if (frame.data.last_seq !== undefined) {
+						cursor = Math.min(frame.data.last_seq, cursor);
+						const replayed = await this.readRange(room, caller, cursor, Number.POSITIVE_INFINITY, (messages) => {
+							for (const message of messages) this.deps.outbox.push(peer, encodeNewMessage(message));
+						});
+						if (replayed === undefined) return this.refuse(peer, { ok: false, code: "forbidden" }, frame.id);
+						cursor = Math.max(cursor, replayed);
+					}
+					if (!this.peers.has(peer.state.socketId)) return;
+					this.track(roomId, peer.state.socketId, cursor);
+					this.deps.store.setCursor(peer.state.socketId, roomId, cursor);
+					this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: roomId, last_seq: cursor }));
+				});
+				return;
+			}
+			case "leave_room": {
+				await this.onRoom(roomId, async () => {
+					await this.leave(peer.state.socketId, roomId);
+					this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: roomId }));
+				});
+				return;
+			}
+			case "send_message": {
+				const sent = await room.sendAs(caller, frame.data.text_message, frame.data.client_msg_id);
+				if (!sent.ok) return this.refuse(peer, sent, frame.id);
+				this.deps.outbox.push(peer, encodeAck(frame.id, sent.message));
+				return;
+			}
+			case "mark_read": {
+				const read = await room.markRead(caller, frame.data.seq);
+				if (!read.ok) return this.refuse(peer, read, frame.id);
+				const position = { room_id: roomId, last_read_seq: read.last_read_seq, unread: read.unread };
+				this.deps.outbox.push(peer, encodeAck(frame.id, position));
+				// Our own copy moves now, so the room's later push of the same state changes nothing.
+				const row = this.deps.store.inboxRow(caller.userId, roomId);
+				if (row && this.applyInbox(row, read.last_seq, position, null, peer.state.socketId)) return;
+				return;
+			}
+		}
+	}
+
+	private async apply(push: RoomPush): Promise<void> {
+		const { store } = this.deps;
+		const roomId = push.room_id;
+		// Removals first: a removed member's sockets must not get what follows.
+		for (const userId of push.removed) {
+			for (const socketId of this.socketsOf.get(userId) ?? []) {
+				if (this.roomsOf.get(socketId)?.has(roomId)) await this.leave(socketId, roomId);
+				const peer = this.peers.get(socketId);
+				if (peer) this.deps.outbox.push(peer, encodeEvent("room_removed", { room_id: roomId }));
+			}
+			store.deleteInbox(userId, roomId);
+		}
+		await this.deliverToJoined(push);
+		const latest = push.messages[push.messages.length - 1] ?? null;
+		for (const entry of push.inbox) {
+			const row = store.inboxRow(entry.user_id, roomId);
+			this.applyInbox(
+				row ?? {
+					user_id: entry.user_id,
+					room_id: roomId,
+					last_seq: -1,
+					last_read_seq: -1,
+					unread: 0,
+					last_message: null,
+					updated_at: 0,
+				},
+				push.last_seq,
+				{ room_id: roomId, last_read_seq: entry.last_read_seq, unread: entry.unread },
+				latest,
+			);
+		}
+	}
+
+	/**
+	 * Applies a newer state of one user's room (both the room's seq and the read position only grow,
+	 * so a state with either one lower is stale and ignored). Sends `inbox_update` for news to the
+	 * user's sockets that did not join the room, and `read` when the read position moved. Returns
+	 * whether anything changed.
+	 */
+	private applyInbox(
+		row: InboxRow,
+		lastSeq: number,
+		read: { room_id: string; last_read_seq: number; unread: number },
+		latest: MessageT | null,
+		exceptSocket?: string,
+	): boolean {
+		if (lastSeq < row.last_seq || read.last_read_seq < row.last_read_seq) return false;
+		const news = lastSeq > row.last_seq;
+		const moved = read.last_read_seq > row.last_read_seq && row.last_read_seq >= 0;
+		if (!news && !moved && read.unread === row.unread) return false;
+		const message = latest && latest.seq === lastSeq ? latest : row.last_message;
+		const activity = message ? Date.parse(message.created_at) : row.updated_at;
+		this.deps.store.putInbox({
+			user_id: row.user_id,
+			room_id: row.room_id,
+			last_seq: lastSeq,
+			last_read_seq: read.last_read_seq,
+			unread: read.unread,
+			last_message: message,
+			updated_at: Number.isFinite(activity) ? activity : this.deps.now(),
+		});
+		for (const socketId of this.socketsOf.get(row.user_id) ?? []) {
+			const peer = this.peers.get(socketId);
+			if (!peer || socketId === exceptSocket) continue;
+			if (news && !this.roomsOf.get(socketId)?.has(row.room_id)) {
+				this.deps.outbox.push(peer, encodeEvent("inbox_update", { room_id: row.room_id, last_seq: lastSeq, unread: read.unread, message }));
+			}
+			if (moved) this.deps.outbox.push(peer, encodeEvent("read", read));
+		}
+		return true;
+	}
+
+	/** `new_message` to every socket that joined the room, from its own cursor, reading any gap from the room. */
+	private async deliverToJoined(push: RoomPush): Promise<void> {
+		const sockets = this.joined.get(push.room_id);
+		if (!sockets || sockets.size === 0) return;
+		const behind = new Map<number, string[]>();
+		for (const [socketId, cursor] of sockets) {
+			if (cursor >= push.last_seq) continue;
+			const group = behind.get(cursor);
+			if (group) group.push(socketId);
+			else behind.set(cursor, [socketId]);
+		}
+		const encoded = new Map<number, string>();
+		const frameOf = (message: MessageT) => {
+			let text = encoded.get(message.seq);
+			if (text === undefined) {
+				text = encodeNewMessage(message);
+				encoded.set(message.seq, text);
+			}
+			return text;
+		};
+		const room = this.deps.rooms(push.room_id);
+		const first = push.messages[0]?.seq ?? push.last_seq + 1;
+		for (const [cursor, socketIds] of behind) {
+			const targets = () => socketIds.map((id) => this.peers.get(id)).filter((p): p is GatewayPeer => p !== undefined);
+			let reached = cursor;
+			const send = (messages: MessageT[]) => {
+				const live = targets();
+				for (const message of messages) {
+					if (message.seq <= reached) continue;
+					const text = frameOf(message);
+					for (const peer of live) this.deps.outbox.push(peer, text);
+					reached = message.seq;
+				}
+			};
+			if (first > cursor + 1) {
+				const peer = targets()[0];
+				if (!peer) continue;
+				await this.readRange(room, { clientId: peer.state.clientId, userId: peer.state.userId }, cursor, first - 1, send);
+			}
+			send(push.messages);
+			for (const socketId of socketIds) {
+				if (!sockets.has(socketId)) continue;
+				sockets.set(socketId, reached);
+				this.deps.store.setCursor(socketId, push.room_id, reached);
+			}
+		}
+	}
+
+	/** Reads (after, until] from the room in pages, handing each page on; the last seq read, or undefined if refused. */
+	private async readRange(
+		room: RoomPort,
+		caller: Caller,
+		after: number,
+		until: number,
+		take: (messages: MessageT[]) => void,
+	): Promise<number | undefined> {
+		let reached = after;
+		for (;;) {
+			const page = await room.range(caller, reached, PAGE);
+			if (!page.ok) return undefined;
+			const wanted = page.messages.filter((m) => m.seq <= until);
+			take(wanted);
+			if (wanted.length > 0) reached = wanted[wanted.length - 1]?.seq ?? reached;
+			if (page.messages.length < PAGE || wanted.length < page.messages.length) return reached;
+		}
+	}
+
+	private async leave(socketId: string, roomId: string): Promise<void> {
+		const sockets = this.joined.get(roomId);
+		if (!sockets?.delete(socketId)) return;
+		this.roomsOf.get(socketId)?.delete(roomId);
+		this.deps.store.unsubscribe(socketId, roomId);
+		if (sockets.size === 0) {
+			this.joined.delete(roomId);
+			await this.deps.rooms(roomId).unsubscribe(this.deps.name);
+		}
+	}
+
+	private forgetSocket(socketId: string, state?: GatewaySocketState): void {
+		const rooms = [...(this.roomsOf.get(socketId) ?? [])];
+		this.roomsOf.delete(socketId);
+		this.deps.store.forgetSocket(socketId);
+		for (const roomId of rooms) {
+			const sockets = this.joined.get(roomId);
+			sockets?.delete(socketId);
+			if (sockets && sockets.size === 0) {
+				this.joined.delete(roomId);
+				// In the room's queue, after anything this socket started there.
+				void this.onRoom(roomId, async () => {
+					if (!this.joined.has(roomId)) await this.deps.rooms(roomId).unsubscribe(this.deps.name);
+				}).catch(() => undefined);
+			}
+		}
+		void state;
+	}
+
+	private track(roomId: string, socketId: string, cursor: number): void {
+		let sockets = this.joined.get(roomId);
+		if (!sockets) {
+			sockets = new Map();
+			this.joined.set(roomId, sockets);
+		}
+		sockets.set(socketId, cursor);
+		let rooms = this.roomsOf.get(socketId);
+		if (!rooms) {
+			rooms = new Set();
+			this.roomsOf.set(socketId, rooms);
+		}
+		rooms.add(roomId);
+	}
+
+	/** Runs `work` after everything queued for the room; a failure does not block what follows. */
+	private onRoom(roomId: string, work: () => Promise<void>): Promise<void> {
+		const previous = this.chains.get(roomId) ?? Promise.resolve();
+		const next = previous.then(work, work);
+		const settled = next.then(
+			() => undefined,
+			() => undefined,
+		);
+		this.chains.set(roomId, settled);
+		void settled.then(() => {
+			if (this.chains.get(roomId) === settled) this.chains.delete(roomId);
+		});
+		return next;
+	}
+
+	private refuse(peer: GatewayPeer, refusal: Refusal, id?: string | number): void {
+		this.error(peer, refusal.code, REFUSALS[refusal.code], id);
+	}
+
+	private error(peer: GatewayPeer, code: ProtocolErrorCodeT, message: string, id?: string | number): void {
+		this.deps.outbox.push(peer, encodeError(code, message, id));
+	}
+}

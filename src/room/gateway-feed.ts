@@ -1,0 +1,230 @@
+import type { InboxEntry, RoomPush } from "../gateway/push";
+import type { Membership } from "./membership";
+import type { MessageLog, SyncSql } from "./message-log";
+
+export interface FeedDeps {
+	sql: SyncSql;
+	log: MessageLog;
+	membership: Membership;
+	roomId: string;
+	/** The gateway object holding a user's sockets (src/gateway/shard.ts). */
+	gatewayOf: (clientId: string, userId: string) => string;
+	/** One call to one gateway; rejects when the call failed (it is then retried). */
+	push: (gateway: string, push: RoomPush) => Promise<unknown>;
+	now: () => number;
+	/** Runs `flush` soon (after the current event: the storage write commits first). */
+	soon: (flush: () => void) => void;
+	/** Asks the runtime to call `retryDue()` at this time (an alarm that survives restarts). */
+	wakeAt: (at: number) => void;
+	/** Messages a push carries at most; a gateway missing more reads them from the room. */
+	maxMessages?: number;
+}
+
+const SCHEMA = [
+	"CREATE TABLE IF NOT EXISTS feed_subscribers (gateway TEXT PRIMARY KEY)",
+	// One row per gateway that is owed news: from which seq, and when to try again after a failure.
+	`CREATE TABLE IF NOT EXISTS feed_pending (
+		gateway TEXT PRIMARY KEY,
+		from_seq INTEGER NOT NULL,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		next_at INTEGER NOT NULL DEFAULT 0
+	)`,
+	"CREATE TABLE IF NOT EXISTS feed_removed (gateway TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (gateway, user_id))",
+];
+
+/** Retry delay after `attempts` failures: 0.5 s doubling to 60 s, with up to 20% jitter. Forever. */
+export const retryDelay = (attempts: number, random = Math.random) =>
+	Math.round(Math.min(60_000, 500 * 2 ** Math.min(attempts - 1, 10)) * (1 + 0.2 * random()));
+
+/**
+ * Room -> gateway fan-out, runtime-free. The room's log is the source of truth; this keeps,
+ * in the room's own storage and in the same write as the change, which gateways are owed news
+ * from which seq (`feed_pending`). A flush makes at most one call per owed gateway, whatever
+ * the number of sockets or messages, and a gateway's row is cleared only when its call
+ * succeeded, so a lost call is retried (alarm-driven, with backoff) until it lands, across
+ * restarts. Each push carries absolute state (seq range, read positions, unread recounted from
+ * the log), so repeats and reorders are harmless: the gateway keeps the newest.
+ */
+export class GatewayFeed {
+	private readonly inFlight = new Set<string>();
+	/** Gateways whose state changed while a call to them was in flight: they get another push. */
+	private readonly again = new Set<string>();
+	private scheduled = false;
+	private byGateway: Map<string, string[]> | null = null;
+	private byGatewayRevision = -1;
+	private subscribers: Set<string>;
+	private readonly maxMessages: number;
+	private readonly counters = { pushes: 0, failures: 0 };
+
+	constructor(private readonly deps: FeedDeps) {
+		for (const statement of SCHEMA) deps.sql.exec(statement);
+		this.maxMessages = deps.maxMessages ?? 100;
+		this.subscribers = new Set(
+			deps.sql
+				.exec("SELECT gateway FROM feed_subscribers")
+				.toArray()
+				.map((r) => String(r.gateway)),
+		);
+		// Owed from before a restart: try again now.
+		if (this.pendingRows().length > 0) this.schedule();
+	}
+
+	/** A message was stored: every member's gateway and every subscribed gateway is owed it. */
+	appended(seq: number): void {
+		for (const gateway of this.subscribers) this.owe(gateway, seq);
+		for (const gateway of this.memberGateways().keys()) if (!this.subscribers.has(gateway)) this.owe(gateway, seq);
+	}
+
+	/** A member's read position or membership changed: their gateway is owed their new state. */
+	memberChanged(userId: string): void {
+		const gateway = this.gatewayOfMember(userId);
+		if (gateway) this.owe(gateway, this.deps.log.lastSeq() + 1);
+	}
+
+	memberRemoved(userId: string): void {
+		const gateway = this.gatewayOfMember(userId);
+		if (!gateway) return;
+		this.deps.sql.exec("INSERT INTO feed_removed (gateway, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", gateway, userId);
+		this.owe(gateway, this.deps.log.lastSeq() + 1);
+	}
+
+	subscribe(gateway: string): void {
+		if (this.subscribers.has(gateway)) return;
+		this.deps.sql.exec("INSERT INTO feed_subscribers (gateway) VALUES (?) ON CONFLICT DO NOTHING", gateway);
+		this.subscribers.add(gateway);
+	}
+
+	unsubscribe(gateway: string): void {
+		if (!this.subscribers.delete(gateway)) return;
+		this.deps.sql.exec("DELETE FROM feed_subscribers WHERE gateway = ?", gateway);
+	}
+
+	/** Gateways owed news and since when (tests and the alarm read this). */
+	pendingRows(): Array<{ gateway: string; from_seq: number; attempts: number; next_at: number }> {
+		return this.deps.sql
+			.exec("SELECT gateway, from_seq, attempts, next_at FROM feed_pending ORDER BY gateway")
+			.toArray()
+			.map((r) => ({ gateway: String(r.gateway), from_seq: Number(r.from_seq), attempts: Number(r.attempts), next_at: Number(r.next_at) }));
+	}
+
+	/** Earliest retry still waiting, for the alarm. */
+	nextRetryAt(): number | null {
+		const row = this.deps.sql.exec("SELECT MIN(next_at) AS at FROM feed_pending WHERE attempts > 0").toArray()[0];
+		return row?.at == null ? null : Number(row.at);
+	}
+
+	/** Called by the alarm: pushes whatever is due. */
+	retryDue(): void {
+		this.flush();
+	}
+
+	stats() {
+		return { ...this.counters, subscribers: this.subscribers.size, inFlight: this.inFlight.size };
+	}
+
+	/** What one gateway is told: built from the log at the moment of sending. */
+	build(gateway: string, fromSeq: number): RoomPush {
+		const { log, membership } = this.deps;
+		const last = log.lastSeq();
+		// At least the latest message (an inbox shows it), at most maxMessages.
+		const afterSeq = Math.max(0, Math.min(fromSeq - 1, last - 1), last - this.maxMessages);
+		const messages = last === 0 ? [] : log.range({ afterSeq, limit: this.maxMessages });
+		const inbox: InboxEntry[] = (this.memberGateways().get(gateway) ?? []).map((userId) => {
+			const lastRead = membership.lastRead(userId);
+			return { user_id: userId, last_read_seq: lastRead, unread: log.countUnread(lastRead, userId) };
+		});
+		const removed = this.deps.sql
+			.exec("SELECT user_id FROM feed_removed WHERE gateway = ? ORDER BY user_id", gateway)
+			.toArray()
+			.map((r) => String(r.user_id));
+		return { room_id: this.deps.roomId, last_seq: last, messages, inbox, removed };
+	}
+
+	private owe(gateway: string, fromSeq: number): void {
+		this.deps.sql.exec(
+			"INSERT INTO feed_pending (gateway, from_seq) VALUES (?, ?) ON CONFLICT(gateway) DO UPDATE SET from_seq = MIN(from_seq, excluded.from_seq)",
+			gateway,
+			fromSeq,
+		);
+		if (this.inFlight.has(gateway)) this.again.add(gateway);
+		this.schedule();
+	}
+
+	private schedule(): void {
+		if (this.scheduled) return;
+		this.scheduled = true;
+		this.deps.soon(() => this.flush());
+	}
+
+	/** One call per owed gateway that is due and not already being called. */
+	flush(): void {
+		this.scheduled = false;
+		const now = this.deps.now();
+		for (const row of this.pendingRows()) {
+			if (this.inFlight.has(row.gateway) || row.next_at > now) continue;
+			this.send(row.gateway, row.from_seq);
+		}
+	}
+
+	private send(gateway: string, fromSeq: number): void {
+		const push = this.build(gateway, fromSeq);
+		this.inFlight.add(gateway);
+		this.again.delete(gateway);
+		this.counters.pushes++;
+		this.deps.push(gateway, push).then(
+			() => this.delivered(gateway, push),
+			() => this.failed(gateway),
+		);
+	}
+
+	private delivered(gateway: string, push: RoomPush): void {
+		const { sql } = this.deps;
+		this.inFlight.delete(gateway);
+		for (const userId of push.removed) sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
+		if (this.again.delete(gateway)) {
+			sql.exec(
+				"UPDATE feed_pending SET from_seq = MAX(from_seq, ?), attempts = 0, next_at = 0 WHERE gateway = ?",
+				push.last_seq + 1,
+				gateway,
+			);
+			this.schedule();
+		} else {
+			sql.exec("DELETE FROM feed_pending WHERE gateway = ?", gateway);
+		}
+	}
+
+	private failed(gateway: string): void {
+		this.inFlight.delete(gateway);
+		this.again.delete(gateway);
+		this.counters.failures++;
+		const row = this.deps.sql.exec("SELECT attempts FROM feed_pending WHERE gateway = ?", gateway).toArray()[0];
+		const attempts = Number(row?.attempts ?? 0) + 1;
+		const at = this.deps.now() + retryDelay(attempts);
+		this.deps.sql.exec("UPDATE feed_pending SET attempts = ?, next_at = ? WHERE gateway = ?", attempts, at, gateway);
+		this.deps.wakeAt(at);
+	}
+
+	private gatewayOfMember(userId: string): string | undefined {
+		const meta = this.deps.membership.meta();
+		return meta ? this.deps.gatewayOf(meta.clientId, userId) : undefined;
+	}
+
+	/** Members grouped by their gateway, rebuilt only when membership changes. */
+	private memberGateways(): Map<string, string[]> {
+		const { membership } = this.deps;
+		if (this.byGateway && this.byGatewayRevision === membership.revision()) return this.byGateway;
+		const grouped = new Map<string, string[]>();
+		const meta = membership.meta();
+		if (meta) {
+			for (const userId of membership.list()) {
+				const gateway = this.deps.gatewayOf(meta.clientId, userId);
+				const list = grouped.get(gateway);
+				if (list) list.push(userId);
+				else grouped.set(gateway, [userId]);
+			}
+		}
+		this.byGateway = grouped;
+		this.byGatewayRevision = membership.revision();
+		return grouped;
+	}
+}

@@ -1,0 +1,86 @@
+import type { Caller, RangeResult, ReadResult, Refusal, RoomSendResult, SubscribeResult } from "../gateway/push";
+import type { GatewayFeed } from "./gateway-feed";
+import type { Membership, RoomMeta } from "./membership";
+import type { MessageLog } from "./message-log";
+import type { RoomCore } from "./room-core";
+
+export interface RoomSummary {
+	room_id: string;
+	last_seq: number;
+	last_read_seq: number;
+	unread: number;
+}
+
+/**
+ * The room's side of the user socket and of read positions, runtime-free: access from the room's
+ * own member list, sends through the same path as the room socket's, read positions that only
+ * move forward, and unread recounted from the log. Every change tells the feed, which pushes it
+ * to the gateways that hold the members' sockets.
+ */
+export class RoomInbox {
+	constructor(
+		private readonly roomId: string,
+		private readonly core: RoomCore,
+		private readonly log: MessageLog,
+		private readonly membership: Membership,
+		private readonly feed: GatewayFeed,
+	) {}
+
+	/** The Worker created the room with these members (or a room that never heard loaded them). */
+	initialize(meta: RoomMeta, memberIds: string[]): void {
+		this.membership.setMeta(meta);
+		for (const userId of memberIds) this.memberAdded(userId);
+		this.membership.markSynced();
+	}
+
+	memberAdded(userId: string): void {
+		this.membership.add(userId, this.log.lastSeq());
+		this.feed.memberChanged(userId);
+	}
+
+	memberRemoved(userId: string): void {
+		if (this.membership.remove(userId)) this.feed.memberRemoved(userId);
+	}
+
+	summary(userId: string): RoomSummary {
+		const lastRead = this.membership.lastRead(userId);
+		return { room_id: this.roomId, last_seq: this.log.lastSeq(), last_read_seq: lastRead, unread: this.log.countUnread(lastRead, userId) };
+	}
+
+	subscribe(caller: Caller, gateway: string): SubscribeResult {
+		const refused = this.refusal(caller);
+		if (refused) return refused;
+		this.feed.subscribe(gateway);
+		return { ok: true, last_seq: this.log.lastSeq() };
+	}
+
+	unsubscribe(gateway: string): void {
+		this.feed.unsubscribe(gateway);
+	}
+
+	range(caller: Caller, afterSeq: number, limit: number): RangeResult {
+		const refused = this.refusal(caller);
+		if (refused) return refused;
+		return { ok: true, messages: this.log.range({ afterSeq, limit }) };
+	}
+
+	sendAs(caller: Caller, text: string, clientMsgId?: string): RoomSendResult {
+		const refused = this.refusal(caller);
+		if (refused) return refused;
+		const result = this.core.sendFromGateway({ roomId: this.roomId, userId: caller.userId, text, clientMsgId });
+		return result.ok ? result : { ok: false, code: result.code };
+	}
+
+	/** Moves the read position forward (a higher `seq` is clamped to the room's last; a lower one changes nothing). */
+	markRead(caller: Caller, seq: number): ReadResult {
+		const refused = this.refusal(caller);
+		if (refused) return refused;
+		if (this.membership.markRead(caller.userId, Math.min(seq, this.log.lastSeq()))) this.feed.memberChanged(caller.userId);
+		return { ok: true, ...this.summary(caller.userId) };
+	}
+
+	private refusal(caller: Caller): Refusal | undefined {
+		const access = this.membership.access(caller.clientId, caller.userId);
+		return access.ok ? undefined : access;
+	}
+}

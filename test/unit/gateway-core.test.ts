@@ -1,0 +1,266 @@
+// The user socket's logic without a runtime: real rooms and gateways on node:sqlite, a network
+// that loses and reorders pushes, and a property test of unread counts against a recount.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type Event, frame, makeWorld } from "./gateway-support";
+
+const R1 = "0190a000-0000-7000-8000-000000000001";
+const R2 = "0190a000-0000-7000-8000-000000000002";
+const R3 = "0190a000-0000-7000-8000-000000000003";
+const seqsOf = (events: Event[], roomId: string) =>
+	events.filter((e) => e.event === "new_message" && e.data.room_id === roomId).map((e) => e.data.seq as number);
+const send = (text: string, roomId: string, id?: number) => frame("send_message", { room_id: roomId, text_message: text }, id);
+
+describe("user socket", () => {
+	it("sends ready first, with the user's rooms, news first, and the total", async () => {
+		const world = makeWorld();
+		const a = world.room(R1, ["alice", "bob"]);
+		world.room(R2, ["alice", "bob"]);
+		a.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "hi");
+		a.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "there");
+		await world.settle();
+		const { peer } = world.connect("alice");
+		await world.settle();
+		expect(peer.take()).toEqual([
+			{
+				event: "ready",
+				data: {
+					user_id: "alice",
+					rooms: [
+						{ room_id: R1, last_seq: 2, last_read_seq: 0, unread: 2 },
+						{ room_id: R2, last_seq: 0, last_read_seq: 0, unread: 0 },
+					],
+					unread_total: 2,
+				},
+			},
+		]);
+	});
+
+	it("joins three rooms on one socket and gets each room's messages in order; sends to two rooms on it", async () => {
+		const world = makeWorld();
+		for (const id of [R1, R2, R3]) world.room(id, ["alice", "bob"]);
+		const alice = world.connect("alice");
+		const bob = world.connect("bob");
+		await world.settle();
+		alice.peer.take();
+		for (const [i, id] of [R1, R2, R3].entries()) await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: id }, i));
+		await world.settle();
+		expect(alice.peer.take().filter((e) => e.event === "ack")).toEqual([
+			{ event: "ack", id: 0, data: { room_id: R1, last_seq: 0 } },
+			{ event: "ack", id: 1, data: { room_id: R2, last_seq: 0 } },
+			{ event: "ack", id: 2, data: { room_id: R3, last_seq: 0 } },
+		]);
+		for (let n = 0; n < 5; n++) for (const id of [R1, R2, R3]) await bob.core.handleFrame(bob.peer, send(`${id}-${n}`, id));
+		await world.settle();
+		const got = alice.peer.take();
+		for (const id of [R1, R2, R3]) expect(seqsOf(got, id)).toEqual([1, 2, 3, 4, 5]);
+		const acks = bob.peer.take().filter((e) => e.event === "ack");
+		expect(acks.map((e) => [e.data.room_id, e.data.seq])).toEqual([0, 1, 2, 3, 4].flatMap((n) => [R1, R2, R3].map((id) => [id, n + 1])));
+	});
+
+	it("fills a gap left by a lost push from the room before delivering more", async () => {
+		const world = makeWorld();
+		const r = world.room(R1, ["alice", "bob"]);
+		const alice = world.connect("alice");
+		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, 1));
+		await world.settle();
+		alice.peer.take();
+		// The push for message 1 to every gateway is lost; the room keeps it owed.
+		world.faults.push("drop", "drop");
+		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "one");
+		await world.settle();
+		expect(alice.peer.take()).toEqual([]);
+		expect(r.feed.pendingRows().map((p) => p.from_seq)).toContain(1);
+		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "two");
+		await world.retryAll();
+		expect(seqsOf(alice.peer.take(), R1)).toEqual([1, 2]);
+		expect(r.feed.pendingRows()).toEqual([]);
+	});
+
+	it("ignores a push that arrives after newer ones (its reply was lost and it was sent again)", async () => {
+		const world = makeWorld();
+		const r = world.room(R1, ["alice", "bob"]);
+		const alice = world.connect("alice");
+		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, 1));
+		await world.settle();
+		alice.peer.take();
+		world.faults.push("late", "late");
+		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "one");
+		await world.settle();
+		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "two");
+		await world.retryAll();
+		await world.deliverLate();
+		expect(seqsOf(alice.peer.take(), R1)).toEqual([1, 2]);
+	});
+
+	it("sends inbox_update to a member's socket that did not join, and read to the user's other socket after mark_read", async () => {
+		const world = makeWorld();
+		world.room(R1, ["alice", "bob"]);
+		const tab1 = world.connect("alice");
+		const tab2 = world.connect("alice");
+		const bob = world.connect("bob");
+		await world.settle();
+		tab1.peer.take();
+		tab2.peer.take();
+		await bob.core.handleFrame(bob.peer, send("hello", R1, 1));
+		await world.settle();
+		const update = tab1.peer.take();
+		expect(update).toEqual([
+			{
+				event: "inbox_update",
+				data: {
+					room_id: R1,
+					last_seq: 1,
+					unread: 1,
+					message: expect.objectContaining({ seq: 1, room_id: R1, user_id: "bob", text_message: "hello" }),
+				},
+			},
+		]);
+		expect(tab2.peer.take()).toEqual(update);
+		await tab1.core.handleFrame(tab1.peer, frame("mark_read", { room_id: R1, seq: 99 }, "r"));
+		await world.settle();
+		expect(tab1.peer.take()).toEqual([{ event: "ack", id: "r", data: { room_id: R1, last_read_seq: 1, unread: 0 } }]);
+		expect(tab2.peer.take()).toEqual([{ event: "read", data: { room_id: R1, last_read_seq: 1, unread: 0 } }]);
+		// A lower seq is a no-op answered with the current position.
+		await tab2.core.handleFrame(tab2.peer, frame("mark_read", { room_id: R1, seq: 0 }, "low"));
+		await world.settle();
+		expect(tab2.peer.take()).toEqual([{ event: "ack", id: "low", data: { room_id: R1, last_read_seq: 1, unread: 0 } }]);
+		expect(tab1.peer.take()).toEqual([]);
+	});
+
+	it("refuses a non-member's join of a private room per frame, and a member removed gets room_removed and nothing more", async () => {
+		const world = makeWorld();
+		const r = world.room(R1, ["alice", "bob"], true);
+		const carol = world.connect("carol");
+		await carol.core.handleFrame(carol.peer, frame("join_room", { room_id: R1 }, 7));
+		await carol.core.handleFrame(carol.peer, frame("join_room", { room_id: "0190a000-0000-7000-8000-00000000ffff" }, 8));
+		await world.settle();
+		expect(carol.peer.take().slice(1)).toEqual([
+			{ event: "error", id: 7, data: { code: "forbidden", message: "This room is private and you are not a member" } },
+			{ event: "error", id: 8, data: { code: "internal_error", message: "The server could not handle this frame" } },
+		]);
+		const alice = world.connect("alice");
+		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, 1));
+		await world.settle();
+		alice.peer.take();
+		r.inbox.memberRemoved("alice");
+		await world.settle();
+		expect(alice.peer.take()).toEqual([{ event: "room_removed", data: { room_id: R1 } }]);
+		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "after");
+		await world.settle();
+		expect(alice.peer.take()).toEqual([]);
+		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, 2));
+		await world.settle();
+		expect(alice.peer.take()).toEqual([
+			{ event: "error", id: 2, data: { code: "forbidden", message: "This room is private and you are not a member" } },
+		]);
+	});
+
+	it("catches up per room after a reconnect with last_seq, exactly once and in order", async () => {
+		const world = makeWorld();
+		world.room(R1, ["alice", "bob"]);
+		world.room(R2, ["alice", "bob"]);
+		const bob = world.connect("bob");
+		const seen = { [R1]: [] as number[], [R2]: [] as number[] };
+		let n = 0;
+		for (let cycle = 0; cycle < 20; cycle++) {
+			const alice = world.connect("alice");
+			for (const id of [R1, R2]) {
+				const last = seen[id].at(-1);
+				await alice.core.handleFrame(
+					alice.peer,
+					frame("join_room", last === undefined ? { room_id: id } : { room_id: id, last_seq: last }),
+				);
+			}
+			for (const id of [R1, R2]) await bob.core.handleFrame(bob.peer, send(`m${++n}`, id));
+			await world.settle();
+			const got = alice.peer.take();
+			for (const id of [R1, R2]) seen[id].push(...seqsOf(got, id));
+			alice.core.detach(alice.peer);
+			// Traffic while alice is away.
+			for (const id of [R1, R2]) await bob.core.handleFrame(bob.peer, send(`m${++n}`, id));
+			await world.settle();
+		}
+		const expected = Array.from({ length: 39 }, (_, i) => i + 1);
+		expect(seen[R1]).toEqual(expected);
+		expect(seen[R2]).toEqual(expected);
+	});
+
+	it("keeps subscriptions and inbox rows across a gateway restart", async () => {
+		const world = makeWorld();
+		const r = world.room(R1, ["alice", "bob"]);
+		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "one");
+		await world.settle();
+		const name = world.connect("alice").name;
+		world.restartGateway(name);
+		const again = world.connect("alice");
+		await world.settle();
+		expect(again.peer.take()).toEqual([
+			{ event: "ready", data: { user_id: "alice", rooms: [{ room_id: R1, last_seq: 1, last_read_seq: 0, unread: 1 }], unread_total: 1 } },
+		]);
+	});
+});
+
+describe("unread cannot drift", () => {
+	const users = ["alice", "bob", "carol"];
+	const op = fc.oneof(
+		fc.record({ kind: fc.constant("send" as const), user: fc.constantFrom(...users), room: fc.constantFrom(R1, R2) }),
+		fc.record({
+			kind: fc.constant("read" as const),
+			user: fc.constantFrom(...users),
+			room: fc.constantFrom(R1, R2),
+			seq: fc.nat({ max: 30 }),
+			viaSocket: fc.boolean(),
+		}),
+		fc.record({ kind: fc.constant("fault" as const), fault: fc.constantFrom("drop" as const, "late" as const) }),
+		fc.record({ kind: fc.constant("restart" as const), user: fc.constantFrom(...users) }),
+		fc.record({ kind: fc.constant("retry" as const) }),
+	);
+
+	it("equals a recount from the log after any mix of sends, reads, lost and late pushes and restarts", async () => {
+		await fc.assert(
+			fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+				const world = makeWorld();
+				const rooms = [world.room(R1, users), world.room(R2, users)];
+				const sockets = new Map(users.map((u) => [u, world.connect(u)]));
+				for (const step of ops) {
+					if (step.kind === "send") {
+						const s = sockets.get(step.user);
+						if (s) await s.core.handleFrame(s.peer, send("x", step.room));
+					} else if (step.kind === "read") {
+						const r = world.rooms.get(step.room);
+						const s = sockets.get(step.user);
+						if (step.viaSocket && s) await s.core.handleFrame(s.peer, frame("mark_read", { room_id: step.room, seq: step.seq }));
+						else r?.inbox.markRead({ clientId: "client-1", userId: step.user }, step.seq);
+					} else if (step.kind === "fault") world.faults.push(step.fault);
+					else if (step.kind === "restart") {
+						const s = sockets.get(step.user);
+						if (s) world.restartGateway(s.name);
+						sockets.set(step.user, world.connect(step.user));
+					} else await world.retryAll();
+					await world.settle();
+				}
+				world.faults.length = 0;
+				await world.retryAll();
+				await world.deliverLate();
+				for (const user of users) {
+					const fresh = world.connect(user);
+					await world.settle();
+					const ready = fresh.peer.take()[0];
+					for (const r of rooms) {
+						const expected = world.recount(r, user);
+						expect(r.inbox.summary(user).unread).toBe(expected);
+						const listed = ready?.data.rooms.find((x: { room_id: string }) => x.room_id === r.id);
+						expect({ room: r.id, user, unread: listed?.unread, last_seq: listed?.last_seq }).toEqual({
+							room: r.id,
+							user,
+							unread: expected,
+							last_seq: r.log.lastSeq(),
+						});
+					}
+				}
+			}),
+			{ numRuns: 150 },
+		);
+	});
+});

@@ -1,0 +1,187 @@
+// Rooms and gateways without a runtime: the real RoomCore, feed, inbox and GatewayCore on real
+// SQLite (node:sqlite), wired by a hand-driven network that can drop, hold and replay pushes.
+import { DatabaseSync } from "node:sqlite";
+import { GatewayCore, type GatewayPeer, type GatewaySocketState } from "../../src/gateway/gateway-core";
+import { GatewayStore } from "../../src/gateway/gateway-store";
+import type { RoomPort, RoomPush } from "../../src/gateway/push";
+import { gatewayName } from "../../src/gateway/shard";
+import { splitFrame } from "../../src/protocol/codec";
+import { GatewayFeed } from "../../src/room/gateway-feed";
+import { Membership } from "../../src/room/membership";
+import { MessageLog } from "../../src/room/message-log";
+import { Outbox } from "../../src/room/outbox";
+import { RoomCore } from "../../src/room/room-core";
+import { RoomInbox } from "../../src/room/room-inbox";
+import { LIMITS, sqlOf, T0 } from "./room-support";
+
+export const CLIENT = "client-1";
+export const SHARDS = 4;
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary events and assert on them exactly
+export type Event = { event: string; id?: string | number; data?: any };
+
+export class FakeGatewayPeer implements GatewayPeer {
+	readonly frames: string[] = [];
+	constructor(readonly state: GatewaySocketState) {}
+	write(frame: string): void {
+		this.frames.push(frame);
+	}
+	take(): Event[] {
+		return this.frames.splice(0).flatMap(splitFrame) as Event[];
+	}
+}
+
+export interface TestRoom {
+	id: string;
+	db: DatabaseSync;
+	log: MessageLog;
+	membership: Membership;
+	feed: GatewayFeed;
+	inbox: RoomInbox;
+	core: RoomCore;
+}
+
+/** What the network does with the next pushes: deliver, fail (lost), or fail now and deliver later (a lost reply). */
+export type Fault = "drop" | "late";
+
+export function makeWorld() {
+	const clock = { now: T0 };
+	const tasks: Array<() => void> = [];
+	const faults: Fault[] = [];
+	const late: Array<{ gateway: string; push: RoomPush }> = [];
+	const rooms = new Map<string, TestRoom>();
+	const gateways = new Map<string, { core: GatewayCore; db: DatabaseSync }>();
+	let ids = 0;
+	let sockets = 0;
+	const outboxOf = () => new Outbox((flush) => tasks.push(flush));
+
+	const gatewayOf = (name: string) => {
+		let gateway = gateways.get(name);
+		if (!gateway) {
+			const db = new DatabaseSync(":memory:");
+			gateway = { db, core: newGatewayCore(name, db) };
+			gateways.set(name, gateway);
+		}
+		return gateway;
+	};
+	const portOf = (roomId: string): RoomPort => {
+		const room = () => {
+			const found = rooms.get(roomId);
+			if (!found) throw new Error(`no room ${roomId}`);
+			return found.inbox;
+		};
+		return {
+			subscribe: async (caller, gateway) => room().subscribe(caller, gateway),
+			unsubscribe: async (gateway) => room().unsubscribe(gateway),
+			range: async (caller, after, limit) => room().range(caller, after, limit),
+			sendAs: async (caller, text, clientMsgId) => room().sendAs(caller, text, clientMsgId),
+			markRead: async (caller, seq) => room().markRead(caller, seq),
+		};
+	};
+	const newGatewayCore = (name: string, db: DatabaseSync) =>
+		new GatewayCore({
+			name,
+			store: new GatewayStore(sqlOf(db)),
+			rooms: portOf,
+			outbox: outboxOf(),
+			limits: { ...LIMITS, wsRatePerSecond: 10_000, wsRateBurst: 10_000, maxRoomsPerSocket: 500, readyMaxRooms: 200 },
+			now: () => clock.now,
+		});
+
+	const push = async (gateway: string, message: RoomPush) => {
+		const fault = faults.shift();
+		if (fault === "drop") throw new Error("push lost");
+		if (fault === "late") {
+			late.push({ gateway, push: structuredClone(message) });
+			throw new Error("reply lost");
+		}
+		await gatewayOf(gateway).core.deliver(structuredClone(message));
+	};
+
+	const room = (id: string, members: string[], isPrivate = false): TestRoom => {
+		const db = new DatabaseSync(":memory:");
+		const sql = sqlOf(db);
+		const log = new MessageLog(sql);
+		const membership = new Membership(sql);
+		const feed = new GatewayFeed({
+			sql,
+			log,
+			membership,
+			roomId: id,
+			gatewayOf: (clientId, userId) => gatewayName(clientId, userId, SHARDS),
+			push,
+			now: () => clock.now,
+			soon: (flush) => tasks.push(flush),
+			wakeAt: () => undefined,
+		});
+		const core = new RoomCore({
+			log,
+			outbox: outboxOf(),
+			limits: LIMITS,
+			now: () => clock.now,
+			newId: () => `0190b000-0000-7000-8000-${String(++ids).padStart(12, "0")}`,
+			appended: (message) => feed.appended(message.seq),
+		});
+		const inbox = new RoomInbox(id, core, log, membership, feed);
+		inbox.initialize({ clientId: CLIENT, private: isPrivate }, members);
+		const made = { id, db, log, membership, feed, inbox, core };
+		rooms.set(id, made);
+		return made;
+	};
+
+	/** Opens a user socket: attached to the user's gateway, `ready` sent. */
+	const connect = (userId: string) => {
+		const name = gatewayName(CLIENT, userId, SHARDS);
+		const peer = new FakeGatewayPeer({ socketId: `socket-${++sockets}`, userId, clientId: CLIENT, exp: 0 });
+		const { core } = gatewayOf(name);
+		core.attach(peer);
+		core.ready(peer);
+		return { peer, core, name };
+	};
+
+	/** Runs timers and microtasks until nothing is left to do (pushes, retries after the clock moves, flushes). */
+	const settle = async () => {
+		for (let round = 0; round < 1000; round++) {
+			await new Promise((r) => setImmediate(r));
+			if (tasks.length === 0) {
+				await new Promise((r) => setImmediate(r));
+				if (tasks.length === 0) return;
+			}
+			for (const run of tasks.splice(0)) run();
+		}
+		throw new Error("did not settle");
+	};
+
+	/** Lets failed pushes come due and retries them (what the room's alarm does). */
+	const retryAll = async () => {
+		clock.now += 120_000;
+		for (const r of rooms.values()) r.feed.retryDue();
+		await settle();
+	};
+
+	/** Delivers pushes whose reply was lost, now (they arrive after newer ones). */
+	const deliverLate = async () => {
+		for (const { gateway, push: message } of late.splice(0)) await gatewayOf(gateway).core.deliver(message);
+		await settle();
+	};
+
+	/** Replaces a gateway's in-memory state with a fresh object on the same storage (eviction, restart). */
+	const restartGateway = (name: string) => {
+		const gateway = gatewayOf(name);
+		gateway.core = newGatewayCore(name, gateway.db);
+		gateway.core.prune(new Set());
+		gateways.set(name, gateway);
+	};
+
+	/** What a recount from the room's log says the user's unread is. */
+	const recount = (r: TestRoom, userId: string) => {
+		const lastRead = r.membership.lastRead(userId);
+		const row = r.db.prepare("SELECT COUNT(*) AS n FROM messages WHERE seq > ? AND user_id != ?").get(lastRead, userId) as { n: number };
+		return Number(row.n);
+	};
+
+	return { clock, faults, rooms, gateways, room, connect, settle, retryAll, deliverLate, restartGateway, recount, gatewayOf };
+}
+
+export const frame = (event: string, data: unknown, id?: string | number) =>
+	JSON.stringify(id === undefined ? { event, data } : { event, data, id });
