@@ -20,7 +20,15 @@ export interface RoomSocket {
 
 /** Opens `/room/{id}/ws`; rejects with the HTTP status when the server refuses the upgrade. */
 export function openRoomSocket(base: string, roomId: string, token: string | null): Promise<RoomSocket> {
-	const url = `${base.replace(/^http/, "ws")}/room/${roomId}/ws`;
+	return openSocket(`${base.replace(/^http/, "ws")}/room/${roomId}/ws`, token);
+}
+
+/** Opens the user socket `/ws` (one connection for all of the user's rooms). */
+export function openUserSocket(base: string, token: string | null): Promise<RoomSocket> {
+	return openSocket(`${base.replace(/^http/, "ws")}/ws`, token);
+}
+
+function openSocket(url: string, token: string | null): Promise<RoomSocket> {
 	const ws = new WebSocket(url, token === null ? [] : ["roomkit.v1", token]);
 	const events: ServerEvent[] = [];
 	const raws: string[] = [];

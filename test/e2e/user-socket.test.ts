@@ -1,0 +1,225 @@
+// The user socket (`GET /ws`) over real TCP on both runtimes: one connection for all of a user's
+// rooms, catch-up per room, inbox updates, read sync across sockets, removal and bad frames.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Api } from "./api-client";
+import { type RunningServer, startSelfhost, startWranglerDev } from "./harness";
+import { openUserSocket, type RoomSocket, type ServerEvent } from "./ws-client";
+
+describe.each([
+	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
+	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
+])("user socket on $runtime", ({ start }) => {
+	let server: RunningServer;
+	let api: Api;
+	const sockets: RoomSocket[] = [];
+	const open = async (token: string) => {
+		const socket = await openUserSocket(server.base, token);
+		sockets.push(socket);
+		return socket;
+	};
+
+	beforeAll(async () => {
+		// The reconnect test sends faster than the default per-socket frame rate allows.
+		server = await start({ vars: { WS_RATE_PER_SECOND: "1000", WS_RATE_BURST: "1000" } });
+		api = new Api(server.base);
+	});
+	afterAll(async () => {
+		await Promise.all(sockets.map((s) => s.close()));
+		await server?.stop();
+	});
+
+	/** A client with alice and bob, and `count` rooms both are members of. */
+	const setup = async (count: number, options: { private?: boolean } = {}) => {
+		const t = await api.tenant(server.adminToken);
+		const [alice, bob] = t.users as [{ id: string; token: string }, { id: string; token: string }];
+		const rooms: string[] = [];
+		for (let i = 0; i < count; i++) {
+			const res = await api.call("POST", "/room", { clientKey: t.key }, { name: `r${i}`, members: [alice.id, bob.id], ...options });
+			expect(res.status).toBe(201);
+			rooms.push(res.json.id);
+		}
+		return { t, alice, bob, rooms };
+	};
+	const isMessage = (roomId: string) => (e: ServerEvent) => e.event === "new_message" && e.data.room_id === roomId;
+
+	it("opens with ready, then one socket joins three rooms and gets each room's messages in order; sends to two rooms on it", async () => {
+		const { alice, bob, rooms } = await setup(3);
+		const a = await open(alice.token);
+		expect(await a.next((e) => e.event === "ready")).toEqual({
+			event: "ready",
+			data: {
+				user_id: alice.id,
+				rooms: expect.arrayContaining(rooms.map((room_id) => ({ room_id, last_seq: 0, last_read_seq: 0, unread: 0 }))),
+				unread_total: 0,
+			},
+		});
+		for (const [i, room_id] of rooms.entries()) {
+			expect(await a.request("join_room", { room_id }, `j${i}`)).toEqual({ event: "ack", id: `j${i}`, data: { room_id, last_seq: 0 } });
+		}
+		const b = await open(bob.token);
+		for (let n = 1; n <= 4; n++) {
+			for (const room_id of rooms) {
+				const ack = await b.request("send_message", { room_id, text_message: `${n}` }, `${room_id}-${n}`);
+				expect(ack.data).toMatchObject({ room_id, seq: n, user_id: bob.id, text_message: `${n}` });
+			}
+		}
+		for (const room_id of rooms) {
+			const seqs = [];
+			for (let n = 1; n <= 4; n++) seqs.push((await a.next(isMessage(room_id))).data.seq);
+			expect(seqs).toEqual([1, 2, 3, 4]);
+		}
+		// Sends to two rooms on one socket, joined or not.
+		const one = await a.request("send_message", { room_id: rooms[0], text_message: "to 0" }, "s0");
+		const two = await a.request("send_message", { room_id: rooms[1], text_message: "to 1" }, "s1");
+		expect([one.data.room_id, one.data.seq, two.data.room_id, two.data.seq]).toEqual([rooms[0], 5, rooms[1], 5]);
+	});
+
+	it("catches up per room after each of 50 reconnects with traffic in every room: exactly once, in order", async () => {
+		const { alice, bob, rooms } = await setup(3);
+		const b = await open(bob.token);
+		const seen = new Map(rooms.map((r) => [r, [] as number[]]));
+		let sent = 0;
+		for (let cycle = 0; cycle < 50; cycle++) {
+			const a = await open(alice.token);
+			for (const room_id of rooms) {
+				const last_seq = seen.get(room_id)?.at(-1) ?? 0;
+				const ack = await a.request("join_room", { room_id, last_seq }, `j-${room_id}`);
+				expect(ack.event).toBe("ack");
+				// Everything up to the ack's last_seq arrived before the ack.
+				const upTo = ack.data.last_seq as number;
+				while ((seen.get(room_id)?.at(-1) ?? 0) < upTo) seen.get(room_id)?.push((await a.next(isMessage(room_id))).data.seq);
+			}
+			// Traffic while alice is away: one message per room.
+			await a.close();
+			for (const room_id of rooms) {
+				const ack = await b.request("send_message", { room_id, text_message: `c${cycle}` }, `s-${cycle}-${room_id}`);
+				expect([ack.event, ack.data.seq]).toEqual(["ack", cycle + 1]);
+			}
+			sent++;
+		}
+		// The last cycle's messages were sent after the last socket closed.
+		for (const room_id of rooms) expect(seen.get(room_id)).toEqual(Array.from({ length: sent - 1 }, (_, i) => i + 1));
+	}, 180_000);
+
+	it("sends inbox_update for a member room not joined; mark_read on one socket clears the badge on the second; REST agrees", async () => {
+		const { alice, bob, rooms } = await setup(1);
+		const room_id = rooms[0] as string;
+		const tab1 = await open(alice.token);
+		const tab2 = await open(alice.token);
+		await tab1.next((e) => e.event === "ready");
+		await tab2.next((e) => e.event === "ready");
+		const b = await open(bob.token);
+		await b.request("send_message", { room_id, text_message: "ping" }, 1);
+		await b.request("send_message", { room_id, text_message: "pong" }, 2);
+		// Debounced per flush: the last update always says the final state.
+		const last = async (s: RoomSocket) => {
+			let update = await s.next((e) => e.event === "inbox_update");
+			while (update.data.last_seq < 2) update = await s.next((e) => e.event === "inbox_update");
+			return update;
+		};
+		for (const tab of [tab1, tab2]) {
+			expect(await last(tab)).toEqual({
+				event: "inbox_update",
+				data: {
+					room_id,
+					last_seq: 2,
+					unread: 2,
+					message: expect.objectContaining({ room_id, seq: 2, text_message: "pong", user_id: bob.id }),
+				},
+			});
+		}
+		expect((await api.call("GET", `/user/${alice.id}/unread`, { Authorization: `Bearer ${alice.token}` })).json).toEqual({
+			unread_total: 2,
+			rooms: [{ room_id, last_seq: 2, last_read_seq: 0, unread: 2 }],
+		});
+		expect(await tab1.request("mark_read", { room_id, seq: 2 }, "read")).toEqual({
+			event: "ack",
+			id: "read",
+			data: { room_id, last_read_seq: 2, unread: 0 },
+		});
+		expect(await tab2.next((e) => e.event === "read")).toEqual({ event: "read", data: { room_id, last_read_seq: 2, unread: 0 } });
+		expect((await api.call("GET", `/user/${alice.id}/unread`, { Authorization: `Bearer ${alice.token}` })).json).toEqual({
+			unread_total: 0,
+			rooms: [],
+		});
+		// A REST read reaches every socket of the user.
+		await b.request("send_message", { room_id, text_message: "again" }, 3);
+		await tab2.next((e) => e.event === "inbox_update" && e.data.last_seq === 3);
+		expect((await api.call("POST", `/room/${room_id}/read`, { Authorization: `Bearer ${alice.token}` }, { seq: 3 })).json).toEqual({
+			room_id,
+			last_read_seq: 3,
+			unread: 0,
+		});
+		for (const tab of [tab1, tab2]) {
+			expect(await tab.next((e) => e.event === "read" && e.data.last_read_seq === 3)).toEqual({
+				event: "read",
+				data: { room_id, last_read_seq: 3, unread: 0 },
+			});
+		}
+		const reconnect = await open(alice.token);
+		expect((await reconnect.next((e) => e.event === "ready")).data).toEqual({
+			user_id: alice.id,
+			rooms: [{ room_id, last_seq: 3, last_read_seq: 3, unread: 0 }],
+			unread_total: 0,
+		});
+	});
+
+	it("refuses a non-member's join of a private room per frame; a removed member gets room_removed and nothing more", async () => {
+		const { t, alice, bob, rooms } = await setup(1, { private: true });
+		const room_id = rooms[0] as string;
+		const carol = await api.call("POST", "/user", { clientKey: t.key }, { name: "carol" });
+		const carolJwt = (await api.call("POST", `/auth/${carol.json.id}`, { clientKey: t.key })).json.token as string;
+		const c = await open(carolJwt);
+		expect(await c.request("join_room", { room_id }, 1)).toEqual({
+			event: "error",
+			id: 1,
+			data: { code: "forbidden", message: "This room is private and you are not a member" },
+		});
+		expect(await c.request("send_message", { room_id, text_message: "let me in" }, 2)).toEqual({
+			event: "error",
+			id: 2,
+			data: { code: "forbidden", message: "This room is private and you are not a member" },
+		});
+		// Another client's room id is simply not found.
+		const other = await api.tenant(server.adminToken);
+		const foreign = await open(other.users[0]?.token as string);
+		expect((await foreign.request("join_room", { room_id }, 3)).data.code).toBe("not_found");
+		// The socket stays open.
+		expect(c.ws.readyState).toBe(1);
+
+		const a = await open(alice.token);
+		expect((await a.request("join_room", { room_id }, "j")).event).toBe("ack");
+		const b = await open(bob.token);
+		await b.request("send_message", { room_id, text_message: "before" }, 1);
+		expect((await a.next(isMessage(room_id))).data.text_message).toBe("before");
+		expect((await api.call("DELETE", `/room/${room_id}/members/${alice.id}`, { clientKey: t.key })).status).toBe(204);
+		expect(await a.next((e) => e.event === "room_removed")).toEqual({ event: "room_removed", data: { room_id } });
+		await b.request("send_message", { room_id, text_message: "after" }, 2);
+		expect(await a.request("join_room", { room_id }, "again")).toEqual({
+			event: "error",
+			id: "again",
+			data: { code: "forbidden", message: "This room is private and you are not a member" },
+		});
+		await expect(a.next(isMessage(room_id), 500)).rejects.toThrow(/no matching event/);
+	});
+
+	it("answers bad frames as the room socket does and refuses a handshake without credentials (401)", async () => {
+		const { alice } = await setup(0);
+		const a = await open(alice.token);
+		a.ws.send("not json");
+		expect((await a.next((e) => e.event === "error")).data.code).toBe("invalid_json");
+		a.ws.send(JSON.stringify({ event: "dance", data: {}, id: 1 }));
+		expect(await a.next((e) => e.event === "error")).toEqual({
+			event: "error",
+			id: 1,
+			data: { code: "unknown_event", message: 'Unknown event "dance"; expected join_room, send_message, leave_room or mark_read' },
+		});
+		a.ws.send(JSON.stringify({ event: "mark_read", data: { room_id: "nope", seq: 1 }, id: 2 }));
+		expect((await a.next((e) => e.event === "error")).data.code).toBe("validation_failed");
+		a.ws.send(Buffer.from([1, 2, 3]));
+		expect((await a.next((e) => e.event === "error")).data.code).toBe("binary_not_supported");
+		expect(a.ws.readyState).toBe(1);
+		await expect(openUserSocket(server.base, null)).rejects.toMatchObject({ status: 401 });
+		await expect(openUserSocket(server.base, "not-a-jwt")).rejects.toMatchObject({ status: 401 });
+	});
+});
