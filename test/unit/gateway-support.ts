@@ -44,7 +44,7 @@ export interface TestRoom {
 /** What the network does with the next pushes: deliver, fail (lost), or fail now and deliver later (a lost reply). */
 export type Fault = "drop" | "late";
 
-export function makeWorld() {
+export function makeWorld(options: { maxMessages?: number } = {}) {
 	const clock = { now: T0 };
 	const tasks: Array<() => void> = [];
 	const faults: Fault[] = [];
@@ -113,6 +113,7 @@ export function makeWorld() {
 			now: () => clock.now,
 			soon: (flush) => tasks.push(flush),
 			wakeAt: () => undefined,
+			maxMessages: options.maxMessages,
 		});
 		const core = new RoomCore({
 			log,
