@@ -1,5 +1,6 @@
 import { Http } from "./http";
 import { RoomConnection, type RoomOptions, type WebSocketConstructor } from "./realtime/room-connection";
+import { UserConnection, type UserOptions } from "./realtime/user-connection";
 import { adminApi } from "./rest/admin";
 import { messagesApi } from "./rest/messages";
 import { roomsApi } from "./rest/rooms";
@@ -54,6 +55,15 @@ export class ChatClient {
 	/** Replaces the JWT, e.g. after your own refresh; open rooms use it on their next connect. */
 	setToken(token: string): void {
 		this.tokens.set(token);
+	}
+
+	/**
+	 * Opens the user socket: one WebSocket for all of the user's rooms. `chat.rooms` is the room
+	 * list with unread counts (kept current); `chat.join(roomId)` subscribes to a room's messages;
+	 * `chat.send(roomId, text)` and `chat.markRead(roomId, seq)` work for any of the user's rooms.
+	 */
+	connect(options: UserOptions = {}): UserConnection {
+		return new UserConnection({ baseUrl: this.http.baseUrl, tokens: this.tokens, WebSocket: this.options.WebSocket }, options);
 	}
 
 	/**

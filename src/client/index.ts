@@ -13,6 +13,14 @@ export {
 	type WebSocketConstructor,
 } from "./realtime/room-connection";
 export { Sequencer } from "./realtime/sequencer";
+export {
+	type RoomState,
+	RoomSubscription,
+	type SubscriptionEvents,
+	UserConnection,
+	type UserEvents,
+	type UserOptions,
+} from "./realtime/user-connection";
 export { type AdminApi, adminApi } from "./rest/admin";
 export { type MessagesApi, messagesApi } from "./rest/messages";
 export { type RoomsApi, roomsApi } from "./rest/rooms";

@@ -6,7 +6,17 @@ import type { ProtocolErrorCodeT } from "../protocol/frames";
 import type { Client, ClientWithToken, CreateClientBody } from "../schemas/client";
 import type { PageQuery } from "../schemas/common";
 import type { HistoryQuery, Message, MessagePage, SendMessageBody } from "../schemas/message";
-import type { AddMemberBody, CreateRoomBody, Member, MemberPage, Room, RoomPage } from "../schemas/room";
+import type {
+	AddMemberBody,
+	CreateRoomBody,
+	Member,
+	MemberPage,
+	ReadResult,
+	ReadState,
+	Room,
+	UnreadSummary,
+	UserRoomPage,
+} from "../schemas/room";
 import type { AuthToken, CreateUserBody, User, UserPage } from "../schemas/user";
 
 export type ChatClientRecord = z.infer<typeof Client>;
@@ -19,7 +29,11 @@ export type CreateUserInput = z.input<typeof CreateUserBody>;
 export type AuthTokenT = z.infer<typeof AuthToken>;
 
 export type ChatRoom = z.infer<typeof Room>;
-export type RoomPageT = z.infer<typeof RoomPage>;
+/** `GET /user/{id}/rooms`: each room with the user's read state and unread count. */
+export type RoomPageT = z.infer<typeof UserRoomPage>;
+export type ReadStateT = z.infer<typeof ReadState>;
+export type ReadResultT = z.infer<typeof ReadResult>;
+export type UnreadSummaryT = z.infer<typeof UnreadSummary>;
 export type CreateRoomInput = z.input<typeof CreateRoomBody>;
 export type RoomMember = z.infer<typeof Member>;
 export type MemberPageT = z.infer<typeof MemberPage>;

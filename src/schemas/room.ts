@@ -12,8 +12,6 @@ export const CreateRoomBody = z
 	})
 	.meta({ id: "CreateRoomBody" });
 
-export const RoomPage = z.object({ rooms: z.array(Room), next_cursor: Id.nullable() }).meta({ id: "RoomPage" });
-
 export const Member = z.object({ user_id: Id, joined_at: Timestamp }).meta({ id: "Member" });
 export const MemberPage = z.object({ members: z.array(Member), next_cursor: Id.nullable() }).meta({ id: "MemberPage" });
 export const AddMemberBody = z.object({ user_id: Id }).meta({ id: "AddMemberBody" });

@@ -1,5 +1,5 @@
 import type { Http } from "../http";
-import type { ChatRoom, CreateRoomInput, MemberPageT, PageOptions, RoomMember } from "../types";
+import type { ChatRoom, CreateRoomInput, MemberPageT, PageOptions, ReadResultT, RoomMember } from "../types";
 
 const roomPath = (roomId: string) => `/room/${encodeURIComponent(roomId)}`;
 
@@ -10,6 +10,8 @@ export const roomsApi = (http: Http) => ({
 	get: (roomId: string) => http.request<ChatRoom>("GET", roomPath(roomId), "any"),
 	/** `POST /room/{id}/join` (user): become a member of a public room. */
 	join: (roomId: string) => http.request<RoomMember>("POST", `${roomPath(roomId)}/join`, "user"),
+	/** `POST /room/{id}/read` (user): move the read position forward (the user's sockets get `read`). */
+	markRead: (roomId: string, seq: number) => http.request<ReadResultT>("POST", `${roomPath(roomId)}/read`, "user", { body: { seq } }),
 	/** `GET /room/{id}/members`. */
 	members: (roomId: string, page: PageOptions = {}) =>
 		http.request<MemberPageT>("GET", `${roomPath(roomId)}/members`, "any", { query: page }),

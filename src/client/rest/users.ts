@@ -1,5 +1,5 @@
 import type { Http } from "../http";
-import type { AuthTokenT, ChatUser, CreateUserInput, PageOptions, RoomPageT, UserPageT } from "../types";
+import type { AuthTokenT, ChatUser, CreateUserInput, PageOptions, RoomPageT, UnreadSummaryT, UserPageT } from "../types";
 
 const userPath = (userId: string) => `/user/${encodeURIComponent(userId)}`;
 
@@ -10,7 +10,9 @@ export const usersApi = (http: Http) => ({
 	get: (userId: string) => http.request<ChatUser>("GET", userPath(userId), "any"),
 	/** `GET /user` (backend): oldest first; pass `next_cursor` back as `cursor`. */
 	list: (page: PageOptions = {}) => http.request<UserPageT>("GET", "/user", "backend", { query: page }),
-	/** `GET /user/{id}/rooms`: rooms the user is a member of. */
+	/** `GET /user/{id}/unread`: the user's unread counts (badges in emails and pushes). */
+	unread: (userId: string) => http.request<UnreadSummaryT>("GET", `${userPath(userId)}/unread`, "any"),
+	/** `GET /user/{id}/rooms`: rooms the user is a member of, with read state and unread counts. */
 	rooms: (userId: string, page: PageOptions = {}) => http.request<RoomPageT>("GET", `${userPath(userId)}/rooms`, "any", { query: page }),
 	/** `POST /auth/{id}` (backend): a JWT to hand to that user's browser. */
 	token: (userId: string) => http.request<AuthTokenT>("POST", `/auth/${encodeURIComponent(userId)}`, "backend"),

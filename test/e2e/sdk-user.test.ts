@@ -1,0 +1,104 @@
+// The SDK's user socket (`client.connect()`) against a real `wrangler dev`, through a TCP proxy
+// that resets the connection: one socket for several rooms, the room list and unread counts,
+// read sync across two connections, resume without loss or duplicates, removal.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type ChatClient, type ChatMessage, createClient, type UserConnection } from "../../src/client";
+import { type RunningServer, startWranglerDev } from "./harness";
+import { TcpProxy } from "./sdk-tcp-proxy";
+
+vi.setConfig({ testTimeout: 90_000 });
+
+let server: RunningServer;
+let backend: ChatClient;
+let aliceToken: string;
+let aliceId: string;
+let bob: ChatClient;
+let bobId: string;
+const open: UserConnection[] = [];
+
+beforeAll(async () => {
+	server = await startWranglerDev();
+	const admin = createClient({ baseUrl: server.base, adminToken: server.adminToken });
+	const { api_token } = await admin.admin.createClient({ name: "sdk user socket" });
+	backend = createClient({ baseUrl: server.base, apiToken: api_token });
+	const a = await backend.users.create({ name: "alice" });
+	const b = await backend.users.create({ name: "bob" });
+	aliceId = a.id;
+	aliceToken = (await backend.users.token(a.id)).token;
+	bobId = b.id;
+	bob = createClient({ baseUrl: server.base, apiToken: api_token, userId: b.id });
+});
+afterAll(async () => {
+	for (const c of open) c.close();
+	await server?.stop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+	const started = Date.now();
+	while (!check()) {
+		if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+		await sleep(25);
+	}
+}
+const connect = (client: ChatClient) => {
+	const chat = client.connect();
+	open.push(chat);
+	return chat;
+};
+
+describe("client.connect(): the user socket", () => {
+	it("keeps the room list and unread counts, delivers joined rooms exactly once in order across resets, and syncs reads", async () => {
+		const r1 = await backend.rooms.create({ name: "one", members: [aliceId, bobId] });
+		const r2 = await backend.rooms.create({ name: "two", members: [aliceId] });
+		await backend.rooms.addMember(r2.id, bobId);
+		const proxy = await TcpProxy.start(Number(new URL(server.base).port));
+		const alice = createClient({ baseUrl: proxy.url, token: aliceToken });
+		const chat = connect(alice);
+		const phone = connect(createClient({ baseUrl: server.base, token: aliceToken }));
+		await until(() => chat.state === "connected" && phone.state === "connected", "both connections");
+		expect(chat.rooms.get(r1.id)).toEqual({ room_id: r1.id, last_seq: 0, last_read_seq: 0, unread: 0 });
+
+		const got: ChatMessage[] = [];
+		const sub = chat.join(r1.id, { lastSeq: 0 });
+		sub.on("new_message", (m) => got.push(m));
+		const totals: number[] = [];
+		phone.on("unread_total", (n) => totals.push(n));
+
+		for (let i = 1; i <= 10; i++) {
+			await bob.messages.send(r1.id, { text_message: `m${i}` });
+			if (i === 5) proxy.killAll();
+		}
+		await bob.messages.send(r2.id, { text_message: "elsewhere" });
+		await until(() => got.length === 10, "ten messages on the joined room");
+		expect(got.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+		await until(() => phone.rooms.get(r2.id)?.unread === 1 && phone.rooms.get(r1.id)?.unread === 10, "the phone's badges");
+		expect(phone.unreadTotal).toBe(11);
+
+		// A send on the same socket, to a room not joined.
+		const sent = await chat.send(r2.id, "from alice");
+		expect(sent).toMatchObject({ room_id: r2.id, seq: 2, text_message: "from alice" });
+
+		// Reading on one connection clears the badge on the other.
+		expect(await sub.markRead()).toEqual({ room_id: r1.id, last_read_seq: 10, unread: 0 });
+		await until(() => phone.rooms.get(r1.id)?.unread === 0, "the read on the phone");
+		expect(phone.unreadTotal).toBe(1);
+		expect(totals.at(-1)).toBe(1);
+		expect((await backend.users.unread(aliceId)).unread_total).toBe(1);
+		await proxy.close();
+	});
+
+	it("ends a private room's subscription on removal and drops it from the room list", async () => {
+		const room = await backend.rooms.create({ private: true, members: [aliceId, bobId] });
+		const chat = connect(createClient({ baseUrl: server.base, token: aliceToken }));
+		await until(() => chat.state === "connected", "connected");
+		const sub = chat.join(room.id);
+		const removed: string[] = [];
+		sub.on("removed", (e) => removed.push(e.room_id));
+		await until(() => sub.joined, "joined");
+		await backend.rooms.removeMember(room.id, aliceId);
+		await until(() => removed.length === 1, "room_removed");
+		expect(chat.rooms.has(room.id)).toBe(false);
+		expect(sub.ended).toBe(true);
+	});
+});
