@@ -96,7 +96,7 @@ export class GatewayCore {
 		if (this.socketsOf.get(userId)?.size === 0) this.socketsOf.delete(userId);
 		this.limiter.forget(peer);
 		this.deps.outbox.forget(peer);
-		this.forgetSocket(socketId, peer.state);
+		this.forgetSocket(socketId);
 	}
 
 	/** After a restart: subscriptions of sockets that are gone are dropped. */
@@ -198,7 +198,7 @@ export class GatewayCore {
 				this.deps.outbox.push(peer, encodeAck(frame.id, position));
 				// Our own copy moves now, so the room's later push of the same state changes nothing.
 				const row = this.deps.store.inboxRow(caller.userId, roomId);
-				if (row && this.applyInbox(row, read.last_seq, position, null, peer.state.socketId)) return;
+				if (row) this.applyInbox(row, read.last_seq, position, null, peer.state.socketId);
 				return;
 			}
 		}
@@ -354,7 +354,7 @@ export class GatewayCore {
 		}
 	}
 
-	private forgetSocket(socketId: string, state?: GatewaySocketState): void {
+	private forgetSocket(socketId: string): void {
 		const rooms = [...(this.roomsOf.get(socketId) ?? [])];
 		this.roomsOf.delete(socketId);
 		this.deps.store.forgetSocket(socketId);
@@ -369,7 +369,6 @@ export class GatewayCore {
 				}).catch(() => undefined);
 			}
 		}
-		void state;
 	}
 
 	private track(roomId: string, socketId: string, cursor: number): void {

@@ -14,6 +14,7 @@ import {
 	RequestId,
 	SendMessageData,
 } from "./frames";
+import { GatewayErrorEvent, InboxUpdateEvent, MarkReadAck, MarkReadData, ReadEvent, ReadyEvent, RoomRemovedEvent } from "./gateway-frames";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -48,13 +49,13 @@ export function asyncApiDocument(serverUrl: string) {
 	return {
 		asyncapi: "3.0.0",
 		info: {
-			title: "Roomkit chat: room WebSocket",
+			title: "Roomkit chat: WebSockets",
 			version: "1.0.0",
 			description: [
-				"One socket per room: `GET /room/{room_id}/ws` with `Upgrade: websocket`.",
+				"Two sockets, one protocol. The user socket `GET /ws`: one connection for all of a user's rooms (`join_room` each room to follow, `send_message` to any, `mark_read`; the room list with unread counts arrives as `ready`, then `inbox_update`, `read` and `room_removed`). The room socket `GET /room/{room_id}/ws`: one socket per room, for very large live rooms. Both with `Upgrade: websocket`.",
 				`Credentials at the handshake: \`Sec-WebSocket-Protocol: ${PROTOCOL_LABEL}, <jwt>\`, or \`?token=<jwt>\`, or the REST headers.`,
 				'Frames are JSON text `{"event", "data", "id"?}`. A server frame may hold several events separated by `\\n`: split on `\\n`.',
-				"After `join_room` with `last_seq` the socket gets every message with a greater `seq` once, in order: missed ones first, then live ones.",
+				"After `join_room` with `last_seq` the socket gets every message of that room with a greater `seq` once, in order: missed ones first, then live ones (on the user socket, per room). `unread` counts the messages after the user's `last_read_seq` that others sent, recounted from the room's log.",
 				`Heartbeat: send exactly \`${PING}\`; the server answers \`${PONG}\` without waking the room.`,
 				`Close codes: ${CLOSE_TOKEN_EXPIRED} token expired (fetch a new JWT, reconnect), ${CLOSE_REMOVED} removed from a private room, ${CLOSE_NOT_READING} too far behind (it stopped reading; reconnect with last_seq), 1011 the room lost this socket's state (reconnect). The server echoes the client's Close.`,
 			].join("\n\n"),
@@ -81,7 +82,51 @@ export function asyncApiDocument(serverUrl: string) {
 					error: message("error", "A request could not be handled; the socket stays open", schema(ErrorEvent)),
 				},
 			},
+			user: {
+				address: "/ws",
+				messages: {
+					join_room: message(
+						"join_room",
+						"Follow a room on this socket: its messages after `last_seq` when given, then live ones. Refused per frame with `forbidden` or `not_found`; at most MAX_ROOMS_PER_SOCKET (500) rooms",
+						clientFrame("join_room", JoinRoomData),
+					),
+					send_message: message(
+						"send_message",
+						"Store a message in any room the user may send in, joined or not; `ack` carries the stored message",
+						clientFrame("send_message", SendMessageData),
+					),
+					leave_room: message("leave_room", "Stop following a room on this socket", clientFrame("leave_room", LeaveRoomData)),
+					mark_read: message(
+						"mark_read",
+						"Move the read position forward (clamped to the room's last seq; a lower seq changes nothing); `ack` is `{room_id, last_read_seq, unread}`",
+						clientFrame("mark_read", MarkReadData),
+					),
+					ready: message(
+						"ready",
+						"First frame: the user's rooms, those with unread first (at most READY_MAX_ROOMS, default 200; the rest by REST), and the total unread",
+						schema(ReadyEvent),
+					),
+					new_message: message("new_message", "A message in a room this socket joined", schema(NewMessageEvent)),
+					inbox_update: message(
+						"inbox_update",
+						"News in a member room this socket did not join: its last seq, unread count and latest message (at most one per room flush; the last one always says the final state)",
+						schema(InboxUpdateEvent),
+					),
+					read: message("read", "The user's read position moved (another device, or REST)", schema(ReadEvent)),
+					room_removed: message(
+						"room_removed",
+						"The user was removed from a private room: delivery for it stopped; later joins are refused",
+						schema(RoomRemovedEvent),
+					),
+					ack: message("ack", "Answers a request: `id` echoes it (`mark_read`'s data is MarkReadAck)", {
+						...schema(AckEvent),
+						"x-mark-read-ack": schema(MarkReadAck),
+					}),
+					error: message("error", "A request could not be handled; the socket stays open", schema(GatewayErrorEvent)),
+				},
+			},
 		},
+		// Filled below: the user socket shares join_room/send_message/leave_room/new_message with the room socket.
 		operations: {
 			joinRoom: { action: "send", channel: { $ref: "#/channels/room" }, messages: [{ $ref: "#/channels/room/messages/join_room" }] },
 			sendMessage: { action: "send", channel: { $ref: "#/channels/room" }, messages: [{ $ref: "#/channels/room/messages/send_message" }] },
@@ -94,6 +139,19 @@ export function asyncApiDocument(serverUrl: string) {
 					{ $ref: "#/channels/room/messages/ack" },
 					{ $ref: "#/channels/room/messages/error" },
 				],
+			},
+			...Object.fromEntries(
+				["join_room", "send_message", "leave_room", "mark_read"].map((name) => [
+					`user_${name}`,
+					{ action: "send", channel: { $ref: "#/channels/user" }, messages: [{ $ref: `#/channels/user/messages/${name}` }] },
+				]),
+			),
+			user_receive: {
+				action: "receive",
+				channel: { $ref: "#/channels/user" },
+				messages: ["ready", "new_message", "inbox_update", "read", "room_removed", "ack", "error"].map((name) => ({
+					$ref: `#/channels/user/messages/${name}`,
+				})),
 			},
 		},
 		// Filled while the payloads above were built (properties evaluate in order).

@@ -90,6 +90,7 @@ async function signInWithToken(page: Page, token: string) {
 async function openRoomById(page: Page, roomId: string) {
 	await page.getByLabel("Room id").fill(roomId);
 	await page.getByRole("button", { name: "Open room" }).click();
+	await page.locator("#chat").waitFor();
 	await expect.poll(() => state(page).textContent()).toBe("Connected");
 }
 
@@ -111,6 +112,7 @@ describe("demo page", () => {
 		expect(await bob.getByLabel("Admin token").isVisible()).toBe(false);
 		await bob.getByLabel("Your name").fill("Bob");
 		await bob.getByRole("button", { name: "Create user and sign in" }).click();
+		await bob.locator("#chat").waitFor();
 		await expect.poll(() => state(bob).textContent()).toBe("Connected");
 
 		await send(alice, "Hi Bob!");
@@ -217,6 +219,51 @@ describe("demo page", () => {
 	});
 });
 
+describe("room list with live unread badges (user socket)", () => {
+	it("shows unread badges in two tabs of the same user, and opening the room in one clears the badge in both", async () => {
+		const { backend, aliceToken, bobToken, roomId } = await tenantWithRoom();
+		const aliceId = JSON.parse(Buffer.from(aliceToken.split(".")[1] ?? "", "base64url").toString()).sub as string;
+		await backend.rooms.addMember(roomId, aliceId);
+		const tab1 = await open(await newContext());
+		const tab2 = await open(await newContext());
+		await signInWithToken(tab1, aliceToken);
+		await signInWithToken(tab2, aliceToken);
+		const badge = (page: Page) => page.locator(`#room-list [data-room-id="${roomId}"] .badge`);
+		await expect.poll(() => state(tab1).textContent()).toBe("Connected");
+		await expect.poll(() => state(tab2).textContent()).toBe("Connected");
+		expect(await badge(tab1).isVisible()).toBe(false);
+
+		const bob = createClient({ baseUrl: server.base, token: bobToken });
+		await bob.rooms.join(roomId);
+		await bob.messages.send(roomId, { text_message: "are you there?" });
+		await bob.messages.send(roomId, { text_message: "hello?" });
+		for (const tab of [tab1, tab2]) {
+			await expect.poll(() => badge(tab).textContent()).toBe("2");
+			expect(await badge(tab).isVisible()).toBe(true);
+			await expect.poll(() => tab.title()).toBe("(2) Roomkit chat demo");
+		}
+
+		await tab1.getByRole("button", { name: "Open room lobby" }).click();
+		await expect
+			.poll(() => shown(tab1))
+			.toEqual([
+				[1, "bob", "are you there?"],
+				[2, "bob", "hello?"],
+			]);
+		// Read in one tab: the badge clears in the other, without a reload.
+		await expect.poll(() => badge(tab2).isVisible()).toBe(false);
+		await expect.poll(() => tab2.title()).toBe("Roomkit chat demo");
+		expect((await backend.users.unread(aliceId)).unread_total).toBe(0);
+		// While tab1 has the room open, new messages are read there and never badge tab2.
+		await bob.messages.send(roomId, { text_message: "third" });
+		await expect.poll(() => shown(tab1)).toHaveLength(3);
+		await expect.poll(async () => (await backend.users.unread(aliceId)).unread_total).toBe(0);
+		await expect.poll(() => badge(tab2).isVisible()).toBe(false);
+		expect(problemsOf(tab1)).toEqual([]);
+		expect(problemsOf(tab2)).toEqual([]);
+	});
+});
+
 describe("demo page on bare workerd (self-hosted, no asset binding)", () => {
 	let selfhost: RunningServer;
 	beforeAll(async () => {
@@ -233,6 +280,8 @@ describe("demo page on bare workerd (self-hosted, no asset binding)", () => {
 		await alice.getByRole("button", { name: "Create user and sign in" }).click();
 		await alice.getByLabel("New room name").fill("self-hosted");
 		await alice.getByRole("button", { name: "Create room" }).click();
+		// The user socket is connected from sign-in on; the room is open once its view shows.
+		await expect.poll(() => alice.getByRole("heading", { name: "self-hosted", exact: true }).count()).toBe(1);
 		await expect.poll(() => state(alice).textContent()).toBe("Connected");
 		const roomId = (await alice.locator("#room-id-label").textContent()) ?? "";
 
@@ -240,6 +289,7 @@ describe("demo page on bare workerd (self-hosted, no asset binding)", () => {
 		await bob.goto(`${selfhost.base}/demo#room=${roomId}`);
 		await bob.getByLabel("Your name").fill("Bob");
 		await bob.getByRole("button", { name: "Create user and sign in" }).click();
+		await bob.locator("#chat").waitFor();
 		await expect.poll(() => state(bob).textContent()).toBe("Connected");
 		await send(bob, "hello from bob");
 		await send(alice, "hello from alice");

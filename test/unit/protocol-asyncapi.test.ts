@@ -17,21 +17,45 @@ function resolve(ref: string): unknown {
 const payload = (name: string): any => (doc.channels.room.messages as Record<string, { payload: unknown }>)[name]?.payload;
 
 describe("the AsyncAPI document", () => {
-	it("describes one channel with the six events", () => {
+	it("describes the room socket with its six events and the user socket with its eleven", () => {
 		expect(doc.asyncapi).toBe("3.0.0");
 		expect(doc.servers).toEqual({ default: { host: "chat.example.com", protocol: "wss" } });
 		expect(asyncApiDocument("http://127.0.0.1:8787").servers).toEqual({ default: { host: "127.0.0.1:8787", protocol: "ws" } });
 		expect(doc.channels.room.address).toBe("/room/{room_id}/ws");
 		expect(Object.keys(doc.channels.room.messages)).toEqual(["join_room", "send_message", "leave_room", "new_message", "ack", "error"]);
+		expect(doc.channels.user.address).toBe("/ws");
+		expect(Object.keys(doc.channels.user.messages)).toEqual([
+			"join_room",
+			"send_message",
+			"leave_room",
+			"mark_read",
+			"ready",
+			"new_message",
+			"inbox_update",
+			"read",
+			"room_removed",
+			"ack",
+			"error",
+		]);
+		const ready = resolve((doc.channels.user.messages.ready.payload as { $ref: string }).$ref) as {
+			properties: { data: { $ref: string } };
+		};
+		expect((resolve(ready.properties.data.$ref) as { required: string[] }).required).toEqual(["user_id", "rooms", "unread_total"]);
 	});
 
 	it("every $ref in operations resolves", () => {
 		for (const operation of Object.values(doc.operations)) {
-			expect(resolve(operation.channel.$ref)).toBe(doc.channels.room);
+			expect([doc.channels.room, doc.channels.user]).toContain(resolve(operation.channel.$ref));
 			for (const message of operation.messages) expect(resolve(message.$ref)).toBeDefined();
 		}
-		const sent = Object.values(doc.operations).flatMap((o) => o.messages.map((m) => m.$ref.split("/").at(-1)));
-		expect(sent.sort()).toEqual(["ack", "error", "join_room", "leave_room", "new_message", "send_message"]);
+		const onRoom = Object.values(doc.operations)
+			.filter((o) => o.channel.$ref === "#/channels/room")
+			.flatMap((o) => o.messages.map((m) => m.$ref.split("/").at(-1)));
+		expect(onRoom.sort()).toEqual(["ack", "error", "join_room", "leave_room", "new_message", "send_message"]);
+		const onUser = Object.values(doc.operations)
+			.filter((o) => o.channel.$ref === "#/channels/user")
+			.flatMap((o) => o.messages.map((m) => m.$ref.split("/").at(-1)));
+		expect(onUser.sort()).toEqual(Object.keys(doc.channels.user.messages).sort());
 	});
 
 	it("every $ref anywhere in the document resolves from the document root", () => {

@@ -299,7 +299,8 @@ export class UserConnection {
 		const request = this.requests.get(id);
 		if (request) {
 			this.requests.delete(id);
-			return request.resolve(data);
+			request.resolve(data);
+			return;
 		}
 		const pending = this.pending.get(id);
 		if (pending && isStoredMessage(data)) {
@@ -321,12 +322,14 @@ export class UserConnection {
 		const request = typeof id === "string" ? this.requests.get(id) : undefined;
 		if (request) {
 			this.requests.delete(id as string);
-			return request.reject(error);
+			request.reject(error);
+			return;
 		}
 		const pending = typeof id === "string" ? this.pending.get(id) : undefined;
 		if (pending && error.code !== "rate_limited") {
 			this.pending.delete(id as string);
-			return pending.reject(error);
+			pending.reject(error);
+			return;
 		}
 		if (pending) {
 			setTimeout(() => this.transmit(id as string), 1_000);

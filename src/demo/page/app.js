@@ -37,7 +37,11 @@ const store = {
 /** @type {{ baseUrl: string, token: string, userId: string, name: string, roomId?: string } | null} */
 let session = store.read(sessionStorage, SESSION_KEY);
 let client = null;
+/** The user socket: one connection for the room list (live unread badges) and the open room. */
+let chat = null;
+/** The open room's subscription on `chat`. */
 let room = null;
+let readTimer;
 const names = new Map();
 
 // --- Rendering -----------------------------------------------------------------------
@@ -144,6 +148,18 @@ async function signIn(next) {
 	session = next;
 	client = clientFor(session);
 	saveSession();
+	chat?.close();
+	chat = client.connect({ heartbeatIntervalMs: heartbeatMs, heartbeatTimeoutMs: heartbeatMs });
+	showState(chat.state);
+	chat.on("state", (state) => {
+		showState(state);
+		saveSession();
+	});
+	chat.on("room", (change) => renderBadge(change.room_id, change.removed ? 0 : change.unread, change.removed));
+	chat.on("unread_total", (total) => {
+		document.title = total > 0 ? `(${total}) Roomkit chat demo` : "Roomkit chat demo";
+	});
+	chat.on("error", (error) => notify(`${error.message} [${error.code}]`));
 	$("me").textContent = `${session.name} (${session.userId})`;
 	if (session.roomId) await openRoom(session.roomId);
 	else await showRooms();
@@ -151,6 +167,8 @@ async function signIn(next) {
 
 function signOut() {
 	leaveRoom();
+	chat?.close();
+	chat = null;
 	session = null;
 	client = null;
 	saveSession();
@@ -221,10 +239,24 @@ function rememberRoom(chatRoom) {
 	store.write(localStorage, RECENT_ROOMS_KEY, recent.slice(0, 20));
 }
 
-async function showRooms() {
-	leaveRoom();
-	show("rooms");
-	showState("idle");
+/** Shows a room's unread count on its entry in the room list (the count comes from the user socket). */
+function renderBadge(roomId, unread, removed = false) {
+	const item = $("room-list").querySelector(`[data-room-id="${roomId}"]`);
+	if (!item) {
+		if (!removed && unread > 0) void showRooms({ keepRoom: true });
+		return;
+	}
+	const badge = item.querySelector(".badge");
+	badge.textContent = String(unread);
+	badge.hidden = unread === 0;
+	badge.setAttribute("aria-label", `${unread} unread`);
+}
+
+async function showRooms({ keepRoom = false } = {}) {
+	if (!keepRoom) {
+		leaveRoom();
+		show("rooms");
+	}
 	const list = $("room-list");
 	list.replaceChildren();
 	let mine = [];
@@ -239,13 +271,18 @@ async function showRooms() {
 		if (seen.has(entry.id)) continue;
 		seen.add(entry.id);
 		const item = document.createElement("li");
+		item.dataset.roomId = entry.id;
 		const button = document.createElement("button");
 		button.type = "button";
-		button.textContent = entry.name ?? `Room ${entry.id.slice(-6)}`;
-		button.setAttribute("aria-label", `Open room ${button.textContent}`);
+		const label = entry.name ?? `Room ${entry.id.slice(-6)}`;
+		button.textContent = label;
+		button.setAttribute("aria-label", `Open room ${label}`);
 		button.addEventListener("click", () => void openRoom(entry.id));
-		item.append(button);
+		const badge = document.createElement("span");
+		badge.className = "badge";
+		item.append(button, badge);
 		list.append(item);
+		renderBadge(entry.id, chat?.rooms.get(entry.id)?.unread ?? entry.unread ?? 0);
 	}
 	$("no-rooms").hidden = seen.size > 0;
 }
@@ -302,18 +339,34 @@ async function openRoom(roomId) {
 	}
 	list.removeAttribute("aria-busy");
 	// The socket replays whatever was sent after the history page, so nothing falls between.
-	room = client.joinRoom(roomId, { lastSeq, heartbeatIntervalMs: heartbeatMs, heartbeatTimeoutMs: heartbeatMs });
-	showState(room.state);
-	room.on("state", (state) => {
-		showState(state);
-		saveSession();
+	room = chat.join(roomId, { lastSeq });
+	room.on("new_message", (message) => {
+		renderMessage(message);
+		markReadSoon();
 	});
-	room.on("new_message", renderMessage);
+	room.on("removed", () => {
+		notify("You were removed from this room.");
+		void showRooms();
+	});
 	room.on("error", (error) => notify(`${error.message} [${error.code}]`));
+	markReadSoon();
+}
+
+/** What is on screen in the open room counts as read: the badge clears here and on the user's other tabs. */
+function markReadSoon() {
+	clearTimeout(readTimer);
+	readTimer = setTimeout(() => {
+		const current = room;
+		if (!current || current.lastSeq === undefined || document.hidden) return;
+		current.markRead().catch(() => {
+			// Not connected right now: the next message or reconnect marks it.
+		});
+	}, 150);
 }
 
 function leaveRoom() {
-	room?.close();
+	clearTimeout(readTimer);
+	room?.leave();
 	room = null;
 }
 
@@ -363,6 +416,9 @@ $("create-room-form").addEventListener("submit", (event) => void createRoom(even
 $("join-room-form").addEventListener("submit", (event) => void joinRoomById(event));
 $("send-form").addEventListener("submit", (event) => void sendMessage(event));
 $("sign-out").addEventListener("click", signOut);
+document.addEventListener("visibilitychange", () => {
+	if (!document.hidden) markReadSoon();
+});
 $("back-to-rooms").addEventListener("click", () => {
 	session.roomId = undefined;
 	saveSession();

@@ -53,7 +53,9 @@ export function demoHtml({ devMode, version }: { devMode: boolean; version: stri
 	code { overflow-wrap: anywhere; }
 	a { color: var(--accent); }
 	#room-list { list-style: none; padding: 0; display: grid; gap: 0.5rem; }
-	#room-list button { width: 100%; text-align: left; background: var(--bg); color: var(--accent); }
+	#room-list li { display: flex; align-items: center; gap: 0.5rem; }
+	#room-list button { flex: 1; text-align: left; background: var(--bg); color: var(--accent); }
+	#room-list .badge { min-width: 1.75rem; padding: 0.1rem 0.5rem; border-radius: 1rem; background: #b91c1c; color: #ffffff; font-weight: 700; text-align: center; }
 	#messages { list-style: none; margin: 0.5rem 0; padding: 0.5rem; border: 1px solid var(--line); border-radius: 0.5rem; height: min(55vh, 28rem); overflow-y: auto; display: flex; flex-direction: column; gap: 0.4rem; }
 	#messages li { display: grid; grid-template-columns: 1fr auto; gap: 0 0.5rem; padding: 0.4rem 0.6rem; border-radius: 0.5rem; background: var(--soft); max-width: 90%; }
 	#messages li.mine { align-self: flex-end; background: #dbeafe; }
