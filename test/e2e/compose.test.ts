@@ -98,6 +98,9 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"MAX_SOCKETS_PER_ROOM",
 			"MAX_SOCKETS_PER_USER",
 			"MAX_UNREAD_BYTES",
+			"GATEWAY_SHARDS",
+			"MAX_ROOMS_PER_SOCKET",
+			"READY_MAX_ROOMS",
 		];
 		expect(config.services).toEqual({
 			chat: {

@@ -26,6 +26,7 @@ it("wrangler deploy --dry-run bundles the Worker with D1 and the room objects", 
 	const bindings = run.stdout.split("\n").filter((l) => l.startsWith("env."));
 	expect(bindings.filter((l) => / (Durable Object|D1 Database)\s*$/.test(l)).map((l) => l.replace(/\s+/g, " ").trim())).toEqual([
 		"env.ROOMS (RoomObject) Durable Object",
+		"env.GATEWAYS (GatewayObject) Durable Object",
 		"env.DB (roomkit-chat) D1 Database",
 	]);
 	expect(run.stdout).toContain("--dry-run: exiting now.");

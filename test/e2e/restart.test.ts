@@ -123,7 +123,15 @@ it("keeps clients, users, rooms, memberships and acknowledged messages across SI
 	server = (await restart(server, "SIGKILL")).next;
 	api = new Api(server.base);
 	const after = await snapshot(api, acme.key, userIds, roomIds);
-	expect(after).toEqual({ ...before, history: [{ messages: [...sentByRest, ...sentByWs, seven.json, ...moreByWs] }, before.history[1]] });
+	const lobbyMessages = [...sentByRest, ...sentByWs, seven.json, ...moreByWs];
+	// Unread counts survive the crash too: recounted here from the messages each user did not send.
+	const userRooms = before.userRooms.map((page: Json, i: number) => ({
+		...page,
+		rooms: page.rooms.map((r: Json) =>
+			r.id === lobby.id ? { ...r, last_seq: 9, unread: lobbyMessages.filter((m: Json) => m.user_id !== userIds[i]).length } : r,
+		),
+	}));
+	expect(after).toEqual({ ...before, userRooms, history: [{ messages: lobbyMessages }, before.history[1]] });
 	const ten = await api.call("POST", `/room/${lobby.id}/message/send`, { Authorization: `Bearer ${bob.token}` }, { text_message: "ten" });
 	expect(ten.json.seq).toBe(10);
 	expect((await api.call("POST", "/admin/clients", admin, { name: "after restart" })).status).toBe(201);

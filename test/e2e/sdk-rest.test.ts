@@ -62,7 +62,10 @@ describe("REST methods", () => {
 		expectTypeOf(room).toEqualTypeOf<ChatRoom>();
 		expect(room).toEqual({ id: UUID, name: "general", private: false, created_at: ISO });
 		expect(await backend.rooms.get(room.id)).toEqual(room);
-		expect(await asAlice.users.rooms(alice.id)).toEqual({ rooms: [room], next_cursor: null });
+		expect(await asAlice.users.rooms(alice.id)).toEqual({
+			rooms: [{ ...room, last_seq: 0, last_read_seq: 0, unread: 0 }],
+			next_cursor: null,
+		});
 
 		// Bob acts through the backend's key in its user form: `clientKey: <api_token>.<user_id>`.
 		const asBob = createClient({ baseUrl: server.base, apiToken: rotated.api_token, userId: bob.id });
@@ -139,7 +142,8 @@ describe("browser bundle", () => {
 		expect(res.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
 		const etag = res.headers.get("etag");
 		const source = await res.text();
-		expect(source.length).toBeLessThan(20 * 1024);
+		// The user socket's connection made it grow from 18 to 22 KiB minified.
+		expect(source.length).toBeLessThan(24 * 1024);
 		expect(source).not.toMatch(/\bzod\b|ZodError/);
 		expect((await fetch(`${server.base}/demo/client.js`, { headers: { "If-None-Match": etag ?? "" } })).status).toBe(304);
 
