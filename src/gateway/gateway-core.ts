@@ -316,11 +316,9 @@ export class GatewayCore {
 				await this.readRange(room, { clientId: peer.state.clientId, userId: peer.state.userId }, cursor, first - 1, send);
 			}
 			send(push.messages);
-			for (const socketId of socketIds) {
-				if (!sockets.has(socketId)) continue;
-				sockets.set(socketId, reached);
-				this.deps.store.setCursor(socketId, push.room_id, reached);
-			}
+			for (const socketId of socketIds) if (sockets.has(socketId)) sockets.set(socketId, reached);
+			// One write per group of sockets that were at the same place (usually all of them).
+			this.deps.store.advance(push.room_id, cursor, reached);
 		}
 	}
 

@@ -20,6 +20,7 @@ const SCHEMA = [
 		cursor INTEGER NOT NULL,
 		PRIMARY KEY (socket_id, room_id)
 	)`,
+	"CREATE INDEX IF NOT EXISTS gw_subs_room ON gw_subs (room_id, cursor)",
 	`CREATE TABLE IF NOT EXISTS gw_inbox (
 		user_id TEXT NOT NULL,
 		room_id TEXT NOT NULL,
@@ -63,6 +64,11 @@ export class GatewayStore {
 			roomId,
 			cursor,
 		);
+	}
+
+	/** Moves every socket of the room that was at `from` to `to`. */
+	advance(roomId: string, from: number, to: number): void {
+		this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE room_id = ? AND cursor = ?", to, roomId, from);
 	}
 
 	unsubscribe(socketId: string, roomId: string): void {

@@ -31,6 +31,8 @@ const SCHEMA = [
 		client_msg_id TEXT
 	)`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency ON messages (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL`,
+	// Unread counts subtract the reader's own messages after their read position: a range of this index.
+	"CREATE INDEX IF NOT EXISTS messages_author ON messages (user_id, seq)",
 ];
 
 const toMessage = (row: Record<string, unknown>): MessageT => {
@@ -91,11 +93,15 @@ export class MessageLog {
 
 	/**
 	 * Unread for a reader: messages after `afterSeq` that someone else sent. Counted from the log
-	 * every time (an index range on `seq`), so no counter can drift from what is stored.
+	 * every time, so no counter can drift from what is stored: seq has no gaps, so that is the
+	 * messages after `afterSeq` minus the reader's own among them (a range of `messages_author`),
+	 * which costs the reader's own recent messages, not the room's backlog.
 	 */
 	countUnread(afterSeq: number, readerId: string): number {
-		const row = this.sql.exec("SELECT COUNT(*) AS n FROM messages WHERE seq > ? AND user_id != ?", afterSeq, readerId).toArray()[0];
-		return Number(row?.n ?? 0);
+		const after = Math.max(0, this.last - afterSeq);
+		if (after === 0) return 0;
+		const row = this.sql.exec("SELECT COUNT(*) AS n FROM messages WHERE user_id = ? AND seq > ?", readerId, afterSeq).toArray()[0];
+		return after - Number(row?.n ?? 0);
 	}
 
 	findByClientMsgId(userId: string, clientMsgId: string): MessageT | null {
