@@ -8,6 +8,7 @@ import { ApiError, badRequest, fieldsFromIssues } from "./errors";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import type { AppEnv } from "./routes/context";
+import { conversationRoutes } from "./routes/conversation";
 import { mountDocs } from "./routes/docs";
 import { messageRoutes } from "./routes/messages";
 import { readRoutes } from "./routes/reads";
@@ -54,7 +55,7 @@ export function createApp() {
 		return cors({
 			origin: corsOrigins,
 			allowHeaders: ["Authorization", "Content-Type", "clientKey"],
-			allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+			allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
 			maxAge: 600,
 		})(c, next);
 	});
@@ -72,6 +73,7 @@ export function createApp() {
 	app.route("/", userRoutes);
 	app.route("/", roomRoutes);
 	app.route("/", messageRoutes);
+	app.route("/", conversationRoutes);
 	app.route("/", readRoutes);
 	app.route("/", realtimeRoutes);
 	mountDocs(app);

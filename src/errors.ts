@@ -11,6 +11,7 @@ export type ErrorCode =
 	| "payload_too_large"
 	| "rate_limited"
 	| "too_many_connections"
+	| "message_deleted"
 	| "not_configured"
 	| "internal_error";
 

@@ -1,13 +1,14 @@
 import { z } from "zod";
-import { createGatewayDecoder, encodeAck, encodeError, encodeEvent, encodeNewMessage, requestIdOf } from "../protocol/codec";
+import { createGatewayDecoder, encodeAck, encodeError, encodeEvent, requestIdOf } from "../protocol/codec";
 import { CLOSE_TOKEN_EXPIRED, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { GatewayFrameT } from "../protocol/gateway-frames";
+import type { RoomEvent } from "../room/message-log";
 import type { Outbox, Sink } from "../room/outbox";
 import { KeyedLimiter } from "../room/rate-limit";
-import type { FrameOutcome } from "../room/room-core";
+import { encodeRoomEvent, type FrameOutcome } from "../room/room-core";
 import type { MessageT } from "../schemas/message";
 import type { GatewayStore, InboxRow } from "./gateway-store";
-import type { Caller, Refusal, RoomPort, RoomPush } from "./push";
+import type { Caller, Refusal, RoomChange, RoomPort, RoomPush } from "./push";
 
 /** Messages read per call while a socket catches up or a gap is filled. */
 const PAGE = 500;
@@ -51,6 +52,13 @@ const REFUSALS: Record<Refusal["code"], string> = {
 	not_found: "No such room",
 	forbidden: "This room is private and you are not a member",
 	rate_limited: "Too many messages, slow down",
+	message_deleted: "This message was deleted",
+};
+/** Refusals of a change to a message (the room exists and the user may use it). */
+const CHANGE_REFUSALS: Record<Refusal["code"], string> = {
+	...REFUSALS,
+	not_found: "No such message in this room",
+	forbidden: "Only the author may change this message",
 };
 
 /**
@@ -148,6 +156,18 @@ export class GatewayCore {
 		return this.onRoom(push.room_id, () => this.apply(push));
 	}
 
+	/** An ephemeral event (typing) for the sockets that joined the room, but those of `except_user_id`. */
+	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): void {
+		const sockets = this.joined.get(roomId);
+		if (!sockets) return;
+		const { except_user_id, ...payload } = data;
+		const encoded = encodeEvent(event, { ...payload, room_id: roomId });
+		for (const socketId of sockets.keys()) {
+			const peer = this.peers.get(socketId);
+			if (peer && peer.state.userId !== except_user_id) this.deps.outbox.push(peer, encoded);
+		}
+	}
+
 	private async dispatch(peer: GatewayPeer, frame: GatewayFrameT): Promise<void> {
 		const caller: Caller = { clientId: peer.state.clientId, userId: peer.state.userId };
 		const roomId = frame.data.room_id;
@@ -165,8 +185,8 @@ export class GatewayCore {
 					let cursor = subscribed.last_seq;
 					if (frame.data.last_seq !== undefined) {
 						cursor = Math.min(frame.data.last_seq, cursor);
-						const replayed = await this.readRange(room, caller, cursor, Number.POSITIVE_INFINITY, (messages) => {
-							for (const message of messages) this.deps.outbox.push(peer, encodeNewMessage(message));
+						const replayed = await this.readRange(room, caller, cursor, Number.POSITIVE_INFINITY, (events) => {
+							for (const event of events) this.deps.outbox.push(peer, encodeRoomEvent(event));
 						});
 						if (replayed === undefined) return this.refuse(peer, { ok: false, code: "forbidden" }, frame.id);
 						cursor = Math.max(cursor, replayed);
@@ -186,9 +206,42 @@ export class GatewayCore {
 				return;
 			}
 			case "send_message": {
-				const sent = await room.sendAs(caller, frame.data.text_message, frame.data.client_msg_id);
-				if (!sent.ok) return this.refuse(peer, sent, frame.id);
+				const { text_message, client_msg_id, reply_to, metadata } = frame.data;
+				const sent = await room.sendAs(caller, text_message, { clientMsgId: client_msg_id, replyTo: reply_to, metadata });
+				if (!sent.ok) {
+					// A room exists here: not_found means the message replied to.
+					const text = sent.code === "not_found" && reply_to !== undefined ? "No such message to reply to" : REFUSALS[sent.code];
+					return this.error(peer, sent.code, text, frame.id);
+				}
 				this.deps.outbox.push(peer, encodeAck(frame.id, sent.message));
+				return;
+			}
+			case "edit_message":
+			case "delete_message":
+			case "add_reaction":
+			case "remove_reaction": {
+				const change: RoomChange =
+					frame.event === "edit_message"
+						? { kind: "edit", messageId: frame.data.message_id, text: frame.data.text_message, metadata: frame.data.metadata }
+						: frame.event === "delete_message"
+							? { kind: "delete", messageId: frame.data.message_id }
+							: { kind: "react", messageId: frame.data.message_id, type: frame.data.type, add: frame.event === "add_reaction" };
+				const changed = await room.change(caller, change);
+				if (!changed.ok) {
+					// Access is checked first, so a refusal after it is about the message.
+					const roomLevel = changed.code === "not_found" && !(await this.roomExists(room, caller));
+					return this.error(peer, changed.code, roomLevel ? REFUSALS.not_found : CHANGE_REFUSALS[changed.code], frame.id);
+				}
+				this.deps.outbox.push(peer, encodeAck(frame.id, changed.data));
+				return;
+			}
+			case "typing": {
+				if (!this.roomsOf.get(peer.state.socketId)?.has(roomId)) {
+					this.error(peer, "forbidden", "Join the room before sending typing", frame.id);
+					return;
+				}
+				await room.typing(caller);
+				if (frame.id !== undefined) this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: roomId }));
 				return;
 			}
 			case "mark_read": {
@@ -217,7 +270,7 @@ export class GatewayCore {
 			store.deleteInbox(userId, roomId);
 		}
 		await this.deliverToJoined(push);
-		const latest = push.messages[push.messages.length - 1] ?? null;
+		const { latest } = push;
 		for (const entry of push.inbox) {
 			const row = store.inboxRow(entry.user_id, roomId);
 			this.applyInbox(
@@ -251,10 +304,12 @@ export class GatewayCore {
 		exceptSocket?: string,
 	): boolean {
 		if (lastSeq < row.last_seq || read.last_read_seq < row.last_read_seq) return false;
-		const news = lastSeq > row.last_seq;
 		const moved = read.last_read_seq > row.last_read_seq && row.last_read_seq >= 0;
-		if (!news && !moved && read.unread === row.unread) return false;
-		const message = latest && latest.seq === lastSeq ? latest : row.last_message;
+		const message = latest ?? row.last_message;
+		// News for a room list: a newer message, a first entry, or a count that changed by itself (a delete).
+		const news =
+			row.last_seq < 0 || (latest !== null && latest.seq > (row.last_message?.seq ?? 0)) || (!moved && read.unread !== row.unread);
+		if (lastSeq === row.last_seq && !moved && read.unread === row.unread) return false;
 		const activity = message ? Date.parse(message.created_at) : row.updated_at;
 		this.deps.store.putInbox({
 			user_id: row.user_id,
@@ -276,7 +331,7 @@ export class GatewayCore {
 		return true;
 	}
 
-	/** `new_message` to every socket that joined the room, from its own cursor, reading any gap from the room. */
+	/** Every event to each socket that joined the room, from its own cursor, reading any gap from the room. */
 	private async deliverToJoined(push: RoomPush): Promise<void> {
 		const sockets = this.joined.get(push.room_id);
 		if (!sockets || sockets.size === 0) return;
@@ -288,26 +343,26 @@ export class GatewayCore {
 			else behind.set(cursor, [socketId]);
 		}
 		const encoded = new Map<number, string>();
-		const frameOf = (message: MessageT) => {
-			let text = encoded.get(message.seq);
+		const frameOf = (event: RoomEvent) => {
+			let text = encoded.get(event.seq);
 			if (text === undefined) {
-				text = encodeNewMessage(message);
-				encoded.set(message.seq, text);
+				text = encodeRoomEvent(event);
+				encoded.set(event.seq, text);
 			}
 			return text;
 		};
 		const room = this.deps.rooms(push.room_id);
-		const first = push.messages[0]?.seq ?? push.last_seq + 1;
+		const first = push.events[0]?.seq ?? push.last_seq + 1;
 		for (const [cursor, socketIds] of behind) {
 			const targets = () => socketIds.map((id) => this.peers.get(id)).filter((p): p is GatewayPeer => p !== undefined);
 			let reached = cursor;
-			const send = (messages: MessageT[]) => {
+			const send = (events: RoomEvent[]) => {
 				const live = targets();
-				for (const message of messages) {
-					if (message.seq <= reached) continue;
-					const text = frameOf(message);
+				for (const event of events) {
+					if (event.seq <= reached) continue;
+					const text = frameOf(event);
 					for (const peer of live) this.deps.outbox.push(peer, text);
-					reached = message.seq;
+					reached = event.seq;
 				}
 			};
 			if (first > cursor + 1) {
@@ -315,7 +370,7 @@ export class GatewayCore {
 				if (!peer) continue;
 				await this.readRange(room, { clientId: peer.state.clientId, userId: peer.state.userId }, cursor, first - 1, send);
 			}
-			send(push.messages);
+			send(push.events);
 			for (const socketId of socketIds) if (sockets.has(socketId)) sockets.set(socketId, reached);
 			// One write per group of sockets that were at the same place (usually all of them).
 			this.deps.store.advance(push.room_id, cursor, reached);
@@ -328,17 +383,23 @@ export class GatewayCore {
 		caller: Caller,
 		after: number,
 		until: number,
-		take: (messages: MessageT[]) => void,
+		take: (events: RoomEvent[]) => void,
 	): Promise<number | undefined> {
 		let reached = after;
 		for (;;) {
 			const page = await room.range(caller, reached, PAGE);
 			if (!page.ok) return undefined;
-			const wanted = page.messages.filter((m) => m.seq <= until);
+			const wanted = page.events.filter((e) => e.seq <= until);
 			take(wanted);
 			if (wanted.length > 0) reached = wanted[wanted.length - 1]?.seq ?? reached;
-			if (page.messages.length < PAGE || wanted.length < page.messages.length) return reached;
+			if (page.events.length < PAGE || wanted.length < page.events.length) return reached;
 		}
+	}
+
+	/** Whether the room answers this caller at all (to tell a missing room from a missing message). */
+	private async roomExists(room: RoomPort, caller: Caller): Promise<boolean> {
+		const probe = await room.range(caller, Number.MAX_SAFE_INTEGER, 1);
+		return probe.ok;
 	}
 
 	private async leave(socketId: string, roomId: string): Promise<void> {

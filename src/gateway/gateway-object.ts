@@ -67,7 +67,9 @@ export class GatewayObject extends DurableObject<Env> {
 				subscribe: (caller, gateway) => guard(() => stub.subscribe(caller, gateway)),
 				unsubscribe: (gateway) => guard(() => stub.unsubscribe(gateway)),
 				range: (caller, afterSeq, limit) => guard(() => stub.range(caller, afterSeq, limit)),
-				sendAs: (caller, text, clientMsgId) => guard(() => stub.sendAs(caller, text, clientMsgId)),
+				sendAs: (caller, text, options) => guard(() => stub.sendAs(caller, text, options)),
+				change: (caller, change) => guard(() => stub.change(caller, change)),
+				typing: (caller) => guard(() => stub.typing(caller)),
 				markRead: (caller, seq) => guard(() => stub.markRead(caller, seq)),
 			};
 			this.rooms.set(roomId, port);
@@ -160,6 +162,11 @@ export class GatewayObject extends DurableObject<Env> {
 	/** RPC from a room: its news for the sockets and inbox rows here. */
 	deliver(push: RoomPush): Promise<void> {
 		return this.core.deliver(push);
+	}
+
+	/** RPC from a room: an ephemeral event (typing) for the sockets here that joined it. */
+	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): void {
+		this.core.signal(roomId, event, data);
 	}
 
 	private drop(ws: WebSocket): void {

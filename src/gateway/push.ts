@@ -1,3 +1,4 @@
+import type { RoomEvent } from "../room/message-log";
 import type { MessageT } from "../schemas/message";
 
 /**
@@ -13,17 +14,25 @@ export interface InboxEntry {
 }
 
 /**
- * A room's news for one gateway: its last seq, its latest messages (ascending, contiguous, ending at
+ * A room's news for one gateway: its last seq, its latest events (ascending, contiguous, ending at
  * `last_seq`; possibly starting after what the gateway has: the gateway reads any gap from the
- * room), the read state of its members on that gateway, and members removed since the last push.
+ * room), its newest message (for room lists), the read state of its members on that gateway, and
+ * members removed since the last push.
  */
 export interface RoomPush {
 	room_id: string;
 	last_seq: number;
-	messages: MessageT[];
+	events: RoomEvent[];
+	latest: MessageT | null;
 	inbox: InboxEntry[];
 	removed: string[];
 }
+
+/** A change to a message, asked on a user's behalf. */
+export type RoomChange =
+	| { kind: "edit"; messageId: string; text: string; metadata?: Record<string, unknown> }
+	| { kind: "delete"; messageId: string }
+	| { kind: "react"; messageId: string; type: string; add: boolean };
 
 /** Who asks a room for something on a user's behalf: the Worker or gateway checked the credentials. */
 export interface Caller {
@@ -31,23 +40,35 @@ export interface Caller {
 	userId: string;
 }
 
-export type Refusal = { ok: false; code: "not_found" | "forbidden" | "rate_limited" };
+export type Refusal = { ok: false; code: "not_found" | "forbidden" | "rate_limited" | "message_deleted" };
 
 export type ReadResult = { ok: true; room_id: string; last_seq: number; last_read_seq: number; unread: number } | Refusal;
 export type SubscribeResult = { ok: true; last_seq: number } | Refusal;
-export type RangeResult = { ok: true; messages: MessageT[] } | Refusal;
+export type RangeResult = { ok: true; events: RoomEvent[] } | Refusal;
 export type RoomSendResult = { ok: true; message: MessageT; created: boolean } | Refusal;
+export type RoomChangeResult = { ok: true; data: unknown } | Refusal;
+
+export interface SendOptions {
+	clientMsgId?: string;
+	replyTo?: string;
+	metadata?: Record<string, unknown>;
+}
 
 /** A room as a gateway sees it. */
 export interface RoomPort {
 	subscribe(caller: Caller, gateway: string): Promise<SubscribeResult>;
 	unsubscribe(gateway: string): Promise<void>;
 	range(caller: Caller, afterSeq: number, limit: number): Promise<RangeResult>;
-	sendAs(caller: Caller, text: string, clientMsgId?: string): Promise<RoomSendResult>;
+	sendAs(caller: Caller, text: string, options?: SendOptions): Promise<RoomSendResult>;
+	change(caller: Caller, change: RoomChange): Promise<RoomChangeResult>;
+	/** The caller's socket on a gateway that joined the room is typing. */
+	typing(caller: Caller): Promise<void>;
 	markRead(caller: Caller, seq: number): Promise<ReadResult>;
 }
 
 /** A gateway as a room sees it. */
 export interface GatewayPort {
 	deliver(push: RoomPush): Promise<void>;
+	/** Ephemeral (typing): to the sockets that joined the room, never stored, never retried. */
+	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): Promise<void>;
 }

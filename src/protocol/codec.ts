@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { MessageT } from "../schemas/message";
-import { type ClientFrameT, clientFrame, type ProtocolErrorCodeT, RequestId } from "./frames";
+import { type ClientFrameT, clientFrame, type ProtocolErrorCodeT, RequestId, ROOM_EVENTS } from "./frames";
 import { GATEWAY_EVENTS, type GatewayFrameT, gatewayFrame } from "./gateway-frames";
 
 export type DecodeResult<F = ClientFrameT> =
@@ -9,8 +9,6 @@ export type DecodeResult<F = ClientFrameT> =
 
 const encoder = new TextEncoder();
 const utf8Length = (text: string) => encoder.encode(text).byteLength;
-
-const ROOM_EVENTS = ["join_room", "send_message", "leave_room"] as const;
 
 /** Decodes one room-socket frame. Never throws: every bad input becomes an error with a stable code. */
 export function createDecoder(maxLength: number, maxFrameBytes: number) {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Id } from "../schemas/common";
-import { ClientMsgId, Message, textMessage } from "../schemas/message";
+import { ClientMsgId, Message, Metadata, ReactionType, textMessage } from "../schemas/message";
 
 /**
  * The WebSocket protocol: JSON text frames `{"event", "data", "id"?}`.
@@ -13,15 +13,45 @@ export const RequestId = z.union([z.string().max(128), z.number()]);
 export const JoinRoomData = z.object({ room_id: Id, last_seq: z.number().int().min(0).optional() }).meta({ id: "JoinRoomData" });
 export const LeaveRoomData = z.object({ room_id: Id }).meta({ id: "LeaveRoomData" });
 export const sendMessageData = (maxLength: number) =>
-	z.object({ room_id: Id, text_message: textMessage(maxLength), client_msg_id: ClientMsgId.optional() });
+	z.object({
+		room_id: Id,
+		text_message: textMessage(maxLength),
+		client_msg_id: ClientMsgId.optional(),
+		reply_to: Id.optional(),
+		metadata: Metadata.optional(),
+	});
 export const SendMessageData = sendMessageData(4000).meta({ id: "SendMessageData" });
+export const editMessageData = (maxLength: number) =>
+	z.object({ room_id: Id, message_id: Id, text_message: textMessage(maxLength), metadata: Metadata.optional() });
+export const EditMessageData = editMessageData(4000).meta({ id: "EditMessageData" });
+export const DeleteMessageData = z.object({ room_id: Id, message_id: Id }).meta({ id: "DeleteMessageData" });
+export const ReactionData = z.object({ room_id: Id, message_id: Id, type: ReactionType }).meta({ id: "ReactionData" });
+export const TypingData = z.object({ room_id: Id }).meta({ id: "TypingData" });
 
-export const clientFrame = (maxLength: number) =>
-	z.discriminatedUnion("event", [
+/** The frames both sockets accept for a room's conversation. */
+export const conversationFrames = (maxLength: number) =>
+	[
 		z.object({ event: z.literal("join_room"), data: JoinRoomData, id: RequestId.optional() }),
 		z.object({ event: z.literal("send_message"), data: sendMessageData(maxLength), id: RequestId.optional() }),
 		z.object({ event: z.literal("leave_room"), data: LeaveRoomData, id: RequestId.optional() }),
-	]);
+		z.object({ event: z.literal("edit_message"), data: editMessageData(maxLength), id: RequestId.optional() }),
+		z.object({ event: z.literal("delete_message"), data: DeleteMessageData, id: RequestId.optional() }),
+		z.object({ event: z.literal("add_reaction"), data: ReactionData, id: RequestId.optional() }),
+		z.object({ event: z.literal("remove_reaction"), data: ReactionData, id: RequestId.optional() }),
+		z.object({ event: z.literal("typing"), data: TypingData, id: RequestId.optional() }),
+	] as const;
+export const ROOM_EVENTS = [
+	"join_room",
+	"send_message",
+	"leave_room",
+	"edit_message",
+	"delete_message",
+	"add_reaction",
+	"remove_reaction",
+	"typing",
+] as const;
+
+export const clientFrame = (maxLength: number) => z.discriminatedUnion("event", [...conversationFrames(maxLength)]);
 export const ClientFrame = clientFrame(4000);
 export type ClientFrameT = z.infer<typeof ClientFrame>;
 
@@ -42,16 +72,58 @@ export const ProtocolErrorCode = z.enum([
 	"forbidden",
 	"not_found",
 	"too_many_rooms",
+	// An edit or reaction on a deleted message.
+	"message_deleted",
 ]);
 export type ProtocolErrorCodeT = z.infer<typeof ProtocolErrorCode>;
 export const ProtocolError = z.object({ code: ProtocolErrorCode, message: z.string() }).meta({ id: "ProtocolError" });
 
+const eventSeq = z.number().int().positive().meta({ description: "This event's place in the room's log" });
 export const NewMessageEvent = z.object({ event: z.literal("new_message"), data: Message }).meta({ id: "NewMessageEvent" });
+export const MessageUpdatedData = z.object({ message: Message, seq: eventSeq }).meta({ id: "MessageUpdatedData" });
+export const MessageUpdatedEvent = z
+	.object({ event: z.literal("message_updated"), data: MessageUpdatedData })
+	.meta({ id: "MessageUpdatedEvent" });
+export const MessageDeletedData = z.object({ room_id: Id, message_id: Id, seq: eventSeq }).meta({ id: "MessageDeletedData" });
+export const MessageDeletedEvent = z
+	.object({ event: z.literal("message_deleted"), data: MessageDeletedData })
+	.meta({ id: "MessageDeletedEvent" });
+export const ReactionEventData = z
+	.object({
+		room_id: Id,
+		message_id: Id,
+		user_id: Id,
+		type: ReactionType,
+		reactions: z.record(z.string(), z.number().int().positive()).meta({ description: "The message's counts after this change" }),
+		seq: eventSeq,
+	})
+	.meta({ id: "ReactionEventData" });
+export const ReactionAddedEvent = z
+	.object({ event: z.literal("reaction_added"), data: ReactionEventData })
+	.meta({ id: "ReactionAddedEvent" });
+export const ReactionRemovedEvent = z
+	.object({ event: z.literal("reaction_removed"), data: ReactionEventData })
+	.meta({ id: "ReactionRemovedEvent" });
+export const TypingEventData = z
+	.object({ room_id: Id, user_ids: z.array(Id).meta({ description: "Everyone typing now: the whole set" }) })
+	.meta({ id: "TypingEventData" });
+export const TypingEvent = z.object({ event: z.literal("typing"), data: TypingEventData }).meta({ id: "TypingEvent" });
+/** What an ack of a change carries: the change's event data (a no-op reaction has no `seq`). */
+const ChangeAck = z.union([MessageUpdatedData, MessageDeletedData, ReactionEventData.partial({ seq: true })]);
 export const AckEvent = z
-	.object({ event: z.literal("ack"), id: RequestId.optional(), data: z.union([Message, JoinAck, LeaveAck]) })
+	.object({ event: z.literal("ack"), id: RequestId.optional(), data: z.union([Message, JoinAck, LeaveAck, ChangeAck]) })
 	.meta({ id: "AckEvent" });
 export const ErrorEvent = z.object({ event: z.literal("error"), id: RequestId.optional(), data: ProtocolError }).meta({ id: "ErrorEvent" });
-export const ServerEvent = z.discriminatedUnion("event", [NewMessageEvent, AckEvent, ErrorEvent]);
+export const ServerEvent = z.discriminatedUnion("event", [
+	NewMessageEvent,
+	MessageUpdatedEvent,
+	MessageDeletedEvent,
+	ReactionAddedEvent,
+	ReactionRemovedEvent,
+	TypingEvent,
+	AckEvent,
+	ErrorEvent,
+]);
 export type ServerEventT = z.infer<typeof ServerEvent>;
 
 /** Heartbeat answered by the runtime without waking the room: send exactly this text. */

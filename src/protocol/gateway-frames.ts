@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Id } from "../schemas/common";
 import { Message } from "../schemas/message";
-import { JoinRoomData, LeaveRoomData, ProtocolError, RequestId, sendMessageData } from "./frames";
+import { conversationFrames, ProtocolError, RequestId, ROOM_EVENTS } from "./frames";
 
 /**
  * The user socket (`GET /ws`): one connection for all of a user's rooms. Same frame shape and
@@ -14,14 +14,12 @@ export const MarkReadData = z.object({ room_id: Id, seq }).meta({ id: "MarkReadD
 
 export const gatewayFrame = (maxLength: number) =>
 	z.discriminatedUnion("event", [
-		z.object({ event: z.literal("join_room"), data: JoinRoomData, id: RequestId.optional() }),
-		z.object({ event: z.literal("send_message"), data: sendMessageData(maxLength), id: RequestId.optional() }),
-		z.object({ event: z.literal("leave_room"), data: LeaveRoomData, id: RequestId.optional() }),
+		...conversationFrames(maxLength),
 		z.object({ event: z.literal("mark_read"), data: MarkReadData, id: RequestId.optional() }),
 	]);
 export const GatewayFrame = gatewayFrame(4000);
 export type GatewayFrameT = z.infer<typeof GatewayFrame>;
-export const GATEWAY_EVENTS = ["join_room", "send_message", "leave_room", "mark_read"] as const;
+export const GATEWAY_EVENTS = [...ROOM_EVENTS, "mark_read"] as const;
 
 /** A room as the user's room list shows it: where the room is, where the user read to, and how many unread. */
 export const RoomState = z

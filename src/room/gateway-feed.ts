@@ -11,12 +11,14 @@ export interface FeedDeps {
 	gatewayOf: (clientId: string, userId: string) => string;
 	/** One call to one gateway; rejects when the call failed (it is then retried). */
 	push: (gateway: string, push: RoomPush) => Promise<unknown>;
+	/** An ephemeral signal to one gateway (typing): not stored, not retried. */
+	signal?: (gateway: string, event: string, data: { room_id: string } & Record<string, unknown>) => Promise<unknown>;
 	now: () => number;
 	/** Runs `flush` soon (after the current event: the storage write commits first). */
 	soon: (flush: () => void) => void;
 	/** Asks the runtime to call `retryDue()` at this time (an alarm that survives restarts). */
 	wakeAt: (at: number) => void;
-	/** Messages a push carries at most; a gateway missing more reads them from the room. */
+	/** Events a push carries at most; a gateway missing more reads them from the room. */
 	maxMessages?: number;
 }
 
@@ -69,7 +71,7 @@ export class GatewayFeed {
 		if (this.pendingRows().length > 0) this.schedule();
 	}
 
-	/** A message was stored: every member's gateway and every subscribed gateway is owed it. */
+	/** An event was stored: every member's gateway and every subscribed gateway is owed it. */
 	appended(seq: number): void {
 		for (const gateway of this.subscribers) this.owe(gateway, seq);
 		for (const gateway of this.memberGateways().keys()) if (!this.subscribers.has(gateway)) this.owe(gateway, seq);
@@ -86,6 +88,13 @@ export class GatewayFeed {
 		if (!gateway) return;
 		this.deps.sql.exec("INSERT INTO feed_removed (gateway, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", gateway, userId);
 		this.owe(gateway, this.deps.log.lastSeq() + 1);
+	}
+
+	/** Typing and the like: to the gateways with sockets that joined the room, now or never. */
+	signal(event: string, data: { room_id: string } & Record<string, unknown>): void {
+		const send = this.deps.signal;
+		if (!send) return;
+		for (const gateway of this.subscribers) send(gateway, event, data).catch(() => undefined);
 	}
 
 	subscribe(gateway: string): void {
@@ -126,9 +135,9 @@ export class GatewayFeed {
 	build(gateway: string, fromSeq: number): RoomPush {
 		const { log, membership } = this.deps;
 		const last = log.lastSeq();
-		// At least the latest message (an inbox shows it), at most maxMessages.
-		const afterSeq = Math.max(0, Math.min(fromSeq - 1, last - 1), last - this.maxMessages);
-		const messages = last === 0 ? [] : log.range({ afterSeq, limit: this.maxMessages });
+		// What is owed, at most maxMessages events (the gateway reads any older gap itself).
+		const afterSeq = Math.max(fromSeq - 1, last - this.maxMessages);
+		const events = afterSeq >= last ? [] : log.events(afterSeq, this.maxMessages);
 		const inbox: InboxEntry[] = (this.memberGateways().get(gateway) ?? []).map((userId) => {
 			const lastRead = membership.lastRead(userId);
 			return { user_id: userId, last_read_seq: lastRead, unread: log.countUnread(lastRead, userId) };
@@ -137,7 +146,8 @@ export class GatewayFeed {
 			.exec("SELECT user_id FROM feed_removed WHERE gateway = ? ORDER BY user_id", gateway)
 			.toArray()
 			.map((r) => String(r.user_id));
-		return { room_id: this.deps.roomId, last_seq: last, messages, inbox, removed };
+		const latest = inbox.length > 0 ? (log.range({ limit: 1 })[0] ?? null) : null;
+		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed };
 	}
 
 	private owe(gateway: string, fromSeq: number): void {

@@ -12,6 +12,8 @@ export interface NewMessage {
 	text_message: string;
 	created_at: string;
 	client_msg_id?: string;
+	reply_to?: string;
+	metadata?: Record<string, unknown>;
 }
 
 export interface HistoryRange {
@@ -19,6 +21,22 @@ export interface HistoryRange {
 	beforeSeq?: number;
 	limit: number;
 }
+
+export type ReactionCounts = Record<string, number>;
+
+/** One stored change of the room, numbered by the room's `seq` (1, 2, 3, ... across all kinds). */
+export type RoomEvent =
+	| { seq: number; event: "new_message"; data: MessageT }
+	| { seq: number; event: "message_updated"; data: { message: MessageT; seq: number } }
+	| { seq: number; event: "message_deleted"; data: { room_id: string; message_id: string; seq: number } }
+	| {
+			seq: number;
+			event: "reaction_added" | "reaction_removed";
+			data: { room_id: string; message_id: string; user_id: string; type: string; reactions: ReactionCounts; seq: number };
+	  };
+
+/** The change kinds kept in `events` (a message's creation is its row in `messages`). */
+type LoggedKind = Exclude<RoomEvent["event"], "new_message">;
 
 const SCHEMA = [
 	`CREATE TABLE IF NOT EXISTS messages (
@@ -33,7 +51,50 @@ const SCHEMA = [
 	`CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency ON messages (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL`,
 	// Unread counts subtract the reader's own messages after their read position: a range of this index.
 	"CREATE INDEX IF NOT EXISTS messages_author ON messages (user_id, seq)",
+	// Every other change: edits, deletes, reactions. Its seq comes from the same counter as messages'.
+	`CREATE TABLE IF NOT EXISTS events (
+		seq INTEGER PRIMARY KEY,
+		kind TEXT NOT NULL,
+		message_id TEXT NOT NULL,
+		data TEXT NOT NULL
+	)`,
+	"CREATE INDEX IF NOT EXISTS events_message ON events (message_id, kind)",
+	`CREATE TABLE IF NOT EXISTS message_versions (
+		message_id TEXT NOT NULL,
+		version INTEGER NOT NULL,
+		text_message TEXT NOT NULL,
+		metadata TEXT,
+		at TEXT NOT NULL,
+		PRIMARY KEY (message_id, version)
+	)`,
+	`CREATE TABLE IF NOT EXISTS reactions (
+		message_id TEXT NOT NULL,
+		user_id TEXT NOT NULL,
+		type TEXT NOT NULL,
+		PRIMARY KEY (message_id, type, user_id)
+	)`,
 ];
+
+/** Columns added after the first release; rooms created before get them on first open. */
+const ADDED_COLUMNS: Array<[name: string, definition: string]> = [
+	// The message's number among messages only (1, 2, 3, ...): unread counts are differences of it.
+	["n", "INTEGER"],
+	["reply_to", "TEXT"],
+	["metadata", "TEXT"],
+	["edited_at", "TEXT"],
+	["version", "INTEGER NOT NULL DEFAULT 1"],
+	["deleted_at", "TEXT"],
+	["reactions", "TEXT"],
+	["reply_count", "INTEGER NOT NULL DEFAULT 0"],
+];
+
+const AFTER_COLUMNS = [
+	"CREATE INDEX IF NOT EXISTS messages_id ON messages (id)",
+	"CREATE INDEX IF NOT EXISTS messages_replies ON messages (reply_to, seq) WHERE reply_to IS NOT NULL",
+	"CREATE INDEX IF NOT EXISTS messages_deleted ON messages (seq) WHERE deleted_at IS NOT NULL",
+];
+
+const json = (text: unknown) => (text == null ? undefined : (JSON.parse(String(text)) as Record<string, unknown>));
 
 const toMessage = (row: Record<string, unknown>): MessageT => {
 	const message: MessageT = {
@@ -44,32 +105,65 @@ const toMessage = (row: Record<string, unknown>): MessageT => {
 		text_message: row.text_message as string,
 		created_at: row.created_at as string,
 	};
-	if (row.client_msg_id !== null) message.client_msg_id = row.client_msg_id as string;
+	if (row.client_msg_id != null) message.client_msg_id = row.client_msg_id as string;
+	if (row.reply_to != null) message.reply_to = row.reply_to as string;
+	// Written by this class from validated input: our own JSON, parsed back as it was stored.
+	const metadata = json(row.metadata);
+	if (metadata !== undefined) message.metadata = metadata;
+	if (row.edited_at != null) message.edited_at = row.edited_at as string;
+	if (Number(row.version ?? 1) > 1) message.version = Number(row.version);
+	if (row.deleted_at != null) message.deleted_at = row.deleted_at as string;
+	const reactions = json(row.reactions) as ReactionCounts | undefined;
+	if (reactions && Object.keys(reactions).length > 0) message.reactions = reactions;
+	if (Number(row.reply_count ?? 0) > 0) message.reply_count = Number(row.reply_count);
 	return message;
 };
 
+export type EditResult = { ok: true; event: RoomEvent } | { ok: false; code: "not_found" | "forbidden" | "deleted" };
+
 /**
- * A room's messages in SQLite. It is the single writer of the room, so it assigns
- * `seq` synchronously (no await between reading and writing it): 1, 2, 3, ... with no gaps.
+ * A room's log in SQLite: messages and every later change to them (edits, deletes, reactions),
+ * numbered by one counter. It is the single writer of the room, so it assigns `seq`
+ * synchronously (no await between reading and writing it): 1, 2, 3, ... with no gaps.
  */
 export class MessageLog {
 	private last: number;
+	/** Messages stored so far (the highest `n`). */
+	private messageCount: number;
 
 	constructor(private readonly sql: SyncSql) {
 		for (const statement of SCHEMA) sql.exec(statement);
-		const row = sql.exec("SELECT COALESCE(MAX(seq), 0) AS last FROM messages").toArray()[0];
-		this.last = Number(row?.last ?? 0);
+		const columns = new Set(
+			sql
+				.exec("PRAGMA table_info(messages)")
+				.toArray()
+				.map((c) => String(c.name)),
+		);
+		for (const [name, definition] of ADDED_COLUMNS) {
+			if (!columns.has(name)) sql.exec(`ALTER TABLE messages ADD COLUMN ${name} ${definition}`);
+		}
+		// Before events existed every seq was a message, numbered in order.
+		if (!columns.has("n")) sql.exec("UPDATE messages SET n = seq");
+		for (const statement of AFTER_COLUMNS) sql.exec(statement);
+		const row = sql
+			.exec(
+				"SELECT COALESCE((SELECT MAX(seq) FROM messages), 0) AS m, COALESCE((SELECT MAX(seq) FROM events), 0) AS e, COALESCE((SELECT MAX(n) FROM messages), 0) AS n",
+			)
+			.toArray()[0];
+		this.last = Math.max(Number(row?.m ?? 0), Number(row?.e ?? 0));
+		this.messageCount = Number(row?.n ?? 0);
 	}
 
 	lastSeq(): number {
 		return this.last;
 	}
 
-	/** Stores a message with the next `seq`. The caller checked idempotency first. */
+	/** Stores a message with the next `seq`. The caller checked idempotency and `reply_to` first. */
 	append(input: NewMessage): MessageT {
 		const seq = this.last + 1;
+		const n = this.messageCount + 1;
 		this.sql.exec(
-			"INSERT INTO messages (seq, id, room_id, user_id, text_message, created_at, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			"INSERT INTO messages (seq, id, room_id, user_id, text_message, created_at, client_msg_id, n, reply_to, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			seq,
 			input.id,
 			input.room_id,
@@ -77,8 +171,13 @@ export class MessageLog {
 			input.text_message,
 			input.created_at,
 			input.client_msg_id ?? null,
+			n,
+			input.reply_to ?? null,
+			input.metadata === undefined ? null : JSON.stringify(input.metadata),
 		);
+		if (input.reply_to !== undefined) this.sql.exec("UPDATE messages SET reply_count = reply_count + 1 WHERE id = ?", input.reply_to);
 		this.last = seq;
+		this.messageCount = n;
 		const message: MessageT = {
 			id: input.id,
 			room_id: input.room_id,
@@ -88,20 +187,138 @@ export class MessageLog {
 			created_at: input.created_at,
 		};
 		if (input.client_msg_id !== undefined) message.client_msg_id = input.client_msg_id;
+		if (input.reply_to !== undefined) message.reply_to = input.reply_to;
+		if (input.metadata !== undefined) message.metadata = input.metadata;
 		return message;
 	}
 
+	byId(messageId: string): MessageT | null {
+		const row = this.sql.exec("SELECT * FROM messages WHERE id = ?", messageId).toArray()[0];
+		return row ? toMessage(row) : null;
+	}
+
+	/** A new version of the author's message; the previous one is kept (`versions`). */
+	edit(messageId: string, editorId: string, text: string, metadata: Record<string, unknown> | undefined, at: string): EditResult {
+		const row = this.sql.exec("SELECT * FROM messages WHERE id = ?", messageId).toArray()[0];
+		if (!row) return { ok: false, code: "not_found" };
+		if (row.user_id !== editorId) return { ok: false, code: "forbidden" };
+		if (row.deleted_at != null) return { ok: false, code: "deleted" };
+		const version = Number(row.version ?? 1);
+		this.sql.exec(
+			"INSERT INTO message_versions (message_id, version, text_message, metadata, at) VALUES (?, ?, ?, ?, ?)",
+			messageId,
+			version,
+			row.text_message,
+			row.metadata ?? null,
+			(row.edited_at ?? row.created_at) as string,
+		);
+		const nextMetadata = metadata === undefined ? (row.metadata ?? null) : JSON.stringify(metadata);
+		this.sql.exec(
+			"UPDATE messages SET text_message = ?, metadata = ?, edited_at = ?, version = ? WHERE id = ?",
+			text,
+			nextMetadata,
+			at,
+			version + 1,
+			messageId,
+		);
+		const seq = this.log("message_updated", messageId, {});
+		return { ok: true, event: { seq, event: "message_updated", data: { message: this.byId(messageId) as MessageT, seq } } };
+	}
+
 	/**
-	 * Unread for a reader: messages after `afterSeq` that someone else sent. Counted from the log
-	 * every time, so no counter can drift from what is stored: seq has no gaps, so that is the
-	 * messages after `afterSeq` minus the reader's own among them (a range of `messages_author`),
-	 * which costs the reader's own recent messages, not the room's backlog.
+	 * Soft delete: text, metadata and earlier versions are erased, a tombstone stays. Deleting again
+	 * answers the first deletion. `mayDelete` decides who may (the author, or the client's backend).
+	 */
+	remove(messageId: string, mayDelete: (message: MessageT) => boolean, at: string): EditResult {
+		const message = this.byId(messageId);
+		if (!message) return { ok: false, code: "not_found" };
+		if (!mayDelete(message)) return { ok: false, code: "forbidden" };
+		const data = { room_id: message.room_id, message_id: messageId };
+		if (message.deleted_at !== undefined) {
+			const first = this.sql.exec("SELECT seq FROM events WHERE message_id = ? AND kind = 'message_deleted'", messageId).toArray()[0];
+			const seq = Number(first?.seq ?? 0);
+			return { ok: true, event: { seq, event: "message_deleted", data: { ...data, seq } } };
+		}
+		this.sql.exec("UPDATE messages SET text_message = '', metadata = NULL, deleted_at = ?, reactions = NULL WHERE id = ?", at, messageId);
+		this.sql.exec("DELETE FROM message_versions WHERE message_id = ?", messageId);
+		this.sql.exec("DELETE FROM reactions WHERE message_id = ?", messageId);
+		const seq = this.log("message_deleted", messageId, data);
+		return { ok: true, event: { seq, event: "message_deleted", data: { ...data, seq } } };
+	}
+
+	/** One reaction per user and type: adding twice (or removing what is not there) stores nothing and returns null. */
+	react(messageId: string, userId: string, type: string, add: boolean): EditResult | { ok: true; event: null; reactions: ReactionCounts } {
+		const message = this.byId(messageId);
+		if (!message) return { ok: false, code: "not_found" };
+		if (message.deleted_at !== undefined) return { ok: false, code: "deleted" };
+		const before = this.sql
+			.exec("SELECT 1 AS x FROM reactions WHERE message_id = ? AND type = ? AND user_id = ?", messageId, type, userId)
+			.toArray();
+		if (before.length > 0 === add) return { ok: true, event: null, reactions: message.reactions ?? {} };
+		if (add) this.sql.exec("INSERT INTO reactions (message_id, user_id, type) VALUES (?, ?, ?)", messageId, userId, type);
+		else this.sql.exec("DELETE FROM reactions WHERE message_id = ? AND type = ? AND user_id = ?", messageId, type, userId);
+		const reactions: ReactionCounts = {};
+		for (const r of this.sql
+			.exec("SELECT type, COUNT(*) AS n FROM reactions WHERE message_id = ? GROUP BY type ORDER BY type", messageId)
+			.toArray()) {
+			reactions[String(r.type)] = Number(r.n);
+		}
+		this.sql.exec("UPDATE messages SET reactions = ? WHERE id = ?", JSON.stringify(reactions), messageId);
+		const kind = add ? "reaction_added" : "reaction_removed";
+		const data = { room_id: message.room_id, message_id: messageId, user_id: userId, type, reactions };
+		const seq = this.log(kind, messageId, data);
+		return { ok: true, event: { seq, event: kind, data: { ...data, seq } } };
+	}
+
+	/** Every version of a message, oldest first, the current one last. */
+	versions(messageId: string): Array<{ version: number; text_message: string; metadata?: Record<string, unknown>; at: string }> | null {
+		const message = this.byId(messageId);
+		if (!message) return null;
+		const previous = this.sql
+			.exec("SELECT version, text_message, metadata, at FROM message_versions WHERE message_id = ? ORDER BY version", messageId)
+			.toArray()
+			.map((r) => {
+				const metadata = json(r.metadata);
+				return { version: Number(r.version), text_message: String(r.text_message), ...(metadata ? { metadata } : {}), at: String(r.at) };
+			});
+		const current = {
+			version: message.version ?? 1,
+			text_message: message.text_message,
+			...(message.metadata ? { metadata: message.metadata } : {}),
+			at: message.deleted_at ?? message.edited_at ?? message.created_at,
+		};
+		return [...previous, current];
+	}
+
+	/** Replies to a message in ascending `seq`, after `afterSeq`. */
+	replies(messageId: string, afterSeq: number, limit: number): MessageT[] {
+		return this.sql
+			.exec("SELECT * FROM messages WHERE reply_to = ? AND seq > ? ORDER BY seq ASC LIMIT ?", messageId, afterSeq, limit)
+			.toArray()
+			.map(toMessage);
+	}
+
+	/**
+	 * Unread for a reader: messages after `afterSeq` that someone else sent and nobody deleted.
+	 * Counted from the log every time, so no counter can drift from what is stored: `n` numbers
+	 * the messages, so those after `afterSeq` are a difference; the reader's own and the deleted
+	 * ones among them are ranges of small indexes. It costs those, not the room's backlog.
 	 */
 	countUnread(afterSeq: number, readerId: string): number {
-		const after = Math.max(0, this.last - afterSeq);
-		if (after === 0) return 0;
-		const row = this.sql.exec("SELECT COUNT(*) AS n FROM messages WHERE user_id = ? AND seq > ?", readerId, afterSeq).toArray()[0];
-		return after - Number(row?.n ?? 0);
+		if (afterSeq >= this.last) return 0;
+		const row = this.sql
+			.exec(
+				`SELECT
+					COALESCE((SELECT n FROM messages WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1), 0) AS upto,
+					(SELECT COUNT(*) FROM messages WHERE deleted_at IS NOT NULL AND seq > ?1) AS deleted,
+					(SELECT COUNT(*) FROM messages WHERE user_id = ?2 AND seq > ?1) AS own,
+					(SELECT COUNT(*) FROM messages WHERE user_id = ?2 AND seq > ?1 AND deleted_at IS NOT NULL) AS own_deleted`,
+				afterSeq,
+				readerId,
+			)
+			.toArray()[0];
+		const after = this.messageCount - Number(row?.upto ?? 0);
+		return after - Number(row?.deleted ?? 0) - Number(row?.own ?? 0) + Number(row?.own_deleted ?? 0);
 	}
 
 	findByClientMsgId(userId: string, clientMsgId: string): MessageT | null {
@@ -123,5 +340,47 @@ export class MessageLog {
 			.toArray()
 			.map(toMessage)
 			.reverse();
+	}
+
+	/**
+	 * The room's events after `afterSeq`, in order, at most `limit`: what a reconnecting socket
+	 * missed. A message's events show it as it is now (an erased text stays erased).
+	 */
+	events(afterSeq: number, limit: number): RoomEvent[] {
+		const messages = this.range({ afterSeq, limit });
+		const others = this.sql
+			.exec("SELECT seq, kind, message_id, data FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ?", afterSeq, limit)
+			.toArray();
+		if (others.length === 0) return messages.map((m) => ({ seq: m.seq, event: "new_message", data: m }));
+		const out: RoomEvent[] = [];
+		let i = 0;
+		let j = 0;
+		while (out.length < limit && (i < messages.length || j < others.length)) {
+			const m = messages[i];
+			const e = others[j];
+			if (m && (!e || m.seq < Number(e.seq))) {
+				out.push({ seq: m.seq, event: "new_message", data: m });
+				i++;
+				continue;
+			}
+			if (!e) break;
+			j++;
+			const seq = Number(e.seq);
+			const kind = String(e.kind) as LoggedKind;
+			if (kind === "message_updated") {
+				const message = this.byId(String(e.message_id));
+				if (message) out.push({ seq, event: kind, data: { message, seq } });
+			} else {
+				out.push({ seq, event: kind, data: { ...(JSON.parse(String(e.data)) as object), seq } } as RoomEvent);
+			}
+		}
+		return out;
+	}
+
+	private log(kind: LoggedKind, messageId: string, data: object): number {
+		const seq = this.last + 1;
+		this.sql.exec("INSERT INTO events (seq, kind, message_id, data) VALUES (?, ?, ?, ?)", seq, kind, messageId, JSON.stringify(data));
+		this.last = seq;
+		return seq;
 	}
 }

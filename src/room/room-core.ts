@@ -1,12 +1,13 @@
 import { z } from "zod";
-import { createDecoder, encodeAck, encodeError, encodeNewMessage, requestIdOf } from "../protocol/codec";
+import { createDecoder, encodeAck, encodeError, encodeEvent, requestIdOf } from "../protocol/codec";
 import { CLOSE_TOKEN_EXPIRED, type ClientFrameT, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
-import type { HistoryRange, MessageLog } from "./message-log";
+import type { HistoryRange, MessageLog, RoomEvent } from "./message-log";
 import type { Outbox, Sink } from "./outbox";
 import { KeyedLimiter } from "./rate-limit";
+import { Typing } from "./typing";
 
-/** Messages read per query while a joining socket catches up. */
+/** Events read per query while a joining socket catches up. */
 const CATCH_UP_PAGE = 500;
 
 /**
@@ -37,6 +38,8 @@ export interface RoomLimits {
 	wsRateBurst: number;
 	restSendRatePerSecond: number;
 	restSendRateBurst: number;
+	/** A typer without a refresh for this long is dropped from the typing set (default 6 s). */
+	typingTtlMs?: number;
 }
 
 export interface RoomDeps {
@@ -45,8 +48,14 @@ export interface RoomDeps {
 	limits: RoomLimits;
 	now: () => number;
 	newId: () => string;
-	/** Told of every stored message, after the write (the user-socket feed derives its pushes from it). */
-	appended?: (message: MessageT) => void;
+	/** The room's id (events that are not about a message, such as typing, carry it). */
+	roomId?: string;
+	/** Told of every stored event, after the write (the user-socket feed derives its pushes from it). */
+	appended?: (event: RoomEvent) => void;
+	/** Runs `run` in `ms` (typing expiry); without it typers never expire (tests drive `expireTyping`). */
+	after?: (ms: number, run: () => void) => void;
+	/** The typing set changed: tell the user sockets that joined the room (never stored). */
+	signal?: (event: string, data: unknown) => void;
 }
 
 export interface SendInput {
@@ -54,28 +63,71 @@ export interface SendInput {
 	userId: string;
 	text: string;
 	clientMsgId?: string;
+	replyTo?: string;
+	metadata?: Record<string, unknown>;
 }
 
-export type SendResult = { ok: true; message: MessageT; created: boolean } | { ok: false; code: "rate_limited" };
+/** Why a change was refused: `message_deleted` for an edit or reaction on a tombstone. */
+export type ChangeRefusal = { ok: false; code: "rate_limited" | "not_found" | "forbidden" | "message_deleted" };
+export type SendResult = { ok: true; message: MessageT; created: boolean } | ChangeRefusal;
+export type ChangeResult = { ok: true; event: RoomEvent | null; data: unknown } | ChangeRefusal;
+
+export interface EditInput {
+	userId: string;
+	messageId: string;
+	text: string;
+	metadata?: Record<string, unknown>;
+}
+
+/** Who deletes: a user (their own messages) or the client's backend (any message). */
+export interface DeleteInput {
+	userId: string | null;
+	messageId: string;
+}
+
+export interface ReactInput {
+	userId: string;
+	messageId: string;
+	type: string;
+	add: boolean;
+}
 
 /** What the runtime edge must do after a frame: close the socket, or log a failure the client was told about. */
 export type FrameOutcome = { close?: { code: number; reason: string }; failed?: unknown };
 
+const REFUSAL_TEXT: Record<ChangeRefusal["code"], string> = {
+	rate_limited: "Too many messages, slow down",
+	not_found: "No such message in this room",
+	forbidden: "Only the author may change this message",
+	message_deleted: "This message was deleted",
+};
+
+/** A room event as its frame: `{"event", "data"}`; `new_message` text is built once per event and shared. */
+export const encodeRoomEvent = (event: RoomEvent) => encodeEvent(event.event, event.data);
+
 /**
- * A room's behaviour, free of any runtime: validation, idempotent sends, ordered
- * delivery and catch-up. The Durable Object feeds it frames and sockets.
+ * A room's behaviour, free of any runtime: validation, idempotent sends, the event log (edits,
+ * deletes, reactions, replies), ordered delivery and catch-up, typing. The Durable Object feeds it
+ * frames and sockets.
  */
 export class RoomCore {
 	private readonly peers = new Set<Peer>();
 	private readonly decode;
 	private readonly frameLimiter;
 	private readonly restLimiter;
+	readonly typing: Typing;
 
 	constructor(private readonly deps: RoomDeps) {
 		const { limits } = deps;
 		this.decode = createDecoder(limits.maxMessageLength, limits.maxFrameBytes);
 		this.frameLimiter = new KeyedLimiter<Peer>(limits.wsRatePerSecond, limits.wsRateBurst);
 		this.restLimiter = new KeyedLimiter<string>(limits.restSendRatePerSecond, limits.restSendRateBurst);
+		this.typing = new Typing({
+			ttlMs: limits.typingTtlMs ?? 6_000,
+			now: deps.now,
+			after: deps.after,
+			changed: (userIds, changedBy) => this.broadcastTyping(userIds, changedBy),
+		});
 	}
 
 	attach(peer: Peer): void {
@@ -109,6 +161,38 @@ export class RoomCore {
 	/** A send from a user socket (`/ws`): the gateway rate-limits its frames; access was checked by the room. */
 	sendFromGateway(input: SendInput): SendResult {
 		return this.send(input);
+	}
+
+	/** A new version of a message, by its author. */
+	edit(input: EditInput): ChangeResult {
+		const result = this.deps.log.edit(input.messageId, input.userId, input.text, input.metadata, this.at());
+		return this.changed(result);
+	}
+
+	/** A soft delete, by the author or (userId null) the client's backend; deleting twice answers the first. */
+	remove(input: DeleteInput): ChangeResult {
+		const before = this.deps.log.lastSeq();
+		const result = this.deps.log.remove(input.messageId, (m) => input.userId === null || m.user_id === input.userId, this.at());
+		if (result.ok && result.event.seq <= before) return { ok: true, event: null, data: result.event.data };
+		return this.changed(result);
+	}
+
+	react(input: ReactInput): ChangeResult {
+		const result = this.deps.log.react(input.messageId, input.userId, input.type, input.add);
+		if (result.ok && result.event === null) {
+			return {
+				ok: true,
+				event: null,
+				data: {
+					room_id: this.roomIdOf(),
+					message_id: input.messageId,
+					user_id: input.userId,
+					type: input.type,
+					reactions: result.reactions,
+				},
+			};
+		}
+		return this.changed(result as Parameters<RoomCore["changed"]>[0]);
 	}
 
 	handleFrame(peer: Peer, raw: string | ArrayBuffer): FrameOutcome {
@@ -151,10 +235,10 @@ export class RoomCore {
 				// must not make the room read the rest of its history for nobody.
 				let after = frame.data.last_seq;
 				while (after !== undefined) {
-					const page = this.deps.log.range({ afterSeq: after, limit: CATCH_UP_PAGE });
-					for (const message of page) {
+					const page = this.deps.log.events(after, CATCH_UP_PAGE);
+					for (const event of page) {
 						if (!this.peers.has(peer)) return;
-						this.deps.outbox.push(peer, encodeNewMessage(message));
+						this.deps.outbox.push(peer, encodeRoomEvent(event));
 					}
 					after = page.length === CATCH_UP_PAGE ? page[page.length - 1]?.seq : undefined;
 				}
@@ -174,13 +258,54 @@ export class RoomCore {
 				return;
 			}
 			case "send_message": {
+				const { text_message, client_msg_id, reply_to, metadata } = frame.data;
 				const result = this.send({
 					roomId: state.roomId,
 					userId: state.userId,
-					text: frame.data.text_message,
-					clientMsgId: frame.data.client_msg_id,
+					text: text_message,
+					clientMsgId: client_msg_id,
+					replyTo: reply_to,
+					metadata,
 				});
 				if (result.ok) this.deps.outbox.push(peer, encodeAck(frame.id, result.message));
+				else this.refuse(peer, result, frame.id);
+				return;
+			}
+			case "edit_message":
+				this.answer(
+					peer,
+					frame.id,
+					this.edit({
+						userId: state.userId,
+						messageId: frame.data.message_id,
+						text: frame.data.text_message,
+						metadata: frame.data.metadata,
+					}),
+				);
+				return;
+			case "delete_message":
+				this.answer(peer, frame.id, this.remove({ userId: state.userId, messageId: frame.data.message_id }));
+				return;
+			case "add_reaction":
+			case "remove_reaction":
+				this.answer(
+					peer,
+					frame.id,
+					this.react({
+						userId: state.userId,
+						messageId: frame.data.message_id,
+						type: frame.data.type,
+						add: frame.event === "add_reaction",
+					}),
+				);
+				return;
+			case "typing": {
+				if (!state.joined) {
+					this.error(peer, "forbidden", "Join the room before sending typing", frame.id);
+					return;
+				}
+				this.typing.touch(state.userId);
+				if (frame.id !== undefined) this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: state.roomId }));
 				return;
 			}
 		}
@@ -188,23 +313,65 @@ export class RoomCore {
 
 	/** Persists, then queues the broadcast: frames leave only after the write (the output gate holds them). */
 	private send(input: SendInput): SendResult {
-		const { log, outbox } = this.deps;
+		const { log } = this.deps;
 		if (input.clientMsgId !== undefined) {
 			const existing = log.findByClientMsgId(input.userId, input.clientMsgId);
 			if (existing) return { ok: true, message: existing, created: false };
 		}
+		if (input.replyTo !== undefined && !log.byId(input.replyTo)) return { ok: false, code: "not_found" };
 		const message = log.append({
 			id: this.deps.newId(),
 			room_id: input.roomId,
 			user_id: input.userId,
 			text_message: input.text,
-			created_at: new Date(this.deps.now()).toISOString(),
+			created_at: this.at(),
 			client_msg_id: input.clientMsgId,
+			reply_to: input.replyTo,
+			metadata: input.metadata,
 		});
-		const encoded = encodeNewMessage(message);
-		for (const peer of this.peers) if (peer.state.joined) outbox.push(peer, encoded);
-		this.deps.appended?.(message);
+		// A message ends its author's typing.
+		this.typing.stop(input.userId);
+		this.broadcast({ seq: message.seq, event: "new_message", data: message });
 		return { ok: true, message, created: true };
+	}
+
+	private changed(result: { ok: true; event: RoomEvent } | { ok: false; code: "not_found" | "forbidden" | "deleted" }): ChangeResult {
+		if (!result.ok) return { ok: false, code: result.code === "deleted" ? "message_deleted" : result.code };
+		this.broadcast(result.event);
+		return { ok: true, event: result.event, data: result.event.data };
+	}
+
+	private broadcast(event: RoomEvent): void {
+		const encoded = encodeRoomEvent(event);
+		for (const peer of this.peers) if (peer.state.joined) this.deps.outbox.push(peer, encoded);
+		this.deps.appended?.(event);
+	}
+
+	private broadcastTyping(userIds: string[], changedBy: string): void {
+		const roomId = this.roomIdOf();
+		const encoded = encodeEvent("typing", { room_id: roomId, user_ids: userIds });
+		// The whole set, to every joined socket but the typer's own.
+		for (const peer of this.peers) if (peer.state.joined && peer.state.userId !== changedBy) this.deps.outbox.push(peer, encoded);
+		this.deps.signal?.("typing", { room_id: roomId, user_ids: userIds, except_user_id: changedBy });
+	}
+
+	private roomIdOf(): string {
+		if (this.deps.roomId) return this.deps.roomId;
+		for (const peer of this.peers) return peer.state.roomId;
+		return "";
+	}
+
+	private answer(peer: Peer, id: string | number | undefined, result: ChangeResult): void {
+		if (result.ok) this.deps.outbox.push(peer, encodeAck(id, result.data));
+		else this.refuse(peer, result, id);
+	}
+
+	private refuse(peer: Peer, refusal: ChangeRefusal, id?: string | number): void {
+		this.error(peer, refusal.code, REFUSAL_TEXT[refusal.code], id);
+	}
+
+	private at(): string {
+		return new Date(this.deps.now()).toISOString();
 	}
 
 	private error(peer: Peer, code: ProtocolErrorCodeT, message: string, id?: string | number): void {

@@ -1,4 +1,14 @@
-import type { Caller, RangeResult, ReadResult, Refusal, RoomSendResult, SubscribeResult } from "../gateway/push";
+import type {
+	Caller,
+	RangeResult,
+	ReadResult,
+	Refusal,
+	RoomChange,
+	RoomChangeResult,
+	RoomSendResult,
+	SendOptions,
+	SubscribeResult,
+} from "../gateway/push";
 import type { GatewayFeed } from "./gateway-feed";
 import type { Membership, RoomMeta } from "./membership";
 import type { MessageLog } from "./message-log";
@@ -61,14 +71,33 @@ export class RoomInbox {
 	range(caller: Caller, afterSeq: number, limit: number): RangeResult {
 		const refused = this.refusal(caller);
 		if (refused) return refused;
-		return { ok: true, messages: this.log.range({ afterSeq, limit }) };
+		return { ok: true, events: this.log.events(afterSeq, limit) };
 	}
 
-	sendAs(caller: Caller, text: string, clientMsgId?: string): RoomSendResult {
+	sendAs(caller: Caller, text: string, options: SendOptions = {}): RoomSendResult {
 		const refused = this.refusal(caller);
 		if (refused) return refused;
-		const result = this.core.sendFromGateway({ roomId: this.roomId, userId: caller.userId, text, clientMsgId });
+		const result = this.core.sendFromGateway({ roomId: this.roomId, userId: caller.userId, text, ...options });
 		return result.ok ? result : { ok: false, code: result.code };
+	}
+
+	/** An edit, delete or reaction on the caller's behalf (the user socket's frames). */
+	change(caller: Caller, change: RoomChange): RoomChangeResult {
+		const refused = this.refusal(caller);
+		if (refused) return refused;
+		const { userId } = caller;
+		const result =
+			change.kind === "edit"
+				? this.core.edit({ userId, messageId: change.messageId, text: change.text, metadata: change.metadata })
+				: change.kind === "delete"
+					? this.core.remove({ userId, messageId: change.messageId })
+					: this.core.react({ userId, messageId: change.messageId, type: change.type, add: change.add });
+		return result.ok ? { ok: true, data: result.data } : { ok: false, code: result.code };
+	}
+
+	typing(caller: Caller): void {
+		if (this.refusal(caller)) return;
+		this.core.typing.touch(caller.userId);
 	}
 
 	/** Moves the read position forward (a higher `seq` is clamped to the room's last; a lower one changes nothing). */

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadConfig } from "../config";
 import type { Env } from "../env";
-import type { Caller, GatewayPort, RoomPush } from "../gateway/push";
+import type { Caller, GatewayPort, RoomChange, RoomPush, SendOptions } from "../gateway/push";
 import { gatewayName } from "../gateway/shard";
 import { gatewayStub } from "../gateway/stub";
 import { uuidv7 } from "../ids";
@@ -34,6 +34,7 @@ const json = (status: number, code: string, message: string) => Response.json({ 
  */
 export class RoomObject extends DurableObject<Env> {
 	private readonly core: RoomCore;
+	private readonly log: MessageLog;
 	private readonly membership: Membership;
 	private readonly feed: GatewayFeed;
 	private readonly inbox: RoomInbox;
@@ -49,6 +50,7 @@ export class RoomObject extends DurableObject<Env> {
 		const config = loadConfig(env);
 		this.budget = new SocketBudget(config.maxUnreadBytes, (ws) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0);
 		const log = new MessageLog(ctx.storage.sql);
+		this.log = log;
 		const roomId = ctx.id.name ?? ctx.id.toString();
 		this.membership = new Membership(ctx.storage.sql);
 		this.feed = new GatewayFeed({
@@ -58,6 +60,7 @@ export class RoomObject extends DurableObject<Env> {
 			roomId,
 			gatewayOf: (clientId, userId) => gatewayName(clientId, userId, config.gatewayShards),
 			push: (gateway, push) => this.pushTo(gateway, push),
+			signal: (gateway, event, data) => this.gatewayOf(gateway).signal(roomId, event, data),
 			now: Date.now,
 			soon: (flush) => setTimeout(flush, 0),
 			wakeAt: (at) => void this.scheduleAlarm(at),
@@ -68,7 +71,12 @@ export class RoomObject extends DurableObject<Env> {
 			limits: config,
 			now: Date.now,
 			newId: uuidv7,
-			appended: (message) => this.feed.appended(message.seq),
+			roomId,
+			appended: (event) => this.feed.appended(event.seq),
+			after: (ms, run) => {
+				setTimeout(run, ms);
+			},
+			signal: (event, data) => this.feed.signal(event, data as { room_id: string }),
 		});
 		this.inbox = new RoomInbox(roomId, this.core, log, this.membership, this.feed);
 		// Heartbeats are answered by the runtime without waking the object.
@@ -238,9 +246,17 @@ export class RoomObject extends DurableObject<Env> {
 		await this.ensureMembers(caller.clientId);
 		return this.inbox.range(caller, afterSeq, limit);
 	}
-	async sendAs(caller: Caller, text: string, clientMsgId?: string) {
+	async sendAs(caller: Caller, text: string, options?: SendOptions) {
 		await this.ensureMembers(caller.clientId);
-		return this.inbox.sendAs(caller, text, clientMsgId);
+		return this.inbox.sendAs(caller, text, options);
+	}
+	async change(caller: Caller, change: RoomChange) {
+		await this.ensureMembers(caller.clientId);
+		return this.inbox.change(caller, change);
+	}
+	async typing(caller: Caller) {
+		await this.ensureMembers(caller.clientId);
+		this.inbox.typing(caller);
 	}
 	async markRead(caller: Caller, seq: number) {
 		await this.ensureMembers(caller.clientId);
@@ -275,18 +291,40 @@ export class RoomObject extends DurableObject<Env> {
 		});
 	}
 
-	private async pushTo(gateway: string, push: RoomPush): Promise<void> {
+	private gatewayOf(gateway: string): GatewayPort {
 		let stub = this.gateways.get(gateway);
 		if (!stub) {
 			stub = gatewayStub(this.env, gateway) as unknown as GatewayPort;
 			this.gateways.set(gateway, stub);
 		}
+		return stub;
+	}
+
+	private async pushTo(gateway: string, push: RoomPush): Promise<void> {
+		const stub = this.gatewayOf(gateway);
 		try {
 			await stub.deliver(push);
 		} catch (error) {
 			this.gateways.delete(gateway);
 			throw error;
 		}
+	}
+
+	/** RPC from the Worker: the client's backend deletes any message (the route checked the room is the client's). */
+	async deleteAsBackend(clientId: string, messageId: string) {
+		await this.ensureMembers(clientId);
+		return this.core.remove({ userId: null, messageId });
+	}
+
+	/** RPC from the Worker: every version of a message, or null when there is no such message. */
+	versions(messageId: string) {
+		return this.log.versions(messageId);
+	}
+
+	/** RPC from the Worker: replies to a message, or null when there is no such message. */
+	replies(messageId: string, afterSeq: number, limit: number) {
+		if (!this.log.byId(messageId)) return null;
+		return this.log.replies(messageId, afterSeq, limit);
 	}
 
 	/** RPC from the Worker: a page of history. */

@@ -1,4 +1,9 @@
 import type { Env } from "../env";
+import type { Caller, ReadResult, RoomChange, RoomChangeResult } from "../gateway/push";
+import type { MessageT } from "../schemas/message";
+import type { HistoryRange } from "./message-log";
+import type { ChangeResult, SendInput, SendResult } from "./room-core";
+import type { RoomSummary } from "./room-inbox";
 
 /** The room's Durable Object: one per room id, the single writer of its messages. */
 export const roomStub = (env: Env, roomId: string) => env.ROOMS.get(env.ROOMS.idFromName(roomId));
@@ -8,3 +13,22 @@ export const IDENTITY_HEADER = "X-Roomkit-Identity";
 
 /** Header the Worker sets to "1" when the room is private: the object then confirms membership after accepting. */
 export const MEMBERS_ONLY_HEADER = "X-Roomkit-Members-Only";
+
+/**
+ * The room object's RPC methods the Worker calls, with plain types: workerd's RPC typing turns
+ * `Record<string, unknown>` (message metadata) into `never`, so the stub is seen through this.
+ */
+export interface RoomRpc {
+	send(input: SendInput & { clientId: string }): Promise<SendResult>;
+	history(range: HistoryRange): Promise<MessageT[]>;
+	change(caller: Caller, change: RoomChange): Promise<RoomChangeResult>;
+	deleteAsBackend(clientId: string, messageId: string): Promise<ChangeResult>;
+	versions(
+		messageId: string,
+	): Promise<Array<{ version: number; text_message: string; metadata?: Record<string, unknown>; at: string }> | null>;
+	replies(messageId: string, afterSeq: number, limit: number): Promise<MessageT[] | null>;
+	markRead(caller: Caller, seq: number): Promise<ReadResult>;
+	summary(caller: Caller): Promise<({ ok: true } & RoomSummary) | { ok: false; code: "not_found" | "forbidden" }>;
+}
+
+export const roomRpc = (env: Env, roomId: string) => roomStub(env, roomId) as unknown as RoomRpc;

@@ -1,10 +1,11 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { roomFor } from "../auth/access";
 import { requirePrincipal, requireUser } from "../auth/credentials";
-import { badRequest, rateLimited } from "../errors";
-import { roomStub } from "../room/stub";
+import { badRequest } from "../errors";
+import { roomRpc } from "../room/stub";
 import { HistoryQuery, Message, MessagePage, SendMessageBody, textMessage } from "../schemas/message";
 import { type AppEnv, configOf, directoryOf, pageSizeOf, principalOf } from "./context";
+import { changeError } from "./conversation";
 import { body, callers, errors, json, RoomIdParam, security } from "./openapi";
 
 const sendMessage = createRoute({
@@ -13,7 +14,7 @@ const sendMessage = createRoute({
 	tags: ["Messages"],
 	summary: "Send a message as a user",
 	description:
-		"`text_message` is 1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units. A retry with the same `client_msg_id` by the same user returns the first message (200) and stores nothing.",
+		"`text_message` is 1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units. A retry with the same `client_msg_id` by the same user returns the first message (200) and stores nothing. `reply_to` names a message of the same room (404 otherwise); `metadata` is any JSON object up to 4 KiB.",
 	security: security.user,
 	middleware: [callers.user] as const,
 	request: { params: RoomIdParam, ...body(SendMessageBody) },
@@ -46,7 +47,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 	.openapi(sendMessage, async (c) => {
 		const user = requireUser(await principalOf(c));
 		const room = await roomFor(directoryOf(c), user, c.req.valid("param").room_id);
-		const { text_message, client_msg_id } = c.req.valid("json");
+		const { text_message, client_msg_id, reply_to, metadata } = c.req.valid("json");
 		const length = textMessage(configOf(c).maxMessageLength).safeParse(text_message);
 		if (!length.success) {
 			throw badRequest(
@@ -54,20 +55,22 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 				length.error.issues.map((issue) => ({ path: "text_message", message: issue.message })),
 			);
 		}
-		const result = await roomStub(c.env, room.id).send({
+		const result = await roomRpc(c.env, room.id).send({
 			clientId: user.clientId,
 			roomId: room.id,
 			userId: user.userId,
 			text: text_message,
 			clientMsgId: client_msg_id,
+			replyTo: reply_to,
+			metadata,
 		});
-		if (!result.ok) throw rateLimited("Too many messages from this user in this room, slow down");
+		if (!result.ok) throw changeError(result.code, "No such message to reply to in this room");
 		return c.json(result.message, result.created ? 201 : 200);
 	})
 	.openapi(history, async (c) => {
 		const principal = requirePrincipal(await principalOf(c));
 		const room = await roomFor(directoryOf(c), principal, c.req.valid("param").room_id);
 		const { after_seq, before_seq, limit } = c.req.valid("query");
-		const messages = await roomStub(c.env, room.id).history({ afterSeq: after_seq, beforeSeq: before_seq, limit: pageSizeOf(c, limit) });
+		const messages = await roomRpc(c.env, room.id).history({ afterSeq: after_seq, beforeSeq: before_seq, limit: pageSizeOf(c, limit) });
 		return c.json({ messages }, 200);
 	});

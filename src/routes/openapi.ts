@@ -21,6 +21,7 @@ export const errors = {
 	401: error("Missing or invalid credentials"),
 	403: error("Not allowed for these credentials"),
 	404: error("Not found (or belongs to another client)"),
+	409: error("The message was deleted (`message_deleted`)"),
 	413: error("Body larger than 64 KiB"),
 	429: error("Rate limited"),
 	503: error("Not configured on this server"),
@@ -37,6 +38,7 @@ export const security: Record<"backend" | "user" | "any" | "admin", Security> = 
 
 export const RoomIdParam = z.object({ room_id: z.uuid() });
 export const UserIdParam = z.object({ user_id: z.uuid() });
+export const MessageIdParam = RoomIdParam.extend({ message_id: z.uuid() });
 
 /**
  * Route middleware that checks the caller before the route's validators run, so a bad request

@@ -212,7 +212,11 @@ describe.each([
 		expect(await a.next((e) => e.event === "error")).toEqual({
 			event: "error",
 			id: 1,
-			data: { code: "unknown_event", message: 'Unknown event "dance"; expected join_room, send_message, leave_room or mark_read' },
+			data: {
+				code: "unknown_event",
+				message:
+					'Unknown event "dance"; expected join_room, send_message, leave_room, edit_message, delete_message, add_reaction, remove_reaction, typing or mark_read',
+			},
 		});
 		a.ws.send(JSON.stringify({ event: "mark_read", data: { room_id: "nope", seq: 1 }, id: 2 }));
 		expect((await a.next((e) => e.event === "error")).data.code).toBe("validation_failed");

@@ -87,7 +87,7 @@ describe("user socket", () => {
 		world.faults.push("drop", "drop");
 		for (let n = 0; n < 5; n++) r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, `m${n}`);
 		await world.settle();
-		expect(r.feed.build(world.connect("alice").name, 1).messages.map((m) => m.seq)).toEqual([4, 5]);
+		expect(r.feed.build(world.connect("alice").name, 1).events.map((e) => e.seq)).toEqual([4, 5]);
 		await world.retryAll();
 		expect(seqsOf(alice.peer.take(), R1)).toEqual([1, 2, 3, 4, 5]);
 	});
@@ -277,6 +277,198 @@ describe("unread cannot drift", () => {
 				}
 			}),
 			{ numRuns: 150 },
+		);
+	});
+});
+
+describe("the room's event log on the user socket", () => {
+	/** A client's view of a room, built only from the events it received. */
+	const viewOf = (events: Event[], roomId: string) => {
+		const messages = new Map<string, Record<string, unknown>>();
+		let last = 0;
+		for (const e of events) {
+			const data = e.data;
+			if (!data || (data.room_id ?? data.message?.room_id) !== roomId) continue;
+			const seq = e.event === "new_message" ? data.seq : data.seq;
+			if (typeof seq === "number") {
+				expect(seq).toBe(last + 1);
+				last = seq;
+			}
+			if (e.event === "new_message") messages.set(data.id, data);
+			else if (e.event === "message_updated") messages.set(data.message.id, data.message);
+			else if (e.event === "message_deleted") {
+				const m = messages.get(data.message_id);
+				// A tombstone keeps no text, metadata or reactions.
+				if (m) {
+					const { metadata: _m, reactions: _r, ...rest } = m;
+					messages.set(data.message_id, { ...rest, text_message: "", deleted_at: "x" });
+				}
+			} else if (e.event === "reaction_added" || e.event === "reaction_removed") {
+				const m = messages.get(data.message_id);
+				if (m) {
+					const { reactions: _, ...rest } = m;
+					messages.set(data.message_id, Object.keys(data.reactions).length ? { ...rest, reactions: data.reactions } : rest);
+				}
+			}
+		}
+		return { last, messages };
+	};
+	/** What REST shows: the fields a live view can know (deletion time aside). */
+	const shape = (m: Record<string, unknown>) => ({
+		id: m.id,
+		seq: m.seq,
+		text_message: m.text_message,
+		version: m.version,
+		deleted: m.deleted_at !== undefined,
+		reactions: m.reactions,
+		reply_to: m.reply_to,
+		metadata: m.metadata,
+	});
+
+	it("edits, deletes and reactions arrive live and on catch-up as numbered events; only the author edits", async () => {
+		const world = makeWorld();
+		world.room(R1, ["alice", "bob"]);
+		const alice = world.connect("alice");
+		const bob = world.connect("bob");
+		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, "j"));
+		await world.settle();
+		alice.peer.take();
+		await bob.core.handleFrame(bob.peer, frame("send_message", { room_id: R1, text_message: "helo", metadata: { lang: "en" } }, 1));
+		await world.settle();
+		const sent = bob.peer.take().find((e) => e.event === "ack")?.data;
+		await bob.core.handleFrame(bob.peer, frame("edit_message", { room_id: R1, message_id: sent.id, text_message: "hello" }, 2));
+		await alice.core.handleFrame(alice.peer, frame("edit_message", { room_id: R1, message_id: sent.id, text_message: "mine now" }, "e"));
+		await alice.core.handleFrame(alice.peer, frame("add_reaction", { room_id: R1, message_id: sent.id, type: "👍" }, "r1"));
+		await alice.core.handleFrame(alice.peer, frame("add_reaction", { room_id: R1, message_id: sent.id, type: "👍" }, "r2"));
+		await bob.core.handleFrame(bob.peer, frame("send_message", { room_id: R1, text_message: "a reply", reply_to: sent.id }, 3));
+		await bob.core.handleFrame(bob.peer, frame("delete_message", { room_id: R1, message_id: sent.id }, 4));
+		await bob.core.handleFrame(bob.peer, frame("delete_message", { room_id: R1, message_id: sent.id }, 5));
+		await world.settle();
+		const live = alice.peer.take();
+		expect(live.filter((e) => e.event === "ack" || e.event === "error")).toEqual([
+			{ event: "error", id: "e", data: { code: "forbidden", message: "Only the author may change this message" } },
+			{
+				event: "ack",
+				id: "r1",
+				data: { room_id: R1, message_id: sent.id, user_id: "alice", type: "👍", reactions: { "👍": 1 }, seq: 3 },
+			},
+			{ event: "ack", id: "r2", data: { room_id: R1, message_id: sent.id, user_id: "alice", type: "👍", reactions: { "👍": 1 } } },
+		]);
+		expect(live.filter((e) => e.event !== "ack" && e.event !== "error").map((e) => [e.event, e.data.seq])).toEqual([
+			["new_message", 1],
+			["message_updated", 2],
+			["reaction_added", 3],
+			["new_message", 4],
+			["message_deleted", 5],
+		]);
+		expect(bob.peer.take().filter((e) => e.id === 4 || e.id === 5)).toEqual([
+			{ event: "ack", id: 4, data: { room_id: R1, message_id: sent.id, seq: 5 } },
+			{ event: "ack", id: 5, data: { room_id: R1, message_id: sent.id, seq: 5 } },
+		]);
+		// A reconnect from 0 replays the same five events, the deleted message as a tombstone.
+		const again = world.connect("alice");
+		await again.core.handleFrame(again.peer, frame("join_room", { room_id: R1, last_seq: 0 }, "j2"));
+		await world.settle();
+		const replay = again.peer.take().filter((e) => e.event !== "ready" && e.event !== "ack");
+		expect(replay.map((e) => [e.event, e.data.seq])).toEqual(
+			live.filter((e) => e.event !== "ack" && e.event !== "error").map((e) => [e.event, e.data.seq]),
+		);
+		expect(replay[0]?.data).toMatchObject({ id: sent.id, text_message: "", deleted_at: expect.any(String), reply_count: 1 });
+		expect(replay[0]?.data.metadata).toBeUndefined();
+		const r = world.rooms.get(R1);
+		expect(r?.log.versions(sent.id)).toEqual([{ version: 2, text_message: "", at: expect.any(String) }]);
+		// Deleted messages are not unread.
+		expect(r?.inbox.summary("alice").unread).toBe(1);
+	});
+
+	const step = fc.oneof(
+		fc.record({ kind: fc.constant("send" as const), user: fc.constantFrom("alice", "bob", "carol"), replyTo: fc.nat(20) }),
+		fc.record({ kind: fc.constant("edit" as const), user: fc.constantFrom("alice", "bob", "carol"), target: fc.nat(20) }),
+		fc.record({ kind: fc.constant("delete" as const), user: fc.constantFrom("alice", "bob", "carol"), target: fc.nat(20) }),
+		fc.record({
+			kind: fc.constant("react" as const),
+			user: fc.constantFrom("alice", "bob", "carol"),
+			target: fc.nat(20),
+			type: fc.constantFrom("👍", "🎉"),
+			add: fc.boolean(),
+		}),
+		fc.record({ kind: fc.constant("reconnect" as const), user: fc.constantFrom("alice", "bob", "carol") }),
+		fc.record({ kind: fc.constant("fault" as const), fault: fc.constantFrom("drop" as const, "late" as const) }),
+	);
+
+	it("every socket's view, live plus catch-up, equals the history after random sends, edits, deletes and reactions", async () => {
+		await fc.assert(
+			fc.asyncProperty(fc.array(step, { maxLength: 40 }), async (steps) => {
+				const users = ["alice", "bob", "carol"];
+				const world = makeWorld({ maxMessages: 3 });
+				const r = world.room(R1, users);
+				const sockets = new Map<string, ReturnType<typeof world.connect>>();
+				const received = new Map<string, Event[]>(users.map((u) => [u, []]));
+				const lastSeen = (u: string) => {
+					let last = 0;
+					for (const e of received.get(u) ?? [])
+						if (typeof e.data?.seq === "number" && e.event !== "ack") last = Math.max(last, e.data.seq);
+					return last;
+				};
+				const open = async (u: string) => {
+					const s = world.connect(u);
+					sockets.set(u, s);
+					await s.core.handleFrame(s.peer, frame("join_room", { room_id: R1, last_seq: lastSeen(u) }));
+				};
+				const collect = () => {
+					for (const [u, s] of sockets)
+						received
+							.get(u)
+							?.push(
+								...s.peer
+									.take()
+									.filter(
+										(e) =>
+											e.event !== "ack" && e.event !== "error" && e.event !== "ready" && e.event !== "inbox_update" && e.event !== "read",
+									),
+							);
+				};
+				for (const u of users) await open(u);
+				const ids = () => r.log.range({ limit: 200 }).map((m) => m.id);
+				for (const s of steps) {
+					if (s.kind === "fault") world.faults.push(s.fault);
+					else if (s.kind === "reconnect") {
+						await world.settle();
+						collect();
+						const old = sockets.get(s.user);
+						old?.core.detach(old.peer);
+						await open(s.user);
+					} else {
+						const socket = sockets.get(s.user);
+						if (!socket) continue;
+						const all = ids();
+						const target = all[("target" in s ? s.target : s.replyTo) % Math.max(1, all.length)];
+						const payload =
+							s.kind === "send"
+								? frame("send_message", { room_id: R1, text_message: "x", ...(target && s.replyTo % 3 === 0 ? { reply_to: target } : {}) })
+								: !target
+									? null
+									: s.kind === "edit"
+										? frame("edit_message", { room_id: R1, message_id: target, text_message: "edited" })
+										: s.kind === "delete"
+											? frame("delete_message", { room_id: R1, message_id: target })
+											: frame(s.add ? "add_reaction" : "remove_reaction", { room_id: R1, message_id: target, type: s.type });
+						if (payload) await socket.core.handleFrame(socket.peer, payload);
+					}
+					await world.settle();
+				}
+				world.faults.length = 0;
+				await world.retryAll();
+				await world.deliverLate();
+				collect();
+				const history = r.log.range({ limit: 200 }).map(shape);
+				for (const u of users) {
+					const view = viewOf(received.get(u) ?? [], R1);
+					expect(view.last).toBe(r.log.lastSeq());
+					expect([...view.messages.values()].sort((a, b) => Number(a.seq) - Number(b.seq)).map(shape)).toEqual(history);
+				}
+			}),
+			{ numRuns: 100 },
 		);
 	});
 });

@@ -74,7 +74,9 @@ export function makeWorld(options: { maxMessages?: number } = {}) {
 			subscribe: async (caller, gateway) => room().subscribe(caller, gateway),
 			unsubscribe: async (gateway) => room().unsubscribe(gateway),
 			range: async (caller, after, limit) => room().range(caller, after, limit),
-			sendAs: async (caller, text, clientMsgId) => room().sendAs(caller, text, clientMsgId),
+			sendAs: async (caller, text, options) => room().sendAs(caller, text, options),
+			change: async (caller, change) => room().change(caller, change),
+			typing: async (caller) => room().typing(caller),
 			markRead: async (caller, seq) => room().markRead(caller, seq),
 		};
 	};
@@ -121,7 +123,8 @@ export function makeWorld(options: { maxMessages?: number } = {}) {
 			limits: LIMITS,
 			now: () => clock.now,
 			newId: () => `0190b000-0000-7000-8000-${String(++ids).padStart(12, "0")}`,
-			appended: (message) => feed.appended(message.seq),
+			roomId: id,
+			appended: (event) => feed.appended(event.seq),
 		});
 		const inbox = new RoomInbox(id, core, log, membership, feed);
 		inbox.initialize({ clientId: CLIENT, private: isPrivate }, members);

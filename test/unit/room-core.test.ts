@@ -278,17 +278,28 @@ describe("bad frames: an error event with a stable code, and the socket keeps wo
 		[
 			"an unknown event (id echoed)",
 			JSON.stringify({ event: "shout", data: { room_id: ROOM }, id: 7 }),
-			errorOf("unknown_event", 'Unknown event "shout"; expected join_room, send_message or leave_room', 7),
+			errorOf(
+				"unknown_event",
+				'Unknown event "shout"; expected join_room, send_message, leave_room, edit_message, delete_message, add_reaction, remove_reaction or typing',
+				7,
+			),
 		],
 		[
 			"no event",
 			JSON.stringify({ data: { room_id: ROOM }, id: "n" }),
-			errorOf("unknown_event", 'Unknown event "undefined"; expected join_room, send_message or leave_room', "n"),
+			errorOf(
+				"unknown_event",
+				'Unknown event "undefined"; expected join_room, send_message, leave_room, edit_message, delete_message, add_reaction, remove_reaction or typing',
+				"n",
+			),
 		],
 		[
 			"an event inherited through __proto__",
 			`{"__proto__":{"event":"join_room","data":{"room_id":"${ROOM}"}}}`,
-			errorOf("unknown_event", 'Unknown event "undefined"; expected join_room, send_message or leave_room'),
+			errorOf(
+				"unknown_event",
+				'Unknown event "undefined"; expected join_room, send_message, leave_room, edit_message, delete_message, add_reaction, remove_reaction or typing',
+			),
 		],
 		[
 			"text_message of the wrong type",

@@ -38,12 +38,20 @@ const cases = (): Array<[string, string | ArrayBuffer, ReturnType<typeof errorOf
 	[
 		"an unknown event",
 		JSON.stringify({ event: "delete_room", data: { room_id: roomId }, id: 9 }),
-		errorOf("unknown_event", 'Unknown event "delete_room"; expected join_room, send_message or leave_room', 9),
+		errorOf(
+			"unknown_event",
+			'Unknown event "delete_room"; expected join_room, send_message, leave_room, edit_message, delete_message, add_reaction, remove_reaction or typing',
+			9,
+		),
 	],
 	[
 		"the event hidden under __proto__",
 		`{"__proto__":{"event":"send_message","data":{"room_id":"${roomId}","text_message":"x"}},"id":"p"}`,
-		errorOf("unknown_event", 'Unknown event "undefined"; expected join_room, send_message or leave_room', "p"),
+		errorOf(
+			"unknown_event",
+			'Unknown event "undefined"; expected join_room, send_message, leave_room, edit_message, delete_message, add_reaction, remove_reaction or typing',
+			"p",
+		),
 	],
 	[
 		"text hidden under __proto__",
@@ -144,7 +152,12 @@ describe("heartbeat", () => {
 	it("only the exact text is a heartbeat; a spaced variant is an unknown event", async () => {
 		const s = await connect(roomId, viaProtocol(tokens[0] as string));
 		s.send('{ "event": "ping" }');
-		expect(await s.next()).toEqual(errorOf("unknown_event", 'Unknown event "ping"; expected join_room, send_message or leave_room'));
+		expect(await s.next()).toEqual(
+			errorOf(
+				"unknown_event",
+				'Unknown event "ping"; expected join_room, send_message, leave_room, edit_message, delete_message, add_reaction, remove_reaction or typing',
+			),
+		);
 		s.close();
 	});
 });

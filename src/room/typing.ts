@@ -1,0 +1,82 @@
+export interface TypingDeps {
+	/** A typer without a refresh for this long is dropped. */
+	ttlMs: number;
+	now: () => number;
+	/** A timer; without one, expiry happens only when `expire()` is called. */
+	after?: (ms: number, run: () => void) => void;
+	/** The set changed (`changedBy` joined or left it): send the whole current set. */
+	changed: (userIds: string[], changedBy: string) => void;
+}
+
+/** At most one broadcast caused by one user per this many ms. */
+const MIN_BROADCAST_GAP_MS = 1_000;
+
+/**
+ * Who is typing in a room, never stored: `typing` frames refresh a user, who expires after
+ * `ttlMs` without one (so a lost "stop" cannot leave them typing forever), and a message from
+ * them ends it. Every change goes out as the whole set, never a diff; a user causes at most one
+ * broadcast per second (a faster change goes out when the second is over).
+ */
+export class Typing {
+	private readonly expiresAt = new Map<string, number>();
+	private readonly lastBroadcast = new Map<string, number>();
+	private readonly deferred = new Set<string>();
+	private timerAt = Number.POSITIVE_INFINITY;
+
+	constructor(private readonly deps: TypingDeps) {}
+
+	current(): string[] {
+		return [...this.expiresAt.keys()].sort();
+	}
+
+	touch(userId: string): void {
+		const now = this.deps.now();
+		const isNew = !this.expiresAt.has(userId);
+		this.expiresAt.set(userId, now + this.deps.ttlMs);
+		this.arm(now + this.deps.ttlMs);
+		if (isNew) this.announce(userId, now);
+	}
+
+	stop(userId: string): void {
+		if (!this.expiresAt.delete(userId)) return;
+		this.announce(userId, this.deps.now());
+	}
+
+	/** Drops typers whose time is up; called by the timer (tests call it with a moved clock). */
+	expire(): void {
+		const now = this.deps.now();
+		this.timerAt = Number.POSITIVE_INFINITY;
+		for (const [userId, at] of [...this.expiresAt]) {
+			if (at > now) continue;
+			this.expiresAt.delete(userId);
+			this.announce(userId, now);
+		}
+		const next = Math.min(...this.expiresAt.values());
+		if (Number.isFinite(next)) this.arm(next);
+	}
+
+	private announce(userId: string, now: number): void {
+		const last = this.lastBroadcast.get(userId) ?? Number.NEGATIVE_INFINITY;
+		if (now - last < MIN_BROADCAST_GAP_MS) {
+			if (!this.deferred.has(userId) && this.deps.after) {
+				this.deferred.add(userId);
+				this.deps.after(last + MIN_BROADCAST_GAP_MS - now, () => {
+					this.deferred.delete(userId);
+					this.announce(userId, this.deps.now());
+				});
+			}
+			return;
+		}
+		this.lastBroadcast.set(userId, now);
+		if (this.lastBroadcast.size > 10_000) this.lastBroadcast.clear();
+		this.deps.changed(this.current(), userId);
+	}
+
+	private arm(at: number): void {
+		if (!this.deps.after || at >= this.timerAt) return;
+		this.timerAt = at;
+		this.deps.after(Math.max(0, at - this.deps.now()), () => {
+			if (this.timerAt === at) this.expire();
+		});
+	}
+}
