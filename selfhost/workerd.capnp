@@ -59,6 +59,7 @@ const roomkit :Workerd.Worker = (
     (name = "GATEWAY_SHARDS", fromEnvironment = "GATEWAY_SHARDS"),
     (name = "MAX_ROOMS_PER_SOCKET", fromEnvironment = "MAX_ROOMS_PER_SOCKET"),
     (name = "READY_MAX_ROOMS", fromEnvironment = "READY_MAX_ROOMS"),
+    (name = "TYPING_TTL_MS", fromEnvironment = "TYPING_TTL_MS"),
     (name = "DEMO_DEV_MODE", fromEnvironment = "DEMO_DEV_MODE"),
   ],
 );

@@ -19,6 +19,7 @@ export interface Config {
 	gatewayShards: number;
 	maxRoomsPerSocket: number;
 	readyMaxRooms: number;
+	typingTtlMs: number;
 }
 
 // Bare workerd's `fromEnvironment` bindings are null, not undefined, when the variable is unset.
@@ -59,6 +60,7 @@ export function loadConfig(env: Env): Config {
 		gatewayShards: positiveInt(env.GATEWAY_SHARDS, 16, "GATEWAY_SHARDS"),
 		maxRoomsPerSocket: positiveInt(env.MAX_ROOMS_PER_SOCKET, 500, "MAX_ROOMS_PER_SOCKET"),
 		readyMaxRooms: positiveInt(env.READY_MAX_ROOMS, 200, "READY_MAX_ROOMS"),
+		typingTtlMs: positiveInt(env.TYPING_TTL_MS, 6000, "TYPING_TTL_MS"),
 		defaultPageSize: 50,
 		maxPageSize: 200,
 	};

@@ -46,6 +46,8 @@ export interface Env {
 	MAX_ROOMS_PER_SOCKET?: string;
 	/** Rooms listed in the user socket's `ready` frame, those with unread first (default 200; the rest by REST). */
 	READY_MAX_ROOMS?: string;
+	/** A typer without a refresh for this long (ms) leaves the typing set (default 6000). */
+	TYPING_TTL_MS?: string;
 	/** Set to "1" to enable the /demo page's "mint a user" helper with the admin token (local development). */
 	DEMO_DEV_MODE?: string;
 }

@@ -46,6 +46,8 @@ export interface GatewayDeps {
 	outbox: Outbox;
 	limits: GatewayLimits;
 	now: () => number;
+	/** Whether the client has this room (the directory): checked before a frame reaches a room object. */
+	roomExists?: (clientId: string, roomId: string) => Promise<boolean>;
 }
 
 const REFUSALS: Record<Refusal["code"], string> = {
@@ -171,6 +173,8 @@ export class GatewayCore {
 	private async dispatch(peer: GatewayPeer, frame: GatewayFrameT): Promise<void> {
 		const caller: Caller = { clientId: peer.state.clientId, userId: peer.state.userId };
 		const roomId = frame.data.room_id;
+		// A room id the client does not have never reaches (and so never creates) a room object.
+		if (!(await this.known(caller.clientId, roomId))) return this.refuse(peer, { ok: false, code: "not_found" }, frame.id);
 		const room = this.deps.rooms(roomId);
 		switch (frame.event) {
 			case "join_room": {
@@ -182,16 +186,24 @@ export class GatewayCore {
 				await this.onRoom(roomId, async () => {
 					const subscribed = await room.subscribe(caller, this.deps.name);
 					if (!subscribed.ok) return this.refuse(peer, subscribed, frame.id);
+					// Subscribed, but this socket may not stay: the room must not keep pushing for nobody.
+					const release = () => (this.joined.get(roomId)?.size ? undefined : room.unsubscribe(this.deps.name));
 					let cursor = subscribed.last_seq;
 					if (frame.data.last_seq !== undefined) {
 						cursor = Math.min(frame.data.last_seq, cursor);
 						const replayed = await this.readRange(room, caller, cursor, Number.POSITIVE_INFINITY, (events) => {
 							for (const event of events) this.deps.outbox.push(peer, encodeRoomEvent(event));
 						});
-						if (replayed === undefined) return this.refuse(peer, { ok: false, code: "forbidden" }, frame.id);
+						if (replayed === undefined) {
+							await release();
+							return this.refuse(peer, { ok: false, code: "forbidden" }, frame.id);
+						}
 						cursor = Math.max(cursor, replayed);
 					}
-					if (!this.peers.has(peer.state.socketId)) return;
+					if (!this.peers.has(peer.state.socketId)) {
+						await release();
+						return;
+					}
 					this.track(roomId, peer.state.socketId, cursor);
 					this.deps.store.setCursor(peer.state.socketId, roomId, cursor);
 					this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: roomId, last_seq: cursor }));
@@ -249,19 +261,37 @@ export class GatewayCore {
 				if (!read.ok) return this.refuse(peer, read, frame.id);
 				const position = { room_id: roomId, last_read_seq: read.last_read_seq, unread: read.unread };
 				this.deps.outbox.push(peer, encodeAck(frame.id, position));
-				// Our own copy moves now, so the room's later push of the same state changes nothing.
+				// Our own copy moves now (the read position only: the room's last seq and latest message come
+				// with its push), so the room's later push of the same position sends no second `read`.
 				const row = this.deps.store.inboxRow(caller.userId, roomId);
-				if (row) this.applyInbox(row, read.last_seq, position, null, peer.state.socketId);
+				if (row) this.applyInbox(row, row.last_seq, position, null, peer.state.socketId);
 				return;
 			}
 		}
 	}
 
+	private readonly knownRooms = new Set<string>();
+
+	private async known(clientId: string, roomId: string): Promise<boolean> {
+		const check = this.deps.roomExists;
+		if (!check) return true;
+		const key = `${clientId}/${roomId}`;
+		if (this.knownRooms.has(key)) return true;
+		if (!(await check(clientId, roomId))) return false;
+		if (this.knownRooms.size > 10_000) this.knownRooms.clear();
+		this.knownRooms.add(key);
+		return true;
+	}
+
 	private async apply(push: RoomPush): Promise<void> {
 		const { store } = this.deps;
 		const roomId = push.room_id;
-		// Removals first: a removed member's sockets must not get what follows.
+		// Removals first: a removed member's sockets must not get what follows. A member listed in
+		// this push's inbox was added again after the removal: they stay.
+		const members = new Set(push.inbox.map((e) => e.user_id));
+		for (const userId of push.left ?? []) if (!members.has(userId)) store.deleteInbox(userId, roomId);
 		for (const userId of push.removed) {
+			if (members.has(userId)) continue;
 			for (const socketId of this.socketsOf.get(userId) ?? []) {
 				if (this.roomsOf.get(socketId)?.has(roomId)) await this.leave(socketId, roomId);
 				const peer = this.peers.get(socketId);
@@ -366,9 +396,18 @@ export class GatewayCore {
 				}
 			};
 			if (first > cursor + 1) {
-				const peer = targets()[0];
-				if (!peer) continue;
-				await this.readRange(room, { clientId: peer.state.clientId, userId: peer.state.userId }, cursor, first - 1, send);
+				// Read the gap as a user of this group who may still read the room; if none may, or the
+				// read falls short, fail the push: the room retries it rather than anyone skipping past a gap.
+				let filled = false;
+				for (const peer of targets()) {
+					const read = await this.readRange(room, { clientId: peer.state.clientId, userId: peer.state.userId }, cursor, first - 1, send);
+					if (read !== undefined) {
+						filled = read >= first - 1;
+						break;
+					}
+				}
+				if (!filled && targets().length > 0) throw new Error(`could not read events ${cursor + 1}..${first - 1} of room ${push.room_id}`);
+				if (targets().length === 0) continue;
 			}
 			send(push.events);
 			for (const socketId of socketIds) if (sockets.has(socketId)) sockets.set(socketId, reached);

@@ -6,6 +6,7 @@ import { CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/fra
 import { Outbox, workerdScheduler } from "../room/outbox";
 import { SocketBudget } from "../room/socket-budget";
 import { roomStub } from "../room/stub";
+import { openDirectory } from "../storage";
 import { GatewayCore, type GatewayPeer, GatewaySocketState } from "./gateway-core";
 import { GatewayStore } from "./gateway-store";
 import type { RoomPort, RoomPush } from "./push";
@@ -13,6 +14,13 @@ import { GATEWAY_IDENTITY_HEADER, GatewayIdentity } from "./stub";
 
 /** Close code for a socket the gateway cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
+
+/** The object's name (`<client id>.<shard>`), which rooms push to: without it the object is unreachable. */
+function nameOf(ctx: DurableObjectState): string {
+	const name = ctx.id.name;
+	if (!name) throw new Error("GatewayObject must be addressed by name (idFromName)");
+	return name;
+}
 
 const json = (status: number, code: string, message: string) => Response.json({ error: { code, message } }, { status });
 
@@ -34,12 +42,13 @@ export class GatewayObject extends DurableObject<Env> {
 		const config = loadConfig(env);
 		this.budget = new SocketBudget(config.maxUnreadBytes, (ws) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0);
 		this.core = new GatewayCore({
-			name: ctx.id.name ?? "",
+			name: nameOf(ctx),
 			store: new GatewayStore(ctx.storage.sql),
 			rooms: (roomId) => this.roomPort(roomId),
 			outbox: new Outbox(workerdScheduler),
 			limits: config,
 			now: Date.now,
+			roomExists: async (clientId, roomId) => (await openDirectory(env).getRoom(clientId, roomId)) !== null,
 		});
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
 		const live = new Set<string>();

@@ -25,7 +25,10 @@ export interface RoomPush {
 	events: RoomEvent[];
 	latest: MessageT | null;
 	inbox: InboxEntry[];
+	/** Removed from a private room: access ends (`room_removed`). */
 	removed: string[];
+	/** Left a public room: it leaves their room list only. */
+	left: string[];
 }
 
 /** A change to a message, asked on a user's behalf. */

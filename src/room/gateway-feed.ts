@@ -31,8 +31,19 @@ const SCHEMA = [
 		attempts INTEGER NOT NULL DEFAULT 0,
 		next_at INTEGER NOT NULL DEFAULT 0
 	)`,
+	// Members who left since the gateway's last push: `revoke` 1 for a private room (access ends), 0 for a public one.
 	"CREATE TABLE IF NOT EXISTS feed_removed (gateway TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (gateway, user_id))",
+	// Members whose own state (read position, membership) changed: a push for those alone recounts only them.
+	"CREATE TABLE IF NOT EXISTS feed_pending_users (gateway TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (gateway, user_id))",
 ];
+const ADDED = [
+	["feed_removed", "revoke", "INTEGER NOT NULL DEFAULT 1"],
+	// 1 when events were stored since the last push: every member's count may have changed.
+	["feed_pending", "all_members", "INTEGER NOT NULL DEFAULT 1"],
+] as const;
+
+/** When nothing else wakes the room, pushes owed are tried again this long after they were written. */
+const WATCHDOG_MS = 10_000;
 
 /** Retry delay after `attempts` failures: 0.5 s doubling to 60 s, with up to 20% jitter. Forever. */
 export const retryDelay = (attempts: number, random = Math.random) =>
@@ -60,6 +71,13 @@ export class GatewayFeed {
 
 	constructor(private readonly deps: FeedDeps) {
 		for (const statement of SCHEMA) deps.sql.exec(statement);
+		for (const [table, name, definition] of ADDED) {
+			const columns = deps.sql
+				.exec(`PRAGMA table_info(${table})`)
+				.toArray()
+				.map((c) => String(c.name));
+			if (!columns.includes(name)) deps.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${definition}`);
+		}
 		this.maxMessages = deps.maxMessages ?? 100;
 		this.subscribers = new Set(
 			deps.sql
@@ -73,21 +91,31 @@ export class GatewayFeed {
 
 	/** An event was stored: every member's gateway and every subscribed gateway is owed it. */
 	appended(seq: number): void {
-		for (const gateway of this.subscribers) this.owe(gateway, seq);
-		for (const gateway of this.memberGateways().keys()) if (!this.subscribers.has(gateway)) this.owe(gateway, seq);
+		for (const gateway of this.subscribers) this.owe(gateway, seq, true);
+		for (const gateway of this.memberGateways().keys()) if (!this.subscribers.has(gateway)) this.owe(gateway, seq, true);
 	}
 
 	/** A member's read position or membership changed: their gateway is owed their new state. */
 	memberChanged(userId: string): void {
 		const gateway = this.gatewayOfMember(userId);
-		if (gateway) this.owe(gateway, this.deps.log.lastSeq() + 1);
+		if (!gateway) return;
+		// A member added again is no longer owed a removal that had not landed yet.
+		this.deps.sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
+		this.deps.sql.exec("INSERT INTO feed_pending_users (gateway, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", gateway, userId);
+		this.owe(gateway, this.deps.log.lastSeq() + 1, false);
 	}
 
-	memberRemoved(userId: string): void {
+	/** A member left: their gateway drops the room from their list, and in a private room ends their access. */
+	memberRemoved(userId: string, revoke: boolean): void {
 		const gateway = this.gatewayOfMember(userId);
 		if (!gateway) return;
-		this.deps.sql.exec("INSERT INTO feed_removed (gateway, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", gateway, userId);
-		this.owe(gateway, this.deps.log.lastSeq() + 1);
+		this.deps.sql.exec(
+			"INSERT INTO feed_removed (gateway, user_id, revoke) VALUES (?, ?, ?) ON CONFLICT(gateway, user_id) DO UPDATE SET revoke = excluded.revoke",
+			gateway,
+			userId,
+			revoke ? 1 : 0,
+		);
+		this.owe(gateway, this.deps.log.lastSeq() + 1, false);
 	}
 
 	/** Typing and the like: to the gateways with sockets that joined the room, now or never. */
@@ -109,17 +137,28 @@ export class GatewayFeed {
 	}
 
 	/** Gateways owed news and since when (tests and the alarm read this). */
-	pendingRows(): Array<{ gateway: string; from_seq: number; attempts: number; next_at: number }> {
+	pendingRows(): Array<{ gateway: string; from_seq: number; attempts: number; next_at: number; all_members: boolean }> {
 		return this.deps.sql
-			.exec("SELECT gateway, from_seq, attempts, next_at FROM feed_pending ORDER BY gateway")
+			.exec("SELECT gateway, from_seq, attempts, next_at, all_members FROM feed_pending ORDER BY gateway")
 			.toArray()
-			.map((r) => ({ gateway: String(r.gateway), from_seq: Number(r.from_seq), attempts: Number(r.attempts), next_at: Number(r.next_at) }));
+			.map((r) => ({
+				gateway: String(r.gateway),
+				from_seq: Number(r.from_seq),
+				attempts: Number(r.attempts),
+				next_at: Number(r.next_at),
+				all_members: Number(r.all_members) === 1,
+			}));
 	}
 
-	/** Earliest retry still waiting, for the alarm. */
+	/** When the alarm should next look: the earliest retry, or soon for owed pushes not in flight; null when nothing is owed. */
 	nextRetryAt(): number | null {
-		const row = this.deps.sql.exec("SELECT MIN(next_at) AS at FROM feed_pending WHERE attempts > 0").toArray()[0];
-		return row?.at == null ? null : Number(row.at);
+		let at: number | null = null;
+		for (const row of this.pendingRows()) {
+			if (this.inFlight.has(row.gateway)) continue;
+			const due = row.attempts > 0 ? row.next_at : this.deps.now() + WATCHDOG_MS;
+			at = at === null ? due : Math.min(at, due);
+		}
+		return at;
 	}
 
 	/** Called by the alarm: pushes whatever is due. */
@@ -131,30 +170,39 @@ export class GatewayFeed {
 		return { ...this.counters, subscribers: this.subscribers.size, inFlight: this.inFlight.size };
 	}
 
-	/** What one gateway is told: built from the log at the moment of sending. */
-	build(gateway: string, fromSeq: number): RoomPush {
+	/** What one gateway is told: built from the log at the moment of sending; `allMembers` false recounts only the members whose state changed. */
+	build(gateway: string, fromSeq: number, allMembers = true): RoomPush {
 		const { log, membership } = this.deps;
 		const last = log.lastSeq();
 		// What is owed, at most maxMessages events (the gateway reads any older gap itself).
 		const afterSeq = Math.max(fromSeq - 1, last - this.maxMessages);
 		const events = afterSeq >= last ? [] : log.events(afterSeq, this.maxMessages);
-		const inbox: InboxEntry[] = (this.memberGateways().get(gateway) ?? []).map((userId) => {
+		const here = this.memberGateways().get(gateway) ?? [];
+		const changed = allMembers
+			? here
+			: this.deps.sql
+					.exec("SELECT user_id FROM feed_pending_users WHERE gateway = ?", gateway)
+					.toArray()
+					.map((r) => String(r.user_id))
+					.filter((userId) => membership.has(userId));
+		const inbox: InboxEntry[] = changed.map((userId) => {
 			const lastRead = membership.lastRead(userId);
 			return { user_id: userId, last_read_seq: lastRead, unread: log.countUnread(lastRead, userId) };
 		});
-		const removed = this.deps.sql
-			.exec("SELECT user_id FROM feed_removed WHERE gateway = ? ORDER BY user_id", gateway)
-			.toArray()
-			.map((r) => String(r.user_id));
+		const gone = this.deps.sql.exec("SELECT user_id, revoke FROM feed_removed WHERE gateway = ? ORDER BY user_id", gateway).toArray();
+		const removed = gone.filter((r) => Number(r.revoke) === 1).map((r) => String(r.user_id));
+		const left = gone.filter((r) => Number(r.revoke) !== 1).map((r) => String(r.user_id));
 		const latest = inbox.length > 0 ? (log.range({ limit: 1 })[0] ?? null) : null;
-		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed };
+		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed, left };
 	}
 
-	private owe(gateway: string, fromSeq: number): void {
+	private owe(gateway: string, fromSeq: number, allMembers: boolean): void {
 		this.deps.sql.exec(
-			"INSERT INTO feed_pending (gateway, from_seq) VALUES (?, ?) ON CONFLICT(gateway) DO UPDATE SET from_seq = MIN(from_seq, excluded.from_seq)",
+			`INSERT INTO feed_pending (gateway, from_seq, all_members) VALUES (?, ?, ?) ON CONFLICT(gateway) DO UPDATE SET
+			from_seq = MIN(from_seq, excluded.from_seq), all_members = MAX(all_members, excluded.all_members)`,
 			gateway,
 			fromSeq,
+			allMembers ? 1 : 0,
 		);
 		if (this.inFlight.has(gateway)) this.again.add(gateway);
 		this.schedule();
@@ -163,6 +211,9 @@ export class GatewayFeed {
 	private schedule(): void {
 		if (this.scheduled) return;
 		this.scheduled = true;
+		// Should the object go away before this flush or its call ends (a deploy, a crash), the alarm
+		// brings it back to try again: what is owed is in storage.
+		this.deps.wakeAt(this.deps.now() + WATCHDOG_MS);
 		this.deps.soon(() => this.flush());
 	}
 
@@ -172,12 +223,12 @@ export class GatewayFeed {
 		const now = this.deps.now();
 		for (const row of this.pendingRows()) {
 			if (this.inFlight.has(row.gateway) || row.next_at > now) continue;
-			this.send(row.gateway, row.from_seq);
+			this.send(row.gateway, row.from_seq, row.all_members);
 		}
 	}
 
-	private send(gateway: string, fromSeq: number): void {
-		const push = this.build(gateway, fromSeq);
+	private send(gateway: string, fromSeq: number, allMembers: boolean): void {
+		const push = this.build(gateway, fromSeq, allMembers);
 		this.inFlight.add(gateway);
 		this.again.delete(gateway);
 		this.counters.pushes++;
@@ -190,7 +241,9 @@ export class GatewayFeed {
 	private delivered(gateway: string, push: RoomPush): void {
 		const { sql } = this.deps;
 		this.inFlight.delete(gateway);
-		for (const userId of push.removed) sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
+		for (const userId of [...push.removed, ...push.left]) {
+			sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
+		}
 		if (this.again.delete(gateway)) {
 			sql.exec(
 				"UPDATE feed_pending SET from_seq = MAX(from_seq, ?), attempts = 0, next_at = 0 WHERE gateway = ?",
@@ -200,6 +253,7 @@ export class GatewayFeed {
 			this.schedule();
 		} else {
 			sql.exec("DELETE FROM feed_pending WHERE gateway = ?", gateway);
+			sql.exec("DELETE FROM feed_pending_users WHERE gateway = ?", gateway);
 		}
 	}
 

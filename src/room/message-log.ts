@@ -79,6 +79,8 @@ const SCHEMA = [
 const ADDED_COLUMNS: Array<[name: string, definition: string]> = [
 	// The message's number among messages only (1, 2, 3, ...): unread counts are differences of it.
 	["n", "INTEGER"],
+	// The same per author: the reader's own messages after a position are a difference too.
+	["author_n", "INTEGER"],
 	["reply_to", "TEXT"],
 	["metadata", "TEXT"],
 	["edited_at", "TEXT"],
@@ -144,6 +146,11 @@ export class MessageLog {
 		}
 		// Before events existed every seq was a message, numbered in order.
 		if (!columns.has("n")) sql.exec("UPDATE messages SET n = seq");
+		if (!columns.has("author_n")) {
+			sql.exec(
+				"UPDATE messages SET author_n = (SELECT rn FROM (SELECT seq AS s, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY seq) AS rn FROM messages) WHERE s = messages.seq)",
+			);
+		}
 		for (const statement of AFTER_COLUMNS) sql.exec(statement);
 		const row = sql
 			.exec(
@@ -163,7 +170,8 @@ export class MessageLog {
 		const seq = this.last + 1;
 		const n = this.messageCount + 1;
 		this.sql.exec(
-			"INSERT INTO messages (seq, id, room_id, user_id, text_message, created_at, client_msg_id, n, reply_to, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			`INSERT INTO messages (seq, id, room_id, user_id, text_message, created_at, client_msg_id, n, reply_to, metadata, author_n)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1 + COALESCE((SELECT author_n FROM messages WHERE user_id = ?4 ORDER BY seq DESC LIMIT 1), 0))`,
 			seq,
 			input.id,
 			input.room_id,
@@ -301,8 +309,9 @@ export class MessageLog {
 	/**
 	 * Unread for a reader: messages after `afterSeq` that someone else sent and nobody deleted.
 	 * Counted from the log every time, so no counter can drift from what is stored: `n` numbers
-	 * the messages, so those after `afterSeq` are a difference; the reader's own and the deleted
-	 * ones among them are ranges of small indexes. It costs those, not the room's backlog.
+	 * the messages and `author_n` each author's, so the messages after `afterSeq`, and the reader's
+	 * own among them, are differences of two index lookups; only deleted ones are counted (a range
+	 * of a partial index holding deleted messages only).
 	 */
 	countUnread(afterSeq: number, readerId: string): number {
 		if (afterSeq >= this.last) return 0;
@@ -310,15 +319,17 @@ export class MessageLog {
 			.exec(
 				`SELECT
 					COALESCE((SELECT n FROM messages WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1), 0) AS upto,
+					COALESCE((SELECT author_n FROM messages WHERE user_id = ?2 ORDER BY seq DESC LIMIT 1), 0) AS own_total,
+					COALESCE((SELECT author_n FROM messages WHERE user_id = ?2 AND seq <= ?1 ORDER BY seq DESC LIMIT 1), 0) AS own_upto,
 					(SELECT COUNT(*) FROM messages WHERE deleted_at IS NOT NULL AND seq > ?1) AS deleted,
-					(SELECT COUNT(*) FROM messages WHERE user_id = ?2 AND seq > ?1) AS own,
-					(SELECT COUNT(*) FROM messages WHERE user_id = ?2 AND seq > ?1 AND deleted_at IS NOT NULL) AS own_deleted`,
+					(SELECT COUNT(*) FROM messages WHERE deleted_at IS NOT NULL AND seq > ?1 AND user_id = ?2) AS own_deleted`,
 				afterSeq,
 				readerId,
 			)
 			.toArray()[0];
 		const after = this.messageCount - Number(row?.upto ?? 0);
-		return after - Number(row?.deleted ?? 0) - Number(row?.own ?? 0) + Number(row?.own_deleted ?? 0);
+		const own = Number(row?.own_total ?? 0) - Number(row?.own_upto ?? 0);
+		return after - own - Number(row?.deleted ?? 0) + Number(row?.own_deleted ?? 0);
 	}
 
 	findByClientMsgId(userId: string, clientMsgId: string): MessageT | null {

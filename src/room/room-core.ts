@@ -347,6 +347,14 @@ export class RoomCore {
 		this.deps.appended?.(event);
 	}
 
+	/** An ephemeral event for every joined socket of both kinds (read receipts); never stored. */
+	announce(event: string, data: { room_id?: string } & Record<string, unknown>): void {
+		const payload = { ...data, room_id: this.roomIdOf() };
+		const encoded = encodeEvent(event, payload);
+		for (const peer of this.peers) if (peer.state.joined) this.deps.outbox.push(peer, encoded);
+		this.deps.signal?.(event, payload);
+	}
+
 	private broadcastTyping(userIds: string[], changedBy: string): void {
 		const roomId = this.roomIdOf();
 		const encoded = encodeEvent("typing", { room_id: roomId, user_ids: userIds });

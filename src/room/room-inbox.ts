@@ -28,6 +28,9 @@ export interface RoomSummary {
  * to the gateways that hold the members' sockets.
  */
 export class RoomInbox {
+	/** Rooms with more members send no read receipts (they would drown in them). */
+	static readonly RECEIPT_MAX_MEMBERS = 100;
+
 	constructor(
 		private readonly roomId: string,
 		private readonly core: RoomCore,
@@ -49,7 +52,7 @@ export class RoomInbox {
 	}
 
 	memberRemoved(userId: string): void {
-		if (this.membership.remove(userId)) this.feed.memberRemoved(userId);
+		if (this.membership.remove(userId)) this.feed.memberRemoved(userId, this.membership.meta()?.private === true);
 	}
 
 	summary(userId: string): RoomSummary {
@@ -104,8 +107,18 @@ export class RoomInbox {
 	markRead(caller: Caller, seq: number): ReadResult {
 		const refused = this.refusal(caller);
 		if (refused) return refused;
-		if (this.membership.markRead(caller.userId, Math.min(seq, this.log.lastSeq()))) this.feed.memberChanged(caller.userId);
+		if (this.membership.markRead(caller.userId, Math.min(seq, this.log.lastSeq()))) {
+			this.feed.memberChanged(caller.userId);
+			if (this.membership.list().size <= RoomInbox.RECEIPT_MAX_MEMBERS) {
+				this.core.announce("read_receipt", { user_id: caller.userId, last_read_seq: this.membership.lastRead(caller.userId) });
+			}
+		}
 		return { ok: true, ...this.summary(caller.userId) };
+	}
+
+	/** Every member's read position (`GET /room/{room_id}/reads`), ordered by user id. */
+	reads(): Array<{ user_id: string; last_read_seq: number }> {
+		return [...this.membership.list()].sort().map((userId) => ({ user_id: userId, last_read_seq: this.membership.lastRead(userId) }));
 	}
 
 	private refusal(caller: Caller): Refusal | undefined {

@@ -51,7 +51,8 @@ export class RoomObject extends DurableObject<Env> {
 		this.budget = new SocketBudget(config.maxUnreadBytes, (ws) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0);
 		const log = new MessageLog(ctx.storage.sql);
 		this.log = log;
-		const roomId = ctx.id.name ?? ctx.id.toString();
+		const roomId = ctx.id.name;
+		if (!roomId) throw new Error("RoomObject must be addressed by its room id (idFromName)");
 		this.membership = new Membership(ctx.storage.sql);
 		this.feed = new GatewayFeed({
 			sql: ctx.storage.sql,
@@ -198,7 +199,7 @@ export class RoomObject extends DurableObject<Env> {
 			else next = Math.min(next, exp * 1000);
 		}
 		const retry = this.feed.nextRetryAt();
-		if (retry !== null) next = Math.min(next, Math.max(retry, now + 100));
+		if (retry !== null) next = Math.min(next, Math.max(retry, now + 1_000));
 		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
 	}
 
@@ -214,17 +215,36 @@ export class RoomObject extends DurableObject<Env> {
 		this.inbox.initialize(meta, memberIds);
 	}
 
-	/** RPC from the Worker, after the directory recorded the membership (idempotent). */
-	async memberAdded(meta: RoomMeta, userId: string): Promise<void> {
-		await this.ensureMembers(meta.clientId, meta);
-		this.inbox.memberAdded(userId);
+	/** RPC from the Worker, after the directory recorded the membership. */
+	memberAdded(meta: RoomMeta, userId: string): Promise<void> {
+		return this.syncMember(meta, userId);
 	}
 
-	/** RPC from the Worker, after the directory removed the membership (idempotent). */
-	async memberRemoved(meta: RoomMeta, userId: string): Promise<void> {
-		await this.ensureMembers(meta.clientId, meta);
-		this.inbox.memberRemoved(userId);
-		if (meta.private) this.disconnectUser(userId);
+	/** RPC from the Worker, after the directory removed the membership. */
+	memberRemoved(meta: RoomMeta, userId: string): Promise<void> {
+		return this.syncMember(meta, userId);
+	}
+
+	private memberSyncs: Promise<unknown> = Promise.resolve();
+
+	/**
+	 * Brings the room's copy of one membership in line with the directory, whatever the order in
+	 * which add and remove calls arrive: each reads the directory afresh, one after the other, so
+	 * the last to run applies the latest state. A retry of a failed call repairs a lost one.
+	 */
+	private syncMember(meta: RoomMeta, userId: string): Promise<void> {
+		const run = async () => {
+			await this.ensureMembers(meta.clientId, meta);
+			const isMember = await openDirectory(this.env).isMember(meta.clientId, this.ctx.id.name as string, userId);
+			if (isMember) this.inbox.memberAdded(userId);
+			else {
+				this.inbox.memberRemoved(userId);
+				if (meta.private) this.disconnectUser(userId);
+			}
+		};
+		const next = this.memberSyncs.then(run, run);
+		this.memberSyncs = next.catch(() => undefined);
+		return next;
 	}
 
 	/** RPC from the Worker: the user's place in this room (REST unread counts). */
@@ -269,26 +289,38 @@ export class RoomObject extends DurableObject<Env> {
 	 */
 	private async ensureMembers(clientId: string, known?: RoomMeta): Promise<void> {
 		if (this.membership.isSynced()) return;
+		// Nothing else runs while the list loads; a directory failure is thrown after the block, so it
+		// fails this call only (a throw inside would reset the object and drop its sockets).
+		let failure: unknown;
 		await this.ctx.blockConcurrencyWhile(async () => {
 			if (this.membership.isSynced()) return;
-			const directory = openDirectory(this.env);
-			const roomId = this.ctx.id.name ?? "";
-			let meta = known;
-			if (!meta) {
-				const room = await directory.getRoom(clientId, roomId);
-				if (!room) return;
-				meta = { clientId, private: room.private };
+			try {
+				await this.loadMembers(clientId, known);
+			} catch (error) {
+				failure = error;
 			}
-			const memberIds: string[] = [];
-			let after: string | undefined;
-			for (;;) {
-				const page = await directory.listMembers(meta.clientId, roomId, { after, limit: MEMBER_PAGE });
-				memberIds.push(...page.map((m) => m.userId));
-				if (page.length < MEMBER_PAGE) break;
-				after = page[page.length - 1]?.userId;
-			}
-			this.inbox.initialize(meta, memberIds);
 		});
+		if (failure !== undefined) throw failure;
+	}
+
+	private async loadMembers(clientId: string, known?: RoomMeta): Promise<void> {
+		const directory = openDirectory(this.env);
+		const roomId = this.ctx.id.name as string;
+		let meta = known;
+		if (!meta) {
+			const room = await directory.getRoom(clientId, roomId);
+			if (!room) return;
+			meta = { clientId, private: room.private };
+		}
+		const memberIds: string[] = [];
+		let after: string | undefined;
+		for (;;) {
+			const page = await directory.listMembers(meta.clientId, roomId, { after, limit: MEMBER_PAGE });
+			memberIds.push(...page.map((m) => m.userId));
+			if (page.length < MEMBER_PAGE) break;
+			after = page[page.length - 1]?.userId;
+		}
+		this.inbox.initialize(meta, memberIds);
 	}
 
 	private gatewayOf(gateway: string): GatewayPort {
@@ -325,6 +357,12 @@ export class RoomObject extends DurableObject<Env> {
 	replies(messageId: string, afterSeq: number, limit: number) {
 		if (!this.log.byId(messageId)) return null;
 		return this.log.replies(messageId, afterSeq, limit);
+	}
+
+	/** RPC from the Worker: each member's read position. */
+	async reads(clientId: string) {
+		await this.ensureMembers(clientId);
+		return this.inbox.reads();
 	}
 
 	/** RPC from the Worker: a page of history. */

@@ -28,6 +28,7 @@ export interface RoomRpc {
 	): Promise<Array<{ version: number; text_message: string; metadata?: Record<string, unknown>; at: string }> | null>;
 	replies(messageId: string, afterSeq: number, limit: number): Promise<MessageT[] | null>;
 	markRead(caller: Caller, seq: number): Promise<ReadResult>;
+	reads(clientId: string): Promise<Array<{ user_id: string; last_read_seq: number }>>;
 	summary(caller: Caller): Promise<({ ok: true } & RoomSummary) | { ok: false; code: "not_found" | "forbidden" }>;
 }
 

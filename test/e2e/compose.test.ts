@@ -101,6 +101,7 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"GATEWAY_SHARDS",
 			"MAX_ROOMS_PER_SOCKET",
 			"READY_MAX_ROOMS",
+			"TYPING_TTL_MS",
 		];
 		expect(config.services).toEqual({
 			chat: {

@@ -92,6 +92,64 @@ describe("user socket", () => {
 		expect(seqsOf(alice.peer.take(), R1)).toEqual([1, 2, 3, 4, 5]);
 	});
 
+	it("queues live pushes behind a join's catch-up: messages stored while it reads arrive once, in order", async () => {
+		const world = makeWorld();
+		const r = world.room(R1, ["alice", "bob"]);
+		for (let n = 1; n <= 3; n++) r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, `m${n}`);
+		await world.settle();
+		const alice = world.connect("alice");
+		await world.settle();
+		alice.peer.take();
+		let release = () => {};
+		world.hold.range = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		const joined = alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1, last_seq: 0 }, "j"));
+		await world.settle();
+		// The join subscribed and is reading the backlog; two messages are stored and pushed meanwhile.
+		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "m4");
+		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "m5");
+		await world.settle();
+		release();
+		world.hold.range = undefined;
+		await joined;
+		await world.settle();
+		expect(seqsOf(alice.peer.take(), R1)).toEqual([1, 2, 3, 4, 5]);
+	});
+
+	it("a member removed from a public room loses it from the room list only; one added back keeps it", async () => {
+		const world = makeWorld();
+		const r = world.room(R1, ["alice", "bob"]);
+		const alice = world.connect("alice");
+		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, "j"));
+		await world.settle();
+		alice.peer.take();
+		r.inbox.memberRemoved("alice");
+		await world.settle();
+		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "still here");
+		await world.settle();
+		// Still joined (a public room is open to the client's users), but gone from the list.
+		expect(alice.peer.take().map((e) => e.event)).toEqual(["new_message"]);
+		const fresh = world.connect("alice");
+		await world.settle();
+		expect(fresh.peer.take()[0]?.data.rooms).toEqual([]);
+		// Private: a removal whose push is lost, then an add, leaves the member in place.
+		const p = world.room(R2, ["alice", "bob"], true);
+		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R2 }, "j2"));
+		await world.settle();
+		alice.peer.take();
+		world.faults.push("drop");
+		p.inbox.memberRemoved("alice");
+		await world.settle();
+		p.inbox.memberAdded("alice");
+		await world.retryAll();
+		p.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "welcome back");
+		await world.settle();
+		const events = alice.peer.take();
+		expect(events.filter((e) => e.event === "room_removed")).toEqual([]);
+		expect(seqsOf(events, R2)).toEqual([1]);
+	});
+
 	it("ignores a push that arrives after newer ones (its reply was lost and it was sent again)", async () => {
 		const world = makeWorld();
 		const r = world.room(R1, ["alice", "bob"]);
@@ -152,7 +210,7 @@ describe("user socket", () => {
 		await world.settle();
 		expect(carol.peer.take().slice(1)).toEqual([
 			{ event: "error", id: 7, data: { code: "forbidden", message: "This room is private and you are not a member" } },
-			{ event: "error", id: 8, data: { code: "internal_error", message: "The server could not handle this frame" } },
+			{ event: "error", id: 8, data: { code: "not_found", message: "No such room" } },
 		]);
 		const alice = world.connect("alice");
 		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, 1));

@@ -64,6 +64,8 @@ export function makeWorld(options: { maxMessages?: number } = {}) {
 		}
 		return gateway;
 	};
+	/** While set, a room's `range` reads at once but answers only once it resolves (holds a join's catch-up open). */
+	const hold: { range?: Promise<void> } = {};
 	const portOf = (roomId: string): RoomPort => {
 		const room = () => {
 			const found = rooms.get(roomId);
@@ -73,7 +75,12 @@ export function makeWorld(options: { maxMessages?: number } = {}) {
 		return {
 			subscribe: async (caller, gateway) => room().subscribe(caller, gateway),
 			unsubscribe: async (gateway) => room().unsubscribe(gateway),
-			range: async (caller, after, limit) => room().range(caller, after, limit),
+			range: async (caller, after, limit) => {
+				// Read now, answer later: what is stored meanwhile is not in this answer.
+				const answer = room().range(caller, after, limit);
+				if (hold.range) await hold.range;
+				return answer;
+			},
 			sendAs: async (caller, text, options) => room().sendAs(caller, text, options),
 			change: async (caller, change) => room().change(caller, change),
 			typing: async (caller) => room().typing(caller),
@@ -88,6 +95,7 @@ export function makeWorld(options: { maxMessages?: number } = {}) {
 			outbox: outboxOf(),
 			limits: { ...LIMITS, wsRatePerSecond: 10_000, wsRateBurst: 10_000, maxRoomsPerSocket: 500, readyMaxRooms: 200 },
 			now: () => clock.now,
+			roomExists: async (_clientId, roomId) => rooms.has(roomId),
 		});
 
 	const push = async (gateway: string, message: RoomPush) => {
@@ -184,7 +192,7 @@ export function makeWorld(options: { maxMessages?: number } = {}) {
 		return Number(row.n);
 	};
 
-	return { clock, faults, rooms, gateways, room, connect, settle, retryAll, deliverLate, restartGateway, recount, gatewayOf };
+	return { clock, faults, hold, rooms, gateways, room, connect, settle, retryAll, deliverLate, restartGateway, recount, gatewayOf };
 }
 
 export const frame = (event: string, data: unknown, id?: string | number) =>
