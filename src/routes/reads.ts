@@ -1,11 +1,12 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
 import { roomFor } from "../auth/access";
 import { requirePrincipal, requireUser } from "../auth/credentials";
 import type { Env } from "../env";
 import { ApiError, forbidden, notFound } from "../errors";
 import type { Caller, ReadResult } from "../gateway/push";
 import type { RoomSummary } from "../room/room-inbox";
-import { roomStub } from "../room/stub";
+import { roomRpc, roomStub } from "../room/stub";
 import { ReadBody, ReadResult as ReadResultSchema, UnreadSummary } from "../schemas/room";
 import { type AppEnv, directoryOf, principalOf } from "./context";
 import { body, callers, errors, json, RoomIdParam, security, UserIdParam } from "./openapi";
@@ -32,6 +33,21 @@ const markRead = createRoute({
 		403: errors[403],
 		404: errors[404],
 	},
+});
+
+const ReadPositions = z
+	.object({ reads: z.array(z.object({ user_id: z.uuid(), last_read_seq: z.number().int().min(0) })) })
+	.meta({ id: "ReadPositions" });
+
+const reads = createRoute({
+	method: "get",
+	path: "/room/{room_id}/reads",
+	tags: ["Read state"],
+	summary: "Each member's read position (read receipts), ordered by user id",
+	security: security.any,
+	middleware: [callers.any] as const,
+	request: { params: RoomIdParam },
+	responses: { 200: json(ReadPositions, "Read positions"), 401: errors[401], 403: errors[403], 404: errors[404] },
 });
 
 const unread = createRoute({
@@ -79,6 +95,11 @@ export const readRoutes = new OpenAPIHono<AppEnv>()
 			await roomStub(c.env, room.id).markRead({ clientId: user.clientId, userId: user.userId }, c.req.valid("json").seq),
 		);
 		return c.json({ room_id: room.id, last_read_seq: result.last_read_seq, unread: result.unread }, 200);
+	})
+	.openapi(reads, async (c) => {
+		const principal = requirePrincipal(await principalOf(c));
+		const room = await roomFor(directoryOf(c), principal, c.req.valid("param").room_id);
+		return c.json({ reads: await roomRpc(c.env, room.id).reads(principal.clientId) }, 200);
 	})
 	.openapi(unread, async (c) => {
 		const principal = requirePrincipal(await principalOf(c));

@@ -20,7 +20,14 @@ const ROUTES = [
 	"POST /room/{room_id}/message/send",
 	"GET /room/{room_id}/messages",
 	"GET /room/{room_id}/ws",
+	"PATCH /room/{room_id}/messages/{message_id}",
+	"DELETE /room/{room_id}/messages/{message_id}",
+	"GET /room/{room_id}/messages/{message_id}/versions",
+	"GET /room/{room_id}/messages/{message_id}/replies",
+	"POST /room/{room_id}/messages/{message_id}/reactions",
+	"DELETE /room/{room_id}/messages/{message_id}/reactions/{type}",
 	"POST /room/{room_id}/read",
+	"GET /room/{room_id}/reads",
 	"GET /user/{user_id}/unread",
 	"GET /ws",
 	"GET /health",
@@ -100,20 +107,30 @@ describe("GET /openapi.json", () => {
 			"POST /room/{room_id}/message/send": user,
 			"GET /room/{room_id}/messages": any,
 			"GET /room/{room_id}/ws": user,
+			"PATCH /room/{room_id}/messages/{message_id}": user,
+			"DELETE /room/{room_id}/messages/{message_id}": any,
+			"GET /room/{room_id}/messages/{message_id}/versions": any,
+			"GET /room/{room_id}/messages/{message_id}/replies": any,
+			"POST /room/{room_id}/messages/{message_id}/reactions": user,
+			"DELETE /room/{room_id}/messages/{message_id}/reactions/{type}": user,
 			"POST /room/{room_id}/read": user,
+			"GET /room/{room_id}/reads": any,
 			"GET /user/{user_id}/unread": any,
 			"GET /ws": user,
 			"GET /health": [],
 		});
 	});
 
-	it("declares every path parameter as a required UUID", async () => {
+	it("declares every path parameter as required, and every id as a UUID", async () => {
 		const doc = await openapi();
 		for (const { key, path, op } of operations(doc)) {
 			const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
 			const declared = (op.parameters ?? []).filter((p) => p.in === "path");
 			expect([key, declared.map((p) => p.name).sort()]).toEqual([key, names.sort()]);
-			for (const p of declared) expect([key, p.required, p.schema?.format]).toEqual([key, true, "uuid"]);
+			for (const p of declared) {
+				// A reaction's type is a short string (an emoji), not an id.
+				expect([key, p.required, p.schema?.format]).toEqual([key, true, p.name === "type" ? undefined : "uuid"]);
+			}
 		}
 	});
 
@@ -200,7 +217,7 @@ describe("unknown routes", () => {
 		["GET", "/nope"],
 		["GET", "/room"],
 		["PUT", "/user"],
-		["PATCH", "/room/01900000-0000-7000-8000-000000000000"],
+		["PUT", "/room/01900000-0000-7000-8000-000000000000"],
 		["GET", "/room/01900000-0000-7000-8000-000000000000/message/send"],
 	])("answer %s %s with a JSON 404", async (method, path) => {
 		const res = await call(method, path, { clientKey: "whatever" });
@@ -221,7 +238,7 @@ describe("CORS", () => {
 		const res = await call("OPTIONS", "/room", preflight);
 		expect(res.status).toBe(204);
 		expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
-		expect(res.headers.get("Access-Control-Allow-Methods")).toBe("GET,POST,DELETE,OPTIONS");
+		expect(res.headers.get("Access-Control-Allow-Methods")).toBe("GET,POST,PATCH,DELETE,OPTIONS");
 		expect(res.headers.get("Access-Control-Allow-Headers")).toBe("Authorization,Content-Type,clientKey");
 		expect(res.headers.get("Access-Control-Max-Age")).toBe("600");
 	});
