@@ -85,13 +85,17 @@ describe("parseServerFrame", () => {
 			"not json",
 			JSON.stringify({ event: "new_message", data: { seq: "2" } }),
 			JSON.stringify({ event: "error", id: 7, data: { code: "rate_limited", message: "slow down" } }),
+			JSON.stringify({ event: "message_deleted", data: { room_id: "r", message_id: "m", seq: 2 } }),
+			JSON.stringify({ event: "reaction_added", data: { room_id: "r", message_id: "m" } }),
 			"",
 		].join("\n");
 		expect(parseServerFrame(frame)).toEqual([
-			{ event: "new_message", data: message(1) },
+			{ event: "log", entry: { seq: 1, event: "new_message", data: message(1) } },
 			{ event: "pong" },
 			{ event: "ack", id: "c_1", data: message(1) },
 			{ event: "error", id: 7, data: { code: "rate_limited", message: "slow down" } },
+			// Changes in the room's log carry their seq; one without it is dropped.
+			{ event: "log", entry: { seq: 2, event: "message_deleted", data: { room_id: "r", message_id: "m", seq: 2 } } },
 		]);
 	});
 });

@@ -88,6 +88,50 @@ describe("client.connect(): the user socket", () => {
 		await proxy.close();
 	});
 
+	it("edits, deletes, reactions, replies and typing through the SDK, on both kinds of connection, in seq order", async () => {
+		const room = await backend.rooms.create({ members: [aliceId, bobId] });
+		const chat = connect(createClient({ baseUrl: server.base, token: aliceToken }));
+		await until(() => chat.state === "connected", "connected");
+		const sub = chat.join(room.id, { lastSeq: 0 });
+		const seen: string[] = [];
+		for (const event of ["new_message", "message_updated", "message_deleted", "reaction_added", "reaction_removed"] as const) {
+			sub.on(event, (data) => seen.push(`${event}:${(data as { seq: number }).seq}`));
+		}
+		const typers: string[][] = [];
+		sub.on("typing", (t) => typers.push(t.user_ids));
+		await until(() => sub.joined, "joined");
+		const bobRoom = bob.joinRoom(room.id);
+		await until(() => bobRoom.state === "connected", "bob connected");
+		bobRoom.typing();
+		await until(() => typers.length === 1, "typing");
+		expect(typers[0]).toEqual([bobId]);
+		const first = await bobRoom.send("helo", { metadata: { draft: false } });
+		expect(first.metadata).toEqual({ draft: false });
+		expect((await bobRoom.edit(first.id, "hello")).message).toMatchObject({ text_message: "hello", version: 2 });
+		expect((await sub.react(first.id, "👍")).reactions).toEqual({ "👍": 1 });
+		const reply = await sub.send("hi!", { replyTo: first.id });
+		expect(reply.reply_to).toBe(first.id);
+		expect((await sub.unreact(first.id, "👍")).reactions).toEqual({});
+		await expect(sub.edit(first.id, "not mine")).rejects.toMatchObject({ code: "forbidden" });
+		expect(await bobRoom.delete(first.id)).toEqual({ room_id: room.id, message_id: first.id, seq: 6 });
+		await until(() => seen.length === 6, "six events");
+		expect(seen).toEqual([
+			"new_message:1",
+			"message_updated:2",
+			"reaction_added:3",
+			"new_message:4",
+			"reaction_removed:5",
+			"message_deleted:6",
+		]);
+		// Typing stopped with bob's message (announced once a second has passed since it started).
+		await until(() => typers.at(-1)?.length === 0, "typing stopped");
+		expect((await backend.messages.versions(room.id, first.id)).versions).toEqual([
+			{ version: 2, text_message: "", at: expect.any(String) },
+		]);
+		expect((await backend.messages.replies(room.id, first.id)).messages.map((m) => m.id)).toEqual([reply.id]);
+		bobRoom.close();
+	});
+
 	it("ends a private room's subscription on removal and drops it from the room list", async () => {
 		const room = await backend.rooms.create({ private: true, members: [aliceId, bobId] });
 		const chat = connect(createClient({ baseUrl: server.base, token: aliceToken }));

@@ -17,13 +17,45 @@ export interface RoomState {
 	unread: number;
 }
 
+export type ReactionCounts = Record<string, number>;
+
+/** A change in a room's log other than a new message, as the SDK hands it on. */
+export interface MessageUpdated {
+	message: ChatMessage;
+	seq: number;
+}
+export interface MessageDeleted {
+	room_id: string;
+	message_id: string;
+	seq: number;
+}
+export interface ReactionChanged {
+	room_id: string;
+	message_id: string;
+	user_id: string;
+	type: string;
+	reactions: ReactionCounts;
+	seq: number;
+}
+
+/** Every stored change of a room, numbered by one `seq`. */
+export type LogEvent =
+	| { seq: number; event: "new_message"; data: ChatMessage }
+	| { seq: number; event: "message_updated"; data: MessageUpdated }
+	| { seq: number; event: "message_deleted"; data: MessageDeleted }
+	| { seq: number; event: "reaction_added" | "reaction_removed"; data: ReactionChanged };
+
+const LOGGED = new Set(["new_message", "message_updated", "message_deleted", "reaction_added", "reaction_removed"]);
+
 export type ServerEvent =
 	| { event: "pong" }
+	| { event: "log"; entry: LogEvent }
+	| { event: "typing"; data: { room_id: string; user_ids: string[] } }
+	| { event: "read_receipt"; data: { room_id: string; user_id: string; last_read_seq: number } }
 	| { event: "ready"; data: { user_id: string; rooms: RoomState[]; unread_total: number } }
 	| { event: "inbox_update"; data: { room_id: string; last_seq: number; unread: number; message: ChatMessage | null } }
 	| { event: "read"; data: { room_id: string; last_read_seq: number; unread: number } }
 	| { event: "room_removed"; data: { room_id: string } }
-	| { event: "new_message"; data: ChatMessage }
 	| { event: "ack"; id?: string | number; data: Record<string, unknown> }
 	| { event: "error"; id?: string | number; data: { code: RoomErrorCode; message: string } };
 
@@ -53,7 +85,15 @@ export function parseServerFrame(frame: string): ServerEvent[] {
 		const id = typeof value.id === "string" || typeof value.id === "number" ? value.id : undefined;
 		const data = value.data;
 		if (value.event === "pong") events.push({ event: "pong" });
-		else if (value.event === "ready" && isObject(data) && Array.isArray(data.rooms) && typeof data.unread_total === "number") {
+		else if (typeof value.event === "string" && LOGGED.has(value.event) && isObject(data)) {
+			const seq = value.event === "new_message" ? data.seq : data.seq;
+			if (value.event === "new_message" && !isMessage(data)) continue;
+			if (Number.isInteger(seq)) events.push({ event: "log", entry: { seq, event: value.event, data } as unknown as LogEvent });
+		} else if (value.event === "typing" && isObject(data) && Array.isArray(data.user_ids)) {
+			events.push({ event: "typing", data: data as unknown as { room_id: string; user_ids: string[] } });
+		} else if (value.event === "read_receipt" && isObject(data) && typeof data.user_id === "string") {
+			events.push({ event: "read_receipt", data: data as unknown as { room_id: string; user_id: string; last_read_seq: number } });
+		} else if (value.event === "ready" && isObject(data) && Array.isArray(data.rooms) && typeof data.unread_total === "number") {
 			events.push({ event: "ready", data: data as unknown as Extract<ServerEvent, { event: "ready" }>["data"] });
 		} else if (value.event === "inbox_update" && isObject(data) && typeof data.room_id === "string" && typeof data.unread === "number") {
 			events.push({ event: "inbox_update", data: data as unknown as Extract<ServerEvent, { event: "inbox_update" }>["data"] });
@@ -61,8 +101,7 @@ export function parseServerFrame(frame: string): ServerEvent[] {
 			events.push({ event: "read", data: data as unknown as Extract<ServerEvent, { event: "read" }>["data"] });
 		} else if (value.event === "room_removed" && isObject(data) && typeof data.room_id === "string") {
 			events.push({ event: "room_removed", data: { room_id: data.room_id } });
-		} else if (value.event === "new_message" && isMessage(data)) events.push({ event: "new_message", data });
-		else if (value.event === "ack" && isObject(data)) events.push({ event: "ack", id, data });
+		} else if (value.event === "ack" && isObject(data)) events.push({ event: "ack", id, data });
 		else if (value.event === "error" && isObject(data) && typeof data.code === "string" && typeof data.message === "string") {
 			events.push({ event: "error", id, data: { code: data.code as RoomErrorCode, message: data.message } });
 		}

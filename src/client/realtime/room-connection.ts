@@ -4,14 +4,39 @@ import { readTokenClaims } from "../jwt";
 import type { TokenSource } from "../token-source";
 import type { ChatMessage } from "../types";
 import { type BackoffOptions, backoffDelay } from "./backoff";
-import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, isStoredMessage, PING, PROTOCOL_LABEL, parseServerFrame } from "./frames";
+import {
+	CLOSE_REMOVED,
+	CLOSE_TOKEN_EXPIRED,
+	isStoredMessage,
+	type LogEvent,
+	type MessageDeleted,
+	type MessageUpdated,
+	PING,
+	PROTOCOL_LABEL,
+	parseServerFrame,
+	type ReactionChanged,
+} from "./frames";
 import { Sequencer } from "./sequencer";
 
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
 
-export interface RoomEvents extends Record<string, unknown> {
-	/** Every message of the room from the resume point on, exactly once, in `seq` order. */
+/** A room's events, the same on the room socket and on the user socket. */
+export interface ConversationEvents extends Record<string, unknown> {
+	/** Every message of the room from the resume point on, exactly once, in `seq` order (with the changes below). */
 	new_message: ChatMessage;
+	/** A message was edited: the message as it is now. */
+	message_updated: MessageUpdated;
+	/** A message was deleted: it is a tombstone now (no text, metadata or reactions). */
+	message_deleted: MessageDeleted;
+	reaction_added: ReactionChanged;
+	reaction_removed: ReactionChanged;
+	/** Everyone typing in the room now (never your own sockets' typing). */
+	typing: { room_id: string; user_ids: string[] };
+	/** A member read up to `last_read_seq` (rooms up to 100 members). */
+	read_receipt: { room_id: string; user_id: string; last_read_seq: number };
+}
+
+export interface RoomEvents extends ConversationEvents {
 	state: ConnectionState;
 	/** A socket went away; `willReconnect` says whether the SDK tries again. */
 	disconnected: { code: number; reason: string; willReconnect: boolean };
@@ -44,6 +69,8 @@ export interface RoomDeps {
 
 interface PendingSend {
 	text: string;
+	replyTo?: string;
+	metadata?: Record<string, unknown>;
 	resolve: (message: ChatMessage) => void;
 	reject: (error: unknown) => void;
 }
@@ -67,7 +94,9 @@ function newClientMsgId(): string {
 export class RoomConnection {
 	readonly roomId: string;
 	private readonly events = new Emitter<RoomEvents>();
-	private readonly sequencer: Sequencer;
+	private readonly sequencer: Sequencer<LogEvent>;
+	private readonly requests = new Map<string, { resolve: (data: Record<string, unknown>) => void; reject: (e: unknown) => void }>();
+	private requestCount = 0;
 	private readonly pending = new Map<string, PendingSend>();
 	private readonly WebSocketImpl: WebSocketConstructor;
 	private socket: WebSocket | null = null;
@@ -89,7 +118,7 @@ export class RoomConnection {
 		private readonly options: RoomOptions = {},
 	) {
 		this.roomId = deps.roomId;
-		this.sequencer = new Sequencer(options.lastSeq);
+		this.sequencer = new Sequencer<LogEvent>(options.lastSeq);
 		const impl = deps.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
 		if (!impl)
 			throw new TypeError("No WebSocket implementation: pass the WebSocket option (Node >= 22, browsers, Deno and Workers have one)");
@@ -116,7 +145,7 @@ export class RoomConnection {
 	 * While offline it waits in a queue; after a reconnect it is re-sent with the same
 	 * `client_msg_id`, so it is stored once however often it is sent.
 	 */
-	send(text: string, options: { signal?: AbortSignal } = {}): Promise<ChatMessage> {
+	send(text: string, options: { signal?: AbortSignal; replyTo?: string; metadata?: Record<string, unknown> } = {}): Promise<ChatMessage> {
 		if (this.currentState === "closed") return Promise.reject(new ChatRoomError("room_closed", "This room connection is closed"));
 		const clientMsgId = newClientMsgId();
 		return new Promise<ChatMessage>((resolve, reject) => {
@@ -130,6 +159,8 @@ export class RoomConnection {
 			signal?.addEventListener("abort", onAbort, { once: true });
 			this.pending.set(clientMsgId, {
 				text,
+				replyTo: options.replyTo,
+				metadata: options.metadata,
 				resolve: (message) => {
 					signal?.removeEventListener("abort", onAbort);
 					resolve(message);
@@ -140,6 +171,39 @@ export class RoomConnection {
 				},
 			});
 			if (this.joined) this.transmit(clientMsgId);
+		});
+	}
+
+	/** Edits your message (a new version; the old one stays readable). Resolves with the message as it is now. */
+	edit(messageId: string, text: string, options: { metadata?: Record<string, unknown> } = {}) {
+		return this.request<MessageUpdated>("edit_message", { room_id: this.roomId, message_id: messageId, text_message: text, ...options });
+	}
+
+	/** Deletes your message (a tombstone stays); deleting twice answers the first deletion. */
+	delete(messageId: string) {
+		return this.request<MessageDeleted>("delete_message", { room_id: this.roomId, message_id: messageId });
+	}
+
+	/** Adds your reaction (e.g. an emoji); adding it again changes nothing. */
+	react(messageId: string, type: string) {
+		return this.request<ReactionChanged>("add_reaction", { room_id: this.roomId, message_id: messageId, type });
+	}
+
+	unreact(messageId: string, type: string) {
+		return this.request<ReactionChanged>("remove_reaction", { room_id: this.roomId, message_id: messageId, type });
+	}
+
+	/** Tells the room you are typing; call it again within 6 s (e.g. on input, at most once a second) to stay typing. */
+	typing(): void {
+		if (this.joined) this.write({ event: "typing", data: { room_id: this.roomId } });
+	}
+
+	private request<T>(event: string, data: unknown): Promise<T> {
+		const id = `req:${++this.requestCount}`;
+		return new Promise<T>((resolve, reject) => {
+			if (!this.joined) return reject(new ChatRoomError("internal_error", "Not connected"));
+			this.requests.set(id, { resolve: (value) => resolve(value as T), reject });
+			this.write({ event, data, id });
 		});
 	}
 
@@ -197,10 +261,14 @@ export class RoomConnection {
 	private handleFrame(frame: string): void {
 		for (const event of parseServerFrame(frame)) {
 			switch (event.event) {
-				case "new_message":
-					this.deliver(this.sequencer.accept(event.data));
+				case "log":
+					this.deliver(this.sequencer.accept(event.entry));
 					// A hole in seq: ask the room to replay from what we have (duplicates are dropped).
 					if (this.joined && this.sequencer.hasGap && !this.joinInFlight) this.sendJoin();
+					break;
+				case "typing":
+				case "read_receipt":
+					this.events.emit(event.event, event.data as never);
 					break;
 				case "ack":
 					this.handleAck(event.id, event.data);
@@ -220,6 +288,12 @@ export class RoomConnection {
 			if (typeof data.last_seq === "number") this.onJoined(data.last_seq);
 			return;
 		}
+		const request = typeof id === "string" ? this.requests.get(id) : undefined;
+		if (request) {
+			this.requests.delete(id as string);
+			request.resolve(data);
+			return;
+		}
 		const pending = typeof id === "string" ? this.pending.get(id) : undefined;
 		if (pending && isStoredMessage(data)) {
 			this.pending.delete(id as string);
@@ -228,6 +302,12 @@ export class RoomConnection {
 	}
 
 	private handleError(id: string | number | undefined, code: ChatRoomError["code"], message: string): void {
+		const request = typeof id === "string" ? this.requests.get(id) : undefined;
+		if (request) {
+			this.requests.delete(id as string);
+			request.reject(new ChatRoomError(code, message));
+			return;
+		}
 		const pending = typeof id === "string" ? this.pending.get(id) : undefined;
 		if (code === "rate_limited") {
 			// The frame was dropped, possibly before the server could read its id: send everything
@@ -260,8 +340,8 @@ export class RoomConnection {
 		this.scheduleRefresh();
 	}
 
-	private deliver(messages: ChatMessage[]): void {
-		for (const message of messages) this.events.emit("new_message", message);
+	private deliver(entries: LogEvent[]): void {
+		for (const entry of entries) this.events.emit(entry.event, entry.data as never);
 	}
 
 	private sendJoin(): void {
@@ -285,7 +365,13 @@ export class RoomConnection {
 		this.write({
 			event: "send_message",
 			id: clientMsgId,
-			data: { room_id: this.roomId, text_message: pending.text, client_msg_id: clientMsgId },
+			data: {
+				room_id: this.roomId,
+				text_message: pending.text,
+				client_msg_id: clientMsgId,
+				...(pending.replyTo ? { reply_to: pending.replyTo } : {}),
+				...(pending.metadata ? { metadata: pending.metadata } : {}),
+			},
 		});
 	}
 
@@ -403,6 +489,8 @@ export class RoomConnection {
 		this.socket = null;
 		this.joined = false;
 		this.joinInFlight = false;
+		for (const request of this.requests.values()) request.reject(new ChatRoomError("internal_error", "Connection lost"));
+		this.requests.clear();
 		if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
 		this.alive();
 		if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);

@@ -3,8 +3,19 @@ import { ChatRoomError } from "../errors";
 import type { TokenSource } from "../token-source";
 import type { ChatMessage } from "../types";
 import { type BackoffOptions, backoffDelay } from "./backoff";
-import { CLOSE_TOKEN_EXPIRED, isStoredMessage, PING, PROTOCOL_LABEL, parseServerFrame, type RoomState } from "./frames";
-import type { ConnectionState, WebSocketConstructor } from "./room-connection";
+import {
+	CLOSE_TOKEN_EXPIRED,
+	isStoredMessage,
+	type LogEvent,
+	type MessageDeleted,
+	type MessageUpdated,
+	PING,
+	PROTOCOL_LABEL,
+	parseServerFrame,
+	type ReactionChanged,
+	type RoomState,
+} from "./frames";
+import type { ConnectionState, ConversationEvents, WebSocketConstructor } from "./room-connection";
 import { Sequencer } from "./sequencer";
 
 export type { RoomState } from "./frames";
@@ -21,9 +32,7 @@ export interface UserEvents extends Record<string, unknown> {
 	error: ChatRoomError;
 }
 
-export interface SubscriptionEvents extends Record<string, unknown> {
-	/** Every message of the room from the resume point on, exactly once, in `seq` order. */
-	new_message: ChatMessage;
+export interface SubscriptionEvents extends ConversationEvents {
 	/** The user was removed from this private room; the subscription has ended. */
 	removed: { room_id: string };
 	error: ChatRoomError;
@@ -45,11 +54,17 @@ export interface UserDeps {
 interface Pending {
 	roomId: string;
 	text: string;
+	replyTo?: string;
+	metadata?: Record<string, unknown>;
 	resolve: (message: ChatMessage) => void;
 	reject: (error: unknown) => void;
 }
 
 const OPEN = 1;
+/** Joins sent at once after a (re)connect; the rest follow a second later each (the frame rate limit is 20/s, bursts of 40). */
+const JOINS_PER_SECOND = 15;
+/** Errors after which a request is tried again (the frame was dropped or the room failed; nothing was stored twice). */
+const RETRIED = new Set(["rate_limited", "internal_error"]);
 
 function newClientMsgId(): string {
 	const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -59,7 +74,7 @@ function newClientMsgId(): string {
 /** One joined room on the user socket: its messages, exactly once and in order, across reconnects. */
 export class RoomSubscription {
 	readonly events = new Emitter<SubscriptionEvents>();
-	readonly sequencer: Sequencer;
+	readonly sequencer: Sequencer<LogEvent>;
 	joined = false;
 	ended = false;
 
@@ -68,7 +83,7 @@ export class RoomSubscription {
 		private readonly connection: UserConnection,
 		lastSeq?: number,
 	) {
-		this.sequencer = new Sequencer(lastSeq);
+		this.sequencer = new Sequencer<LogEvent>(lastSeq);
 	}
 
 	on<K extends keyof SubscriptionEvents>(event: K, listener: (value: SubscriptionEvents[K]) => void): () => void {
@@ -80,8 +95,36 @@ export class RoomSubscription {
 		return this.sequencer.last;
 	}
 
-	send(text: string): Promise<ChatMessage> {
-		return this.connection.send(this.roomId, text);
+	send(text: string, options: { replyTo?: string; metadata?: Record<string, unknown> } = {}): Promise<ChatMessage> {
+		return this.connection.send(this.roomId, text, options);
+	}
+
+	/** Edits your message (a new version; the old one stays readable). */
+	edit(messageId: string, text: string, options: { metadata?: Record<string, unknown> } = {}) {
+		return this.connection.request<MessageUpdated>("edit_message", {
+			room_id: this.roomId,
+			message_id: messageId,
+			text_message: text,
+			...options,
+		});
+	}
+
+	/** Deletes your message (a tombstone stays). */
+	delete(messageId: string) {
+		return this.connection.request<MessageDeleted>("delete_message", { room_id: this.roomId, message_id: messageId });
+	}
+
+	react(messageId: string, type: string) {
+		return this.connection.request<ReactionChanged>("add_reaction", { room_id: this.roomId, message_id: messageId, type });
+	}
+
+	unreact(messageId: string, type: string) {
+		return this.connection.request<ReactionChanged>("remove_reaction", { room_id: this.roomId, message_id: messageId, type });
+	}
+
+	/** You are typing: call again within 6 s (at most once a second) to stay in the set. */
+	typing(): void {
+		if (this.joined) this.connection.fire("typing", { room_id: this.roomId });
 	}
 
 	/** Marks everything delivered so far (or up to `seq`) as read. */
@@ -112,6 +155,10 @@ export class UserConnection {
 	private readonly WebSocketImpl: WebSocketConstructor;
 	private socket: WebSocket | null = null;
 	private ready = false;
+	/** The server's total over all the user's rooms, plus what changed since `ready` (rooms past READY_MAX_ROOMS included). */
+	private total = 0;
+	private joinQueue: RoomSubscription[] = [];
+	private joinTimer: ReturnType<typeof setTimeout> | undefined;
 	private attempt = 0;
 	private counter = 0;
 	private currentState: ConnectionState = "connecting";
@@ -138,9 +185,7 @@ export class UserConnection {
 	}
 
 	get unreadTotal(): number {
-		let total = 0;
-		for (const room of this.rooms.values()) total += room.unread;
-		return total;
+		return this.total;
 	}
 
 	/** Joins a room on this connection: missed messages after `lastSeq` first, then live ones. */
@@ -149,7 +194,7 @@ export class UserConnection {
 		if (!subscription) {
 			subscription = new RoomSubscription(roomId, this, options.lastSeq);
 			this.subscriptions.set(roomId, subscription);
-			if (this.ready) this.sendJoin(subscription);
+			if (this.ready) this.queueJoin(subscription);
 		}
 		return subscription;
 	}
@@ -163,11 +208,11 @@ export class UserConnection {
 	}
 
 	/** Sends to any room the user may send in, joined or not; resolves with the stored message. */
-	send(roomId: string, text: string): Promise<ChatMessage> {
+	send(roomId: string, text: string, options: { replyTo?: string; metadata?: Record<string, unknown> } = {}): Promise<ChatMessage> {
 		if (this.currentState === "closed") return Promise.reject(new ChatRoomError("room_closed", "This connection is closed"));
 		const clientMsgId = newClientMsgId();
 		return new Promise((resolve, reject) => {
-			this.pending.set(clientMsgId, { roomId, text, resolve, reject });
+			this.pending.set(clientMsgId, { roomId, text, ...options, resolve, reject });
 			if (this.ready) this.transmit(clientMsgId);
 		});
 	}
@@ -232,21 +277,31 @@ export class UserConnection {
 				case "ready": {
 					this.ready = true;
 					this.attempt = 0;
+					// The server's list replaces ours: rooms left while offline go.
+					this.rooms.clear();
 					for (const room of event.data.rooms) this.rooms.set(room.room_id, { ...room });
+					this.total = event.data.unread_total;
 					this.events.emit("ready", { rooms: event.data.rooms, unread_total: event.data.unread_total });
-					this.events.emit("unread_total", this.unreadTotal);
+					this.events.emit("unread_total", this.total);
 					this.setState("connected");
-					for (const subscription of this.subscriptions.values()) this.sendJoin(subscription);
+					this.joinQueue = [...this.subscriptions.values()];
+					this.drainJoins();
 					for (const clientMsgId of this.pending.keys()) this.transmit(clientMsgId);
 					break;
 				}
-				case "new_message": {
-					const subscription = this.subscriptions.get(event.data.room_id);
+				case "log": {
+					const { entry } = event;
+					const roomId = entry.event === "message_updated" ? entry.data.message.room_id : entry.data.room_id;
+					const subscription = this.subscriptions.get(roomId);
 					if (!subscription) break;
-					for (const message of subscription.sequencer.accept(event.data)) subscription.events.emit("new_message", message);
+					for (const ready of subscription.sequencer.accept(entry)) subscription.events.emit(ready.event, ready.data as never);
 					if (subscription.joined && subscription.sequencer.hasGap) this.sendJoin(subscription);
 					break;
 				}
+				case "typing":
+				case "read_receipt":
+					this.subscriptions.get(event.data.room_id)?.events.emit(event.event, event.data as never);
+					break;
 				case "inbox_update": {
 					const { room_id, last_seq, unread, message } = event.data;
 					this.updateRoom({ room_id, last_seq, unread }, message);
@@ -259,6 +314,7 @@ export class UserConnection {
 					const { room_id } = event.data;
 					const known = this.rooms.get(room_id);
 					this.rooms.delete(room_id);
+					this.total -= known?.unread ?? 0;
 					this.events.emit("room", {
 						room_id,
 						last_seq: known?.last_seq ?? 0,
@@ -293,7 +349,7 @@ export class UserConnection {
 			const subscription = this.subscriptions.get(id.slice(5));
 			if (!subscription || typeof data.last_seq !== "number") return;
 			subscription.joined = true;
-			for (const message of subscription.sequencer.start(data.last_seq)) subscription.events.emit("new_message", message);
+			for (const entry of subscription.sequencer.start(data.last_seq)) subscription.events.emit(entry.event, entry.data as never);
 			return;
 		}
 		const request = this.requests.get(id);
@@ -312,6 +368,12 @@ export class UserConnection {
 	private handleError(id: string | number | undefined, error: ChatRoomError): void {
 		if (typeof id === "string" && id.startsWith("join:")) {
 			const subscription = this.subscriptions.get(id.slice(5));
+			if (subscription && RETRIED.has(error.code)) {
+				setTimeout(() => {
+					if (this.subscriptions.get(subscription.roomId) === subscription) this.queueJoin(subscription);
+				}, 1_000);
+				return;
+			}
 			if (subscription) {
 				this.subscriptions.delete(subscription.roomId);
 				subscription.ended = true;
@@ -326,7 +388,7 @@ export class UserConnection {
 			return;
 		}
 		const pending = typeof id === "string" ? this.pending.get(id) : undefined;
-		if (pending && error.code !== "rate_limited") {
+		if (pending && !RETRIED.has(error.code)) {
 			this.pending.delete(id as string);
 			pending.reject(error);
 			return;
@@ -339,20 +401,46 @@ export class UserConnection {
 	}
 
 	private updateRoom(change: Partial<RoomState> & { room_id: string }, message?: ChatMessage | null): void {
-		const previous = this.rooms.get(change.room_id) ?? { room_id: change.room_id, last_seq: 0, last_read_seq: 0, unread: 0 };
-		const next = { ...previous, ...change };
+		const previous = this.rooms.get(change.room_id);
+		const next = { ...(previous ?? { room_id: change.room_id, last_seq: 0, last_read_seq: 0, unread: 0 }), ...change };
 		this.rooms.set(change.room_id, next);
+		this.total += next.unread - (previous?.unread ?? 0);
 		this.events.emit("room", message === undefined ? next : { ...next, message });
-		this.events.emit("unread_total", this.unreadTotal);
+		this.events.emit("unread_total", this.total);
 	}
 
-	private request(event: string, data: unknown): Promise<Record<string, unknown>> {
+	/** A request answered by an `ack` (or `error`) with its id. */
+	request<T = Record<string, unknown>>(event: string, data: unknown): Promise<T> {
 		const id = `req:${++this.counter}`;
-		return new Promise((resolve, reject) => {
+		return new Promise<T>((resolve, reject) => {
 			if (!this.ready) return reject(new ChatRoomError("internal_error", "Not connected"));
-			this.requests.set(id, { resolve, reject });
+			this.requests.set(id, { resolve: (value) => resolve(value as T), reject });
 			this.write({ event, data, id });
 		});
+	}
+
+	/** A frame nobody waits for (typing). */
+	fire(event: string, data: unknown): void {
+		this.write({ event, data });
+	}
+
+	private queueJoin(subscription: RoomSubscription): void {
+		this.joinQueue.push(subscription);
+		this.drainJoins();
+	}
+
+	/** Joins go out JOINS_PER_SECOND at a time, so a user in hundreds of rooms stays under the frame rate limit. */
+	private drainJoins(): void {
+		if (this.joinTimer !== undefined || !this.ready) return;
+		for (const subscription of this.joinQueue.splice(0, JOINS_PER_SECOND)) {
+			if (this.subscriptions.get(subscription.roomId) === subscription) this.sendJoin(subscription);
+		}
+		if (this.joinQueue.length > 0) {
+			this.joinTimer = setTimeout(() => {
+				this.joinTimer = undefined;
+				this.drainJoins();
+			}, 1_000);
+		}
 	}
 
 	private sendJoin(subscription: RoomSubscription): void {
@@ -371,7 +459,13 @@ export class UserConnection {
 		this.write({
 			event: "send_message",
 			id: clientMsgId,
-			data: { room_id: pending.roomId, text_message: pending.text, client_msg_id: clientMsgId },
+			data: {
+				room_id: pending.roomId,
+				text_message: pending.text,
+				client_msg_id: clientMsgId,
+				...(pending.replyTo ? { reply_to: pending.replyTo } : {}),
+				...(pending.metadata ? { metadata: pending.metadata } : {}),
+			},
 		});
 	}
 
@@ -425,6 +519,9 @@ export class UserConnection {
 		const socket = this.socket;
 		this.socket = null;
 		this.ready = false;
+		if (this.joinTimer !== undefined) clearTimeout(this.joinTimer);
+		this.joinTimer = undefined;
+		this.joinQueue = [];
 		for (const subscription of this.subscriptions.values()) subscription.joined = false;
 		for (const request of this.requests.values()) request.reject(new ChatRoomError("internal_error", "Connection lost"));
 		this.requests.clear();
