@@ -4,15 +4,25 @@ import {
 	CLOSE_NOT_READING,
 	CLOSE_REMOVED,
 	CLOSE_TOKEN_EXPIRED,
+	DeleteMessageData,
+	EditMessageData,
 	ErrorEvent,
 	JoinRoomData,
 	LeaveRoomData,
+	MessageDeletedEvent,
+	MessageUpdatedEvent,
 	NewMessageEvent,
 	PING,
 	PONG,
 	PROTOCOL_LABEL,
+	ReactionAddedEvent,
+	ReactionData,
+	ReactionRemovedEvent,
+	ReadReceiptEvent,
 	RequestId,
 	SendMessageData,
+	TypingData,
+	TypingEvent,
 } from "./frames";
 import { GatewayErrorEvent, InboxUpdateEvent, MarkReadAck, MarkReadData, ReadEvent, ReadyEvent, RoomRemovedEvent } from "./gateway-frames";
 
@@ -40,6 +50,54 @@ function schema(s: z.ZodType): JsonSchema {
 
 const clientFrame = (event: string, data: z.ZodType) => schema(z.object({ event: z.literal(event), data, id: RequestId.optional() }));
 
+type Message = ReturnType<typeof messageOf>;
+const messageOf = (name: string, summary: string, payload: unknown) => ({ name, summary, contentType: "application/json", payload });
+
+/** The conversation frames and events both sockets share (the room's log and typing). */
+const conversation = (): Record<string, Message> => ({
+	edit_message: messageOf(
+		"edit_message",
+		"Edit your message (a new version; the previous ones stay readable); `ack` `{message, seq}`",
+		clientFrame("edit_message", EditMessageData),
+	),
+	delete_message: messageOf(
+		"delete_message",
+		"Delete your message (a tombstone stays: no text, metadata or reactions); deleting twice answers the first; `ack` `{room_id, message_id, seq}`",
+		clientFrame("delete_message", DeleteMessageData),
+	),
+	add_reaction: messageOf(
+		"add_reaction",
+		"React (one per user and type, at most 32 characters); adding again changes nothing (its ack has no `seq`)",
+		clientFrame("add_reaction", ReactionData),
+	),
+	remove_reaction: messageOf("remove_reaction", "Take your reaction back", clientFrame("remove_reaction", ReactionData)),
+	typing: messageOf(
+		"typing",
+		"You are typing in this joined room: send again within TYPING_TTL_MS (6 s) to stay in the set",
+		clientFrame("typing", TypingData),
+	),
+	message_updated: messageOf(
+		"message_updated",
+		"A message was edited: the message as it is now, and the event's seq",
+		schema(MessageUpdatedEvent),
+	),
+	message_deleted: messageOf("message_deleted", "A message was deleted", schema(MessageDeletedEvent)),
+	reaction_added: messageOf("reaction_added", "A reaction was added; carries the new counts", schema(ReactionAddedEvent)),
+	reaction_removed: messageOf("reaction_removed", "A reaction was removed; carries the new counts", schema(ReactionRemovedEvent)),
+	typing_set: messageOf(
+		"typing",
+		"Everyone typing in the room now (the whole set), to the room's other joined sockets; again when someone stops. Never stored",
+		schema(TypingEvent),
+	),
+	read_receipt: messageOf(
+		"read_receipt",
+		"A member read up to `last_read_seq` (rooms of up to 100 members). Never stored as an event",
+		schema(ReadReceiptEvent),
+	),
+});
+const CONVERSATION_SENT = ["edit_message", "delete_message", "add_reaction", "remove_reaction", "typing"];
+const CONVERSATION_RECEIVED = ["message_updated", "message_deleted", "reaction_added", "reaction_removed", "typing_set", "read_receipt"];
+
 /**
  * The WebSocket protocol as an AsyncAPI 3.0 document, generated from the same zod
  * schemas that validate the frames, so the two cannot drift apart.
@@ -55,7 +113,7 @@ export function asyncApiDocument(serverUrl: string) {
 				"Two sockets, one protocol. The user socket `GET /ws`: one connection for all of a user's rooms (`join_room` each room to follow, `send_message` to any, `mark_read`; the room list with unread counts arrives as `ready`, then `inbox_update`, `read` and `room_removed`). The room socket `GET /room/{room_id}/ws`: one socket per room, for very large live rooms. Both with `Upgrade: websocket`.",
 				`Credentials at the handshake: \`Sec-WebSocket-Protocol: ${PROTOCOL_LABEL}, <jwt>\`, or \`?token=<jwt>\`, or the REST headers.`,
 				'Frames are JSON text `{"event", "data", "id"?}`. A server frame may hold several events separated by `\\n`: split on `\\n`.',
-				"After `join_room` with `last_seq` the socket gets every message of that room with a greater `seq` once, in order: missed ones first, then live ones (on the user socket, per room). `unread` counts the messages after the user's `last_read_seq` that others sent, recounted from the room's log.",
+				"The room is a log of events numbered 1, 2, 3, ... with no gaps across kinds: `new_message`, `message_updated`, `message_deleted`, `reaction_added`, `reaction_removed` (a message's `seq` is the seq of the event that created it). After `join_room` with `last_seq` the socket gets every event of that room with a greater `seq` once, in order: missed ones first, then live ones (on the user socket, per room). `typing` and `read_receipt` carry no seq and are never replayed. `unread` counts the messages after the user's `last_read_seq` that others sent, recounted from the room's log.",
 				`Heartbeat: send exactly \`${PING}\`; the server answers \`${PONG}\` without waking the room.`,
 				`Close codes: ${CLOSE_TOKEN_EXPIRED} token expired (fetch a new JWT, reconnect), ${CLOSE_REMOVED} removed from a private room, ${CLOSE_NOT_READING} too far behind (it stopped reading; reconnect with last_seq), 1011 the room lost this socket's state (reconnect). The server echoes the client's Close.`,
 			].join("\n\n"),
@@ -80,6 +138,7 @@ export function asyncApiDocument(serverUrl: string) {
 					new_message: message("new_message", "A message stored in the room (the same object as in REST)", schema(NewMessageEvent)),
 					ack: message("ack", "Answers a request: `id` echoes it", schema(AckEvent)),
 					error: message("error", "A request could not be handled; the socket stays open", schema(ErrorEvent)),
+					...conversation(),
 				},
 			},
 			user: {
@@ -123,6 +182,7 @@ export function asyncApiDocument(serverUrl: string) {
 						"x-mark-read-ack": schema(MarkReadAck),
 					}),
 					error: message("error", "A request could not be handled; the socket stays open", schema(GatewayErrorEvent)),
+					...conversation(),
 				},
 			},
 		},
@@ -131,17 +191,19 @@ export function asyncApiDocument(serverUrl: string) {
 			joinRoom: { action: "send", channel: { $ref: "#/channels/room" }, messages: [{ $ref: "#/channels/room/messages/join_room" }] },
 			sendMessage: { action: "send", channel: { $ref: "#/channels/room" }, messages: [{ $ref: "#/channels/room/messages/send_message" }] },
 			leaveRoom: { action: "send", channel: { $ref: "#/channels/room" }, messages: [{ $ref: "#/channels/room/messages/leave_room" }] },
+			...Object.fromEntries(
+				CONVERSATION_SENT.map((name) => [
+					`room_${name}`,
+					{ action: "send", channel: { $ref: "#/channels/room" }, messages: [{ $ref: `#/channels/room/messages/${name}` }] },
+				]),
+			),
 			receive: {
 				action: "receive",
 				channel: { $ref: "#/channels/room" },
-				messages: [
-					{ $ref: "#/channels/room/messages/new_message" },
-					{ $ref: "#/channels/room/messages/ack" },
-					{ $ref: "#/channels/room/messages/error" },
-				],
+				messages: ["new_message", "ack", "error", ...CONVERSATION_RECEIVED].map((name) => ({ $ref: `#/channels/room/messages/${name}` })),
 			},
 			...Object.fromEntries(
-				["join_room", "send_message", "leave_room", "mark_read"].map((name) => [
+				["join_room", "send_message", "leave_room", "mark_read", ...CONVERSATION_SENT].map((name) => [
 					`user_${name}`,
 					{ action: "send", channel: { $ref: "#/channels/user" }, messages: [{ $ref: `#/channels/user/messages/${name}` }] },
 				]),
@@ -149,9 +211,11 @@ export function asyncApiDocument(serverUrl: string) {
 			user_receive: {
 				action: "receive",
 				channel: { $ref: "#/channels/user" },
-				messages: ["ready", "new_message", "inbox_update", "read", "room_removed", "ack", "error"].map((name) => ({
-					$ref: `#/channels/user/messages/${name}`,
-				})),
+				messages: ["ready", "new_message", "inbox_update", "read", "room_removed", "ack", "error", ...CONVERSATION_RECEIVED].map(
+					(name) => ({
+						$ref: `#/channels/user/messages/${name}`,
+					}),
+				),
 			},
 		},
 		// Filled while the payloads above were built (properties evaluate in order).

@@ -108,6 +108,12 @@ export const TypingEventData = z
 	.object({ room_id: Id, user_ids: z.array(Id).meta({ description: "Everyone typing now: the whole set" }) })
 	.meta({ id: "TypingEventData" });
 export const TypingEvent = z.object({ event: z.literal("typing"), data: TypingEventData }).meta({ id: "TypingEvent" });
+export const ReadReceiptEvent = z
+	.object({
+		event: z.literal("read_receipt"),
+		data: z.object({ room_id: Id, user_id: Id, last_read_seq: z.number().int().min(0) }).meta({ id: "ReadReceiptData" }),
+	})
+	.meta({ id: "ReadReceiptEvent" });
 /** What an ack of a change carries: the change's event data (a no-op reaction has no `seq`). */
 const ChangeAck = z.union([MessageUpdatedData, MessageDeletedData, ReactionEventData.partial({ seq: true })]);
 export const AckEvent = z
@@ -121,6 +127,7 @@ export const ServerEvent = z.discriminatedUnion("event", [
 	ReactionAddedEvent,
 	ReactionRemovedEvent,
 	TypingEvent,
+	ReadReceiptEvent,
 	AckEvent,
 	ErrorEvent,
 ]);

@@ -17,12 +17,30 @@ function resolve(ref: string): unknown {
 const payload = (name: string): any => (doc.channels.room.messages as Record<string, { payload: unknown }>)[name]?.payload;
 
 describe("the AsyncAPI document", () => {
-	it("describes the room socket with its six events and the user socket with its eleven", () => {
+	it("describes the room socket and the user socket, each with the conversation's frames and events", () => {
 		expect(doc.asyncapi).toBe("3.0.0");
 		expect(doc.servers).toEqual({ default: { host: "chat.example.com", protocol: "wss" } });
 		expect(asyncApiDocument("http://127.0.0.1:8787").servers).toEqual({ default: { host: "127.0.0.1:8787", protocol: "ws" } });
 		expect(doc.channels.room.address).toBe("/room/{room_id}/ws");
-		expect(Object.keys(doc.channels.room.messages)).toEqual(["join_room", "send_message", "leave_room", "new_message", "ack", "error"]);
+		expect(Object.keys(doc.channels.room.messages)).toEqual([
+			"join_room",
+			"send_message",
+			"leave_room",
+			"new_message",
+			"ack",
+			"error",
+			"edit_message",
+			"delete_message",
+			"add_reaction",
+			"remove_reaction",
+			"typing",
+			"message_updated",
+			"message_deleted",
+			"reaction_added",
+			"reaction_removed",
+			"typing_set",
+			"read_receipt",
+		]);
 		expect(doc.channels.user.address).toBe("/ws");
 		expect(Object.keys(doc.channels.user.messages)).toEqual([
 			"join_room",
@@ -36,6 +54,17 @@ describe("the AsyncAPI document", () => {
 			"room_removed",
 			"ack",
 			"error",
+			"edit_message",
+			"delete_message",
+			"add_reaction",
+			"remove_reaction",
+			"typing",
+			"message_updated",
+			"message_deleted",
+			"reaction_added",
+			"reaction_removed",
+			"typing_set",
+			"read_receipt",
 		]);
 		const ready = resolve((doc.channels.user.messages.ready.payload as { $ref: string }).$ref) as {
 			properties: { data: { $ref: string } };
@@ -51,7 +80,7 @@ describe("the AsyncAPI document", () => {
 		const onRoom = Object.values(doc.operations)
 			.filter((o) => o.channel.$ref === "#/channels/room")
 			.flatMap((o) => o.messages.map((m) => m.$ref.split("/").at(-1)));
-		expect(onRoom.sort()).toEqual(["ack", "error", "join_room", "leave_room", "new_message", "send_message"]);
+		expect(onRoom.sort()).toEqual(Object.keys(doc.channels.room.messages).sort());
 		const onUser = Object.values(doc.operations)
 			.filter((o) => o.channel.$ref === "#/channels/user")
 			.flatMap((o) => o.messages.map((m) => m.$ref.split("/").at(-1)));
