@@ -195,7 +195,7 @@ describe("demo page", () => {
 		const roomsAudit = await audit();
 		await openRoomById(page, roomId);
 		await send(page, "contrast check");
-		await expect.poll(() => shown(page)).toHaveLength(1);
+		await expect.poll(() => shown(page), { timeout: 10_000 }).toHaveLength(1);
 		const chatAudit = await audit();
 		for (const result of [signInAudit, roomsAudit, chatAudit]) {
 			expect(result.unlabelled).toEqual([]);
@@ -261,6 +261,50 @@ describe("room list with live unread badges (user socket)", () => {
 		await expect.poll(() => badge(tab2).isVisible()).toBe(false);
 		expect(problemsOf(tab1)).toEqual([]);
 		expect(problemsOf(tab2)).toEqual([]);
+	});
+});
+
+describe("conversation features in the demo", () => {
+	it("two users: a reaction, an edit, a reply, typing, a read tick and a delete, each seen live by the other", async () => {
+		const { aliceToken, bobToken, roomId } = await tenantWithRoom();
+		const alice = await open(await newContext());
+		const bob = await open(await newContext());
+		for (const page of [alice, bob]) page.on("dialog", (d) => void d.accept(d.type() === "prompt" ? "Hello, fixed" : undefined));
+		await signInWithToken(alice, aliceToken);
+		await signInWithToken(bob, bobToken);
+		await openRoomById(alice, roomId);
+		await openRoomById(bob, roomId);
+		const item = (page: Page, text: string) => page.locator("#messages li", { hasText: text });
+
+		// Typing shows on the other page, then the message arrives.
+		await alice.getByLabel("Message", { exact: true }).pressSequentially("Helo");
+		await expect.poll(() => bob.locator("#typing").textContent()).toBe("alice is typing…");
+		await alice.getByRole("button", { name: "Send", exact: true }).click();
+		await expect.poll(() => shown(bob)).toEqual([[1, "alice", "Helo"]]);
+		await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 10_000 }).toBe("");
+
+		// Bob reacts; alice sees the count.
+		await item(bob, "Helo").getByRole("button", { name: "Add 👍 reaction" }).click();
+		await expect.poll(() => item(alice, "Helo").getByRole("button", { name: "Add 👍 reaction" }).textContent()).toBe("👍 1");
+
+		// Alice edits; bob sees the new text marked as edited.
+		await item(alice, "Helo").getByRole("button", { name: "Edit this message" }).click();
+		await expect.poll(() => item(bob, "Hello, fixed").locator(".edited").textContent()).toBe("(edited)");
+
+		// Bob replies; the reply quotes the message.
+		await item(bob, "Hello, fixed").getByRole("button", { name: "Reply to this message" }).click();
+		await send(bob, "Got it");
+		await expect.poll(() => item(alice, "Got it").locator(".quote").textContent()).toBe("↪ Hello, fixed");
+
+		// Bob has the room open, so he read it: alice's message shows the read tick.
+		await expect.poll(() => item(alice, "Hello, fixed").locator(".tick").textContent()).toBe("✓ Read");
+
+		// Alice deletes her message: a tombstone on both pages.
+		await item(alice, "Hello, fixed").getByRole("button", { name: "Delete this message" }).click();
+		await expect.poll(() => bob.locator('#messages li[data-seq="1"] .text').textContent()).toBe("Message deleted");
+		await expect.poll(() => alice.locator('#messages li[data-seq="1"] .text').textContent()).toBe("Message deleted");
+		expect(problemsOf(alice)).toEqual([]);
+		expect(problemsOf(bob)).toEqual([]);
 	});
 });
 

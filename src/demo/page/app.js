@@ -97,29 +97,155 @@ async function learnName(userId) {
 	}
 }
 
+/** Messages of the open room by id, as they are now (edits, deletes and reactions applied). */
+const shownMessages = new Map();
+/** Reactions this user gave in the open room: `${messageId} ${type}`. */
+const myReactions = new Set();
+/** Each member's read position in the open room (read receipts). */
+const readPositions = new Map();
+let replyingTo = null;
+const REACTION = "👍";
+
 function renderMessage(message) {
 	const list = $("messages");
-	if (list.querySelector(`[data-seq="${message.seq}"]`)) return;
-	const item = document.createElement("li");
+	shownMessages.set(message.id, message);
+	const existing = list.querySelector(`[data-id="${message.id}"]`);
+	const item = existing ?? document.createElement("li");
+	item.replaceChildren();
 	item.dataset.seq = String(message.seq);
+	item.dataset.id = message.id;
 	item.dataset.userId = message.user_id;
-	if (message.user_id === session?.userId) item.classList.add("mine");
+	const mine = message.user_id === session?.userId;
+	item.classList.toggle("mine", mine);
+	item.classList.toggle("deleted", message.deleted_at !== undefined);
 	const who = document.createElement("span");
 	who.className = "who";
 	who.textContent = nameOf(message.user_id);
-	const text = document.createElement("span");
-	text.className = "text";
-	text.textContent = message.text_message;
 	const when = document.createElement("time");
 	when.dateTime = message.created_at;
 	when.textContent = time(message.created_at);
-	item.append(who, text, when);
-	// Messages arrive in seq order; pending echoes of our own sends stay at the bottom.
-	const firstPending = list.querySelector(".pending");
-	list.insertBefore(item, firstPending);
-	if (list.scrollHeight - list.scrollTop - list.clientHeight < 120 || message.user_id === session?.userId)
-		item.scrollIntoView({ block: "end" });
+	item.append(who, when);
+	if (message.reply_to) {
+		const parent = shownMessages.get(message.reply_to);
+		const quote = document.createElement("span");
+		quote.className = "quote";
+		quote.textContent = `↪ ${parent ? (parent.deleted_at ? "a deleted message" : parent.text_message.slice(0, 60)) : "an earlier message"}`;
+		item.append(quote);
+	}
+	const text = document.createElement("span");
+	text.className = "text";
+	text.textContent = message.deleted_at ? "Message deleted" : message.text_message;
+	item.append(text);
+	if (message.edited_at && !message.deleted_at) {
+		const edited = document.createElement("span");
+		edited.className = "edited";
+		edited.textContent = "(edited)";
+		item.append(edited);
+	}
+	if (!message.deleted_at) {
+		const actions = document.createElement("span");
+		actions.className = "actions";
+		const count = message.reactions?.[REACTION] ?? 0;
+		const mineReacted = myReactions.has(`${message.id} ${REACTION}`);
+		actions.append(
+			button(count > 0 ? `${REACTION} ${count}` : REACTION, `${mineReacted ? "Remove" : "Add"} ${REACTION} reaction`, () =>
+				toggleReaction(message.id),
+			),
+		);
+		actions.append(button("Reply", "Reply to this message", () => startReply(message)));
+		if (mine) {
+			actions.append(button("Edit", "Edit this message", () => void editMessage(message)));
+			actions.append(button("Delete", "Delete this message", () => void deleteMessage(message)));
+			const tick = document.createElement("span");
+			tick.className = "tick";
+			item.append(tick);
+		}
+		item.append(actions);
+	}
+	if (!existing) {
+		// Messages arrive in seq order; pending echoes of our own sends stay at the bottom.
+		const firstPending = list.querySelector(".pending");
+		list.insertBefore(item, firstPending);
+		if (list.scrollHeight - list.scrollTop - list.clientHeight < 120 || mine) item.scrollIntoView({ block: "end" });
+	}
+	renderTicks();
 	void learnName(message.user_id);
+}
+
+function button(label, ariaLabel, onClick) {
+	const b = document.createElement("button");
+	b.type = "button";
+	b.className = "secondary small";
+	b.textContent = label;
+	b.setAttribute("aria-label", ariaLabel);
+	b.addEventListener("click", onClick);
+	return b;
+}
+
+/** "Read" on my messages that someone else has read up to. */
+function renderTicks() {
+	for (const tick of document.querySelectorAll("#messages li.mine .tick")) {
+		const seq = Number(tick.closest("li")?.dataset.seq);
+		let readers = 0;
+		for (const [userId, lastRead] of readPositions) if (userId !== session?.userId && lastRead >= seq) readers++;
+		tick.textContent = readers > 0 ? "✓ Read" : "✓ Sent";
+	}
+}
+
+async function toggleReaction(messageId) {
+	if (!room) return;
+	const key = `${messageId} ${REACTION}`;
+	try {
+		if (myReactions.has(key)) {
+			myReactions.delete(key);
+			await room.unreact(messageId, REACTION);
+		} else {
+			myReactions.add(key);
+			await room.react(messageId, REACTION);
+		}
+	} catch (error) {
+		notify(`Could not react: ${describe(error)}`);
+	}
+}
+
+function startReply(message) {
+	replyingTo = message;
+	$("replying-to").hidden = false;
+	$("replying-to-text").textContent = message.text_message.slice(0, 80);
+	$("message-input").focus();
+}
+
+function cancelReply() {
+	replyingTo = null;
+	$("replying-to").hidden = true;
+}
+
+async function editMessage(message) {
+	const text = prompt("Edit your message", message.text_message);
+	if (text === null || text.trim() === "" || !room) return;
+	try {
+		await room.edit(message.id, text.trim());
+	} catch (error) {
+		notify(`Could not edit: ${describe(error)}`);
+	}
+}
+
+async function deleteMessage(message) {
+	if (!room || !confirm("Delete this message for everyone?")) return;
+	try {
+		await room.delete(message.id);
+	} catch (error) {
+		notify(`Could not delete: ${describe(error)}`);
+	}
+}
+
+let typers = [];
+function renderTyping(userIds) {
+	typers = userIds;
+	const others = userIds.filter((id) => id !== session?.userId);
+	// Names come from REST; show the short id until then, and the name once it is known.
+	for (const id of others) if (!names.has(id)) void learnName(id).then(() => renderTyping(typers));
+	$("typing").textContent = others.length === 0 ? "" : `${others.map(nameOf).join(", ")} ${others.length === 1 ? "is" : "are"} typing…`;
 }
 
 // --- Session ---------------------------------------------------------------------------
@@ -344,6 +470,30 @@ async function openRoom(roomId) {
 		renderMessage(message);
 		markReadSoon();
 	});
+	room.on("message_updated", ({ message }) => renderMessage(message));
+	room.on("message_deleted", ({ message_id }) => {
+		const known = shownMessages.get(message_id);
+		if (known)
+			renderMessage({ ...known, text_message: "", metadata: undefined, reactions: undefined, deleted_at: new Date().toISOString() });
+	});
+	const onReaction = ({ message_id, reactions }) => {
+		const known = shownMessages.get(message_id);
+		if (known) renderMessage({ ...known, reactions });
+	};
+	room.on("reaction_added", onReaction);
+	room.on("reaction_removed", onReaction);
+	room.on("typing", ({ user_ids }) => renderTyping(user_ids));
+	room.on("read_receipt", ({ user_id, last_read_seq }) => {
+		readPositions.set(user_id, last_read_seq);
+		renderTicks();
+	});
+	client.messages
+		.reads(roomId)
+		.then(({ reads }) => {
+			for (const r of reads) readPositions.set(r.user_id, Math.max(readPositions.get(r.user_id) ?? 0, r.last_read_seq));
+			renderTicks();
+		})
+		.catch(() => {});
 	room.on("removed", () => {
 		notify("You were removed from this room.");
 		void showRooms();
@@ -366,6 +516,11 @@ function markReadSoon() {
 
 function leaveRoom() {
 	clearTimeout(readTimer);
+	shownMessages.clear();
+	myReactions.clear();
+	readPositions.clear();
+	cancelReply();
+	renderTyping([]);
 	room?.leave();
 	room = null;
 }
@@ -388,7 +543,9 @@ async function sendMessage(event) {
 	$("messages").append(pending);
 	try {
 		// Resolves with the stored message once acknowledged; `new_message` renders it, in seq order.
-		await room.send(text);
+		const replyTo = replyingTo?.id;
+		cancelReply();
+		await room.send(text, replyTo ? { replyTo } : {});
 	} catch (error) {
 		notify(`Not sent: ${describe(error)}`);
 		input.value ||= text;
@@ -415,6 +572,14 @@ $("token-form").addEventListener("submit", (event) => void useToken(event));
 $("create-room-form").addEventListener("submit", (event) => void createRoom(event));
 $("join-room-form").addEventListener("submit", (event) => void joinRoomById(event));
 $("send-form").addEventListener("submit", (event) => void sendMessage(event));
+let lastTypingAt = 0;
+$("message-input").addEventListener("input", () => {
+	// "Typing" at most once a second; the server drops it after 6 s without a refresh.
+	if (!room || Date.now() - lastTypingAt < 1_000) return;
+	lastTypingAt = Date.now();
+	room.typing();
+});
+$("cancel-reply").addEventListener("click", cancelReply);
 $("sign-out").addEventListener("click", signOut);
 document.addEventListener("visibilitychange", () => {
 	if (!document.hidden) markReadSoon();

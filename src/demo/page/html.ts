@@ -63,6 +63,11 @@ export function demoHtml({ devMode, version }: { devMode: boolean; version: stri
 	#messages .who { font-weight: 600; font-size: 0.85rem; }
 	#messages time { color: var(--muted); font-size: 0.8rem; grid-row: 1; grid-column: 2; }
 	#messages .text { grid-column: 1 / span 2; white-space: pre-wrap; overflow-wrap: anywhere; }
+	#messages .quote, #messages .edited, #messages .tick { grid-column: 1 / span 2; color: var(--muted); font-size: 0.8rem; }
+	#messages li.deleted .text { font-style: italic; color: var(--muted); }
+	#messages .actions { grid-column: 1 / span 2; display: flex; flex-wrap: wrap; gap: 0.25rem; }
+	button.small { min-height: 2rem; padding: 0.15rem 0.5rem; font-size: 0.85rem; }
+	#typing { min-height: 1.4em; margin: 0; }
 	#send-form .row { flex-wrap: nowrap; margin-top: 0; }
 	#notice:empty { display: none; }
 	#notice { background: #fee2e2; color: #7f1d1d; border: 1px solid #b91c1c; border-radius: 0.375rem; padding: 0.5rem; }
@@ -99,7 +104,7 @@ export function demoHtml({ devMode, version }: { devMode: boolean; version: stri
 	</form>
 	<form id="join-room-form" class="card">
 		<label for="room-id">Room id</label>
-		<input id="room-id" name="room-id" required autocomplete="off" spellcheck="false" pattern="[0-9a-fA-F-]{36}" aria-describedby="room-id-hint">
+		<input id="room-id" name="room-id" required autocomplete="off" spellcheck="false" pattern="[0-9a-fA-F\\-]{36}" aria-describedby="room-id-hint">
 		<p class="hint" id="room-id-hint">A room id someone shared with you (the same client).</p>
 		<div class="row"><button type="submit">Open room</button></div>
 	</form>
@@ -111,6 +116,8 @@ export function demoHtml({ devMode, version }: { devMode: boolean; version: stri
 	<h2 id="room-title">Room</h2>
 	<p class="hint">Room id <code id="room-id-label"></code> · <a id="room-link" href="#">link to this room</a></p>
 	<ol id="messages" aria-live="polite" aria-relevant="additions" aria-label="Messages" tabindex="0"></ol>
+	<p id="typing" class="hint" aria-live="polite"></p>
+	<p id="replying-to" class="hint" hidden>Replying to “<span id="replying-to-text"></span>” <button type="button" id="cancel-reply" class="secondary small">Cancel reply</button></p>
 	<form id="send-form">
 		<label for="message-input">Message</label>
 		<div class="row">
