@@ -11,8 +11,10 @@ import type { AppEnv } from "./routes/context";
 import { mountDocs } from "./routes/docs";
 import { messageRoutes } from "./routes/messages";
 import { realtimeRoutes } from "./routes/realtime";
+import { roomEventRoutes } from "./routes/room-events";
 import { roomRoutes } from "./routes/rooms";
 import { userRoutes } from "./routes/users";
+import { kickWebhooks, registerWebhookPayloads, webhookRoutes } from "./routes/webhooks";
 
 /** Renders any error as `{"error": {"code", "message"}}`; unknown errors are logged, never shown. */
 function renderError(err: Error): Response {
@@ -57,6 +59,7 @@ export function createApp() {
 			maxAge: 600,
 		})(c, next);
 	});
+	app.use(kickWebhooks);
 	app.use(
 		bodyLimit({
 			maxSize: 64 * 1024,
@@ -72,6 +75,9 @@ export function createApp() {
 	app.route("/", roomRoutes);
 	app.route("/", messageRoutes);
 	app.route("/", realtimeRoutes);
+	app.route("/", webhookRoutes);
+	app.route("/", roomEventRoutes);
+	registerWebhookPayloads(app.openAPIRegistry);
 	mountDocs(app);
 	app.route("/", demoRoutes);
 

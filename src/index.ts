@@ -3,6 +3,7 @@ import type { Env } from "./env";
 
 export { RoomObject } from "./room/room-object";
 export { DirectoryObject } from "./storage/directory-object";
+export { WebhookDispatcher } from "./webhooks/dispatcher";
 
 const app = createApp();
 

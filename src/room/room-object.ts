@@ -6,6 +6,8 @@ import { encodeError } from "../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
 import { openDirectory } from "../storage";
+// webhooks: message.new from the room's log (src/webhooks/room-feed.ts)
+import { openRoomWebhookFeed, type RoomWebhookFeed } from "../webhooks/room-feed";
 import type { HistoryRange } from "./message-log";
 import { MessageLog } from "./message-log";
 import { Outbox, workerdScheduler } from "./outbox";
@@ -34,6 +36,8 @@ export class RoomObject extends DurableObject<Env> {
 	 */
 	private readonly unread = new WeakMap<WebSocket, { chars: number; since: number }>();
 	private readonly maxUnread: number;
+	/** webhooks: hands stored messages to the client's dispatcher, from a durable cursor. */
+	private readonly webhookFeed: RoomWebhookFeed;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -47,6 +51,7 @@ export class RoomObject extends DurableObject<Env> {
 			newId: uuidv7,
 		});
 		// Heartbeats are answered by the runtime without waking the object.
+		this.webhookFeed = openRoomWebhookFeed(ctx.storage.sql, env, this.core, (at) => this.scheduleExpiry(at)); // webhooks
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
 		for (const ws of ctx.getWebSockets()) this.peerOf(ws);
 	}
@@ -113,6 +118,7 @@ export class RoomObject extends DurableObject<Env> {
 			return json(426, "validation_failed", "Expected a WebSocket upgrade");
 		const identity = ConnState.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
 		if (!identity.success) return json(400, "validation_failed", "Missing identity");
+		this.webhookFeed.bind(identity.data.clientId); // webhooks
 		const config = loadConfig(this.env);
 		if (this.ctx.getWebSockets().length >= config.maxSocketsPerRoom) {
 			return json(429, "too_many_connections", "This room has as many sockets as it may hold");
@@ -151,6 +157,7 @@ export class RoomObject extends DurableObject<Env> {
 			const outcome = this.core.handleFrame(peer, message);
 			if (outcome.failed !== undefined) console.error(JSON.stringify({ msg: "room frame failed", error: String(outcome.failed) }));
 			if (outcome.close) this.close(ws, outcome.close.code, outcome.close.reason);
+			this.webhookFeed.poke(); // webhooks
 		} catch (error) {
 			console.error(JSON.stringify({ msg: "room frame failed", error: String(error) }));
 			peer.write(encodeError("internal_error", "The server could not handle this frame"));
@@ -169,6 +176,7 @@ export class RoomObject extends DurableObject<Env> {
 
 	/** Closes sockets whose JWT expired (code 4001), then waits for the next expiry. */
 	override async alarm(): Promise<void> {
+		await this.webhookFeed.run(); // webhooks: forward stored messages (never throws)
 		const now = Date.now();
 		let next = Number.POSITIVE_INFINITY;
 		for (const ws of this.ctx.getWebSockets()) {
@@ -178,12 +186,16 @@ export class RoomObject extends DurableObject<Env> {
 			if (exp * 1000 <= now) this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
 			else next = Math.min(next, exp * 1000);
 		}
+		next = Math.min(next, this.webhookFeed.wantsAlarmAt() ?? Number.POSITIVE_INFINITY); // webhooks
 		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
 	}
 
 	/** RPC from the Worker: a REST send. */
-	send(input: SendInput): SendResult {
-		return this.core.sendFromRest(input);
+	send(input: SendInput & { clientId?: string }): SendResult {
+		if (input.clientId !== undefined) this.webhookFeed.bind(input.clientId); // webhooks
+		const result = this.core.sendFromRest(input);
+		this.webhookFeed.poke(); // webhooks
+		return result;
 	}
 
 	/** RPC from the Worker: a page of history. */

@@ -56,6 +56,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 		}
 		const result = await roomStub(c.env, room.id).send({
 			roomId: room.id,
+			clientId: user.clientId,
 			userId: user.userId,
 			text: text_message,
 			clientMsgId: client_msg_id,
