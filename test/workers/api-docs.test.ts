@@ -20,6 +20,15 @@ const ROUTES = [
 	"POST /room/{room_id}/message/send",
 	"GET /room/{room_id}/messages",
 	"GET /room/{room_id}/ws",
+	"GET /room/{room_id}/events",
+	"POST /webhooks",
+	"GET /webhooks",
+	"GET /webhooks/{webhook_id}",
+	"PATCH /webhooks/{webhook_id}",
+	"DELETE /webhooks/{webhook_id}",
+	"POST /webhooks/{webhook_id}/rotate-secret",
+	"GET /webhooks/{webhook_id}/deliveries",
+	"POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
 	"GET /health",
 ];
 
@@ -97,6 +106,15 @@ describe("GET /openapi.json", () => {
 			"POST /room/{room_id}/message/send": user,
 			"GET /room/{room_id}/messages": any,
 			"GET /room/{room_id}/ws": user,
+			"GET /room/{room_id}/events": backend,
+			"POST /webhooks": backend,
+			"GET /webhooks": backend,
+			"GET /webhooks/{webhook_id}": backend,
+			"PATCH /webhooks/{webhook_id}": backend,
+			"DELETE /webhooks/{webhook_id}": backend,
+			"POST /webhooks/{webhook_id}/rotate-secret": backend,
+			"GET /webhooks/{webhook_id}/deliveries": backend,
+			"POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": backend,
 			"GET /health": [],
 		});
 	});
