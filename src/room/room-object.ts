@@ -174,9 +174,8 @@ export class RoomObject extends DurableObject<Env> {
 		this.drop(ws);
 	}
 
-	/** Closes sockets whose JWT expired (code 4001), then waits for the next expiry. */
+	/** Closes sockets whose JWT expired (code 4001) and runs the webhook feed, then waits for whichever is next. */
 	override async alarm(): Promise<void> {
-		await this.webhookFeed.run(); // webhooks: forward stored messages (never throws)
 		const now = Date.now();
 		let next = Number.POSITIVE_INFINITY;
 		for (const ws of this.ctx.getWebSockets()) {
@@ -186,6 +185,7 @@ export class RoomObject extends DurableObject<Env> {
 			if (exp * 1000 <= now) this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
 			else next = Math.min(next, exp * 1000);
 		}
+		await this.webhookFeed.run(); // webhooks: forward stored messages (never throws)
 		next = Math.min(next, this.webhookFeed.wantsAlarmAt() ?? Number.POSITIVE_INFINITY); // webhooks
 		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
 	}

@@ -209,9 +209,15 @@ export class WebhookDispatcher extends DurableObject<Env> {
 		const clientId = this.store.getMeta("client_id");
 		if (clientId === null) return;
 		const started = Date.now();
-		await this.pullDirectory(clientId);
-		this.store.prune(started - KEEP_FINISHED_MS);
-		await this.deliverDue(started);
+		// workerd gives up on an alarm that keeps throwing, so a failure here is logged and the
+		// next alarm is set whatever happened: a directory outage delays events, never strands them.
+		try {
+			await this.pullDirectory(clientId);
+			this.store.prune(started - KEEP_FINISHED_MS);
+			await this.deliverDue(started);
+		} catch (error) {
+			console.error(JSON.stringify({ msg: "webhook dispatcher run failed", client_id: clientId, error: String(error) }));
+		}
 		// Computed and set with no await in between: an event accepted meanwhile is already in the store.
 		const due = this.store.nextDueAt();
 		const sweep = this.store.endpoints().length > 0 ? Date.now() + this.config.sweepMs : null;

@@ -1,10 +1,11 @@
-// Webhooks over real TCP on bare workerd: a node:http receiver on 127.0.0.1 that fails the first
+// Webhooks over real TCP on both runtimes (wrangler dev with D1, bare workerd with the directory
+// object): a node:http receiver on 127.0.0.1 that fails the first
 // attempts, then acknowledges. Every event arrives, once acknowledged never again, in seq order
 // per room, signed as Standard Webhooks 1.0 says (checked with node:crypto), and only to the
 // client it belongs to.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { type RunningServer, startSelfhost } from "./harness";
+import { type RunningServer, startSelfhost, startWranglerDev } from "./harness";
 import { type Attempt, eventually, type Receiver, startReceiver, verifySignature } from "./webhook-receiver";
 import { openRoomSocket } from "./ws-client";
 
@@ -15,13 +16,16 @@ const MESSAGES_PER_ROOM = 25;
 // biome-ignore lint/suspicious/noExplicitAny: the test reads the JSON bodies it received and asserts on them exactly
 const bodyOf = (a: Attempt): any => JSON.parse(a.body);
 
-describe("webhooks on bare workerd", () => {
+describe.each([
+	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
+	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
+])("webhooks on $runtime", ({ start }) => {
 	let server: RunningServer;
 	let api: Api;
 	const receivers: Receiver[] = [];
 
 	beforeAll(async () => {
-		server = await startSelfhost({
+		server = await start({
 			vars: { WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_RETRY_SCHEDULE: "0.1,0.2,0.3,0.5,1,1,1,1,1,1,1,1", WEBHOOK_SWEEP_SECONDS: "1" },
 		});
 		api = new Api(server.base);
