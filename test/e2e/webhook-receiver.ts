@@ -13,7 +13,7 @@ export interface Attempt {
 	receivedAt: number;
 }
 
-/** What to answer to the n-th attempt (0-based) overall; default 200. */
+/** What to answer to the n-th attempt (0-based) overall; default 200. Status 0 drops the connection unanswered. */
 export type Policy = (n: number, attempt: Omit<Attempt, "status" | "receivedAt">) => { status: number; headers?: Record<string, string> };
 
 export interface Receiver {
@@ -53,7 +53,8 @@ export async function startReceiver(policy: Policy = () => ({ status: 200 })): P
 			};
 			const answer = current(attempts.length, seen);
 			attempts.push({ ...seen, status: answer.status, receivedAt: Date.now() });
-			res.writeHead(answer.status, answer.headers).end("ok");
+			if (answer.status === 0) req.socket.destroy();
+			else res.writeHead(answer.status, answer.headers).end("ok");
 		});
 	});
 	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
