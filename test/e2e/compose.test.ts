@@ -98,6 +98,11 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"MAX_SOCKETS_PER_ROOM",
 			"MAX_SOCKETS_PER_USER",
 			"MAX_UNREAD_BYTES",
+			"WEBHOOK_ENCRYPTION_KEY",
+			"WEBHOOK_ALLOW_INSECURE",
+			"WEBHOOK_RETRY_SCHEDULE",
+			"WEBHOOK_TIMEOUT_MS",
+			"WEBHOOK_SWEEP_SECONDS",
 		];
 		expect(config.services).toEqual({
 			chat: {

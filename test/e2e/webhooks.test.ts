@@ -3,9 +3,13 @@
 // attempts, then acknowledges. Every event arrives, once acknowledged never again, in seq order
 // per room, signed as Standard Webhooks 1.0 says (checked with node:crypto), and only to the
 // client it belongs to.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { type RunningServer, startSelfhost, startWranglerDev } from "./harness";
+import { freePort, ROOT, type RunningServer, startSelfhost, startWranglerDev, stopChild } from "./harness";
 import { type Attempt, eventually, type Receiver, startReceiver, verifySignature } from "./webhook-receiver";
 import { openRoomSocket } from "./ws-client";
 
@@ -329,5 +333,59 @@ describe.each([
 			(n) => n === 2,
 		);
 		expect(bodyOf(gone.acknowledged()[1] as Attempt).data.id).toBe(heidi.json.id);
+	});
+
+	it("the README's 15-line receiver verifies a real delivery and refuses a forged one", async () => {
+		const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+		const section = readme.slice(readme.indexOf("## Webhooks"));
+		const code = /```js\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+		expect(code.trim().split("\n")).toHaveLength(15);
+		const file = join(mkdtempSync(join(tmpdir(), "roomkit-receiver-")), "receiver.mjs");
+		writeFileSync(file, code);
+		const port = await freePort();
+		const tenant = await api.tenant(server.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, { url: `http://127.0.0.1:${port}/`, events: ["user.created"] });
+		const child: ChildProcess = spawn(process.execPath, [file], {
+			env: { PATH: process.env.PATH ?? "", WEBHOOK_SECRET: hook.json.secret, PORT: String(port) },
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		let output = "";
+		child.stdout?.on("data", (d) => (output += d));
+		child.stderr?.on("data", (d) => (output += d));
+		try {
+			let listening = false;
+			while (!listening) {
+				listening = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "{}" }).then(
+					(r) => r.status === 401,
+					() => false,
+				);
+				if (!listening) await new Promise((r) => setTimeout(r, 50));
+			}
+			const user = await api.call("POST", "/user", key, { name: "readme" });
+			await eventually(
+				"the receiver to print the event",
+				() => output,
+				(o) => o.includes(user.json.id),
+			);
+			expect(output).toContain("user.created");
+			// A forged signature with a fresh timestamp is refused.
+			const forged = await fetch(`http://127.0.0.1:${port}/`, {
+				method: "POST",
+				headers: {
+					"webhook-id": "evt_forged",
+					"webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+					"webhook-signature": `v1,${Buffer.alloc(32).toString("base64")}`,
+				},
+				body: '{"type":"user.created"}',
+			});
+			expect(forged.status).toBe(401);
+			const deliveries = await api.call("GET", `/webhooks/${hook.json.id}/deliveries`, key);
+			expect(deliveries.json.deliveries.map((d: { status: string; last_status_code: number }) => [d.status, d.last_status_code])).toEqual([
+				["delivered", 204],
+			]);
+		} finally {
+			await stopChild(child);
+		}
 	});
 });
