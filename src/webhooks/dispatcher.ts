@@ -143,7 +143,11 @@ export class WebhookDispatcher extends DurableObject<Env> {
 		this.bind(clientId);
 		if (!this.store.endpoint(id)) return false;
 		this.store.deleteEndpoint(id);
-		if (this.store.endpoints().length === 0) await openDirectory(this.env).setWebhookEvents(clientId, false);
+		if (this.store.endpoints().length === 0) {
+			await openDirectory(this.env).setWebhookEvents(clientId, false);
+			// One more run takes (and, with no endpoint left, drops) what the outbox still holds.
+			await this.arm(Date.now());
+		}
 		return true;
 	}
 

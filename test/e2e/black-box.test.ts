@@ -229,7 +229,11 @@ describe("npm run selfhost (scripts/selfhost.mjs)", () => {
 				(await api.call("POST", "/admin/clients", { Authorization: `Bearer ${settings.ADMIN_TOKEN}` }, { name: "script" })).status,
 			).toBe(201);
 			expect((await api.call("POST", "/admin/clients", { Authorization: "Bearer generate" }, { name: "script" })).status).toBe(401);
-			expect(readdirSync(dataDir).sort()).toEqual([expect.stringMatching(/^roomkit-directory-/), expect.stringMatching(/^roomkit-rooms-/)]);
+			expect(readdirSync(dataDir).sort()).toEqual([
+				expect.stringMatching(/^roomkit-directory-/),
+				expect.stringMatching(/^roomkit-rooms-/),
+				expect.stringMatching(/^roomkit-webhooks-/),
+			]);
 		} finally {
 			await stopChild(child, "SIGTERM", 15_000);
 		}
