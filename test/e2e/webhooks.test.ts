@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
 import { freePort, ROOT, type RunningServer, startSelfhost, startWranglerDev, stopChild } from "./harness";
@@ -136,6 +137,9 @@ describe.each([
 		] as const) {
 			for (const x of r.attempts) {
 				expect(verifySignature(secret, x.id, x.timestamp, x.body, x.signatures)).toBe(true);
+				// And by the official Standard Webhooks library.
+				const headers = { "webhook-id": x.id, "webhook-timestamp": String(x.timestamp), "webhook-signature": x.signatures.join(" ") };
+				expect(new Webhook(secret).verify(x.body, headers)).toEqual(JSON.parse(x.body));
 				expect(Math.abs(x.timestamp - Date.now() / 1000)).toBeLessThan(300);
 				expect(x.signatures).toHaveLength(1);
 			}
