@@ -66,6 +66,7 @@ const SCHEMA = [
 	)`,
 	`CREATE INDEX IF NOT EXISTS deliveries_lanes ON deliveries (endpoint_id, order_key, seq) WHERE status = 'pending'`,
 	`CREATE INDEX IF NOT EXISTS deliveries_by_endpoint ON deliveries (endpoint_id, seq)`,
+	`CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (created_at) WHERE status != 'pending'`,
 ];
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));

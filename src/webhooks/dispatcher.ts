@@ -18,6 +18,8 @@ const RUN_BUDGET_MS = 60_000;
 export const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
 /** Finished deliveries are listed for this long, then forgotten. */
 const KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000;
+/** How often a dispatcher forgets old finished deliveries. */
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
 /** Directory outbox rows taken per read. */
 const OUTBOX_PAGE = 100;
 
@@ -81,6 +83,7 @@ export class WebhookDispatcher extends DurableObject<Env> {
 	private readonly store: DeliveryStore;
 	private readonly config: WebhookConfig;
 	private box: Promise<SecretBox> | null = null;
+	private prunedAt = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -217,7 +220,10 @@ export class WebhookDispatcher extends DurableObject<Env> {
 		// next alarm is set whatever happened: a directory outage delays events, never strands them.
 		try {
 			await this.pullDirectory(clientId);
-			this.store.prune(started - KEEP_FINISHED_MS);
+			if (started - this.prunedAt > PRUNE_EVERY_MS) {
+				this.store.prune(started - KEEP_FINISHED_MS);
+				this.prunedAt = started;
+			}
 			await this.deliverDue(started);
 		} catch (error) {
 			console.error(JSON.stringify({ msg: "webhook dispatcher run failed", client_id: clientId, error: String(error) }));
@@ -249,12 +255,12 @@ export class WebhookDispatcher extends DurableObject<Env> {
 
 	/** Works through the lanes, CONCURRENCY at a time; a lane stops at its first failure (order). */
 	private async deliverDue(started: number): Promise<void> {
-		const endpoints = new Map(this.store.endpoints().map((e) => [e.id, e]));
 		const lanes = this.store.heads().filter((d) => (d.nextAttemptAt ?? 0) <= Date.now());
 		const runLane = async (head: DeliveryRow) => {
 			let current: DeliveryRow | null = head;
 			while (current && Date.now() - started < RUN_BUDGET_MS) {
-				const endpoint = endpoints.get(current.endpointId);
+				// Read for every attempt: a PATCH or DELETE made while this run waits on the network applies at once.
+				const endpoint = this.store.endpoint(current.endpointId);
 				if (!endpoint || endpoint.disabledReason !== null) return;
 				const ok = await this.attempt(endpoint, current);
 				if (!ok) return;

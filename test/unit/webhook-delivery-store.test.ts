@@ -91,4 +91,20 @@ describe("the dispatcher's delivery store", () => {
 		expect(store.heads()).toEqual([]);
 		expect(store.nextDueAt()).toBeNull();
 	});
+
+	it("forgets finished deliveries older than the cut, never pending ones", () => {
+		const store = new DeliveryStore(sqlOf(new DatabaseSync(":memory:")));
+		store.insertEndpoint(endpoint("a"));
+		const endpoints = store.endpoints();
+		store.enqueue(event("old-done", "k1"), endpoints, newId, T0);
+		store.enqueue(event("old-failed", "k2"), endpoints, newId, T0);
+		store.enqueue(event("old-pending", "k3"), endpoints, newId, T0);
+		store.enqueue(event("new-done", "k4"), endpoints, newId, T0 + 100);
+		const id = (eventId: string) => store.deliveries("a", 10).find((d) => d.eventId === eventId)?.id ?? "";
+		store.recordSuccess(id("old-done"), 200, T0);
+		store.recordFailure(id("old-failed"), 500, "HTTP 500", null);
+		store.recordSuccess(id("new-done"), 200, T0 + 100);
+		store.prune(T0 + 50);
+		expect(store.deliveries("a", 10).map((d) => d.eventId)).toEqual(["new-done", "old-pending"]);
+	});
 });
