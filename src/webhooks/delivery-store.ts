@@ -101,11 +101,18 @@ const toDelivery = (r: Record<string, unknown>): DeliveryRow => ({
 	deliveredAt: num(r.delivered_at),
 });
 
-/** Whether an endpoint takes an event: enabled, subscribed to its type, and created before it happened. */
+/**
+ * Events are stamped by the object that stored them (a room, the Worker) and endpoints by their
+ * dispatcher, possibly on another machine: an event up to this much older than the endpoint is
+ * still its, so clock differences never cost an endpoint an event that came after it.
+ */
+export const CLOCK_GRACE_MS = 60_000;
+
+/** Whether an endpoint takes an event: enabled, subscribed to its type, and not older than the endpoint (with grace). */
 export const wants = (endpoint: EndpointRow, event: WebhookEvent): boolean =>
 	endpoint.disabledReason === null &&
 	(endpoint.events === null || endpoint.events.includes(event.type)) &&
-	event.occurredAt >= endpoint.createdAt;
+	event.occurredAt >= endpoint.createdAt - CLOCK_GRACE_MS;
 
 /**
  * A client's endpoints and deliveries in its dispatcher's SQLite. Deliveries of one endpoint

@@ -29,18 +29,19 @@ let ids = 0;
 const newId = () => `d${++ids}`;
 
 describe("the dispatcher's delivery store", () => {
-	it("queues an event once per endpoint that wants it, by type and creation time", () => {
+	it("queues an event once per endpoint that wants it, by type and creation time (with a minute of clock grace)", () => {
 		const store = new DeliveryStore(sqlOf(new DatabaseSync(":memory:")));
 		const all = endpoint("a");
 		const rooms = endpoint("b", { events: ["room.created"] });
-		const later = endpoint("c", { createdAt: T0 + 10 });
+		// Created 61 s after e1 and e2 happened (past the clock grace) and 59 s after e3 (within it).
+		const later = endpoint("c", { createdAt: T0 + 61_001 });
 		const off = endpoint("d", { disabledReason: "paused" });
 		for (const e of [all, rooms, later, off]) store.insertEndpoint(e);
 		const endpoints = store.endpoints();
 		expect(store.enqueue(event("e1", "messages:r1"), endpoints, newId, T0)).toBe(1);
 		expect(store.enqueue(event("e1", "messages:r1"), endpoints, newId, T0)).toBe(0);
 		expect(store.enqueue(event("e2", "room:r1", "room.created"), endpoints, newId, T0)).toBe(2);
-		expect(store.enqueue(event("e3", "messages:r1", "message.new", T0 + 10), endpoints, newId, T0)).toBe(2);
+		expect(store.enqueue(event("e3", "messages:r1", "message.new", T0 + 2_002), endpoints, newId, T0)).toBe(2);
 		expect(store.deliveries("a", 10).map((d) => d.eventId)).toEqual(["e3", "e2", "e1"]);
 		expect(store.deliveries("b", 10).map((d) => d.eventId)).toEqual(["e2"]);
 		expect(store.deliveries("c", 10).map((d) => d.eventId)).toEqual(["e3"]);
