@@ -393,3 +393,60 @@ describe.each([
 		}
 	});
 });
+
+describe("webhooks across a SIGKILL of bare workerd", () => {
+	let server: RunningServer | undefined;
+	let receiver: Receiver | undefined;
+	afterAll(async () => {
+		await receiver?.close();
+		await server?.stop();
+	});
+
+	it("delivers what was stored before the kill and never logs a secret", async () => {
+		const vars = { WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_RETRY_SCHEDULE: "0.2,0.2,0.5,1,1,1,1,1,1,1", WEBHOOK_SWEEP_SECONDS: "1" };
+		let up = false;
+		receiver = await startReceiver(() => ({ status: up ? 200 : 503 }));
+		const first = await startSelfhost({ vars });
+		server = first;
+		const api = new Api(first.base);
+		const tenant = await api.tenant(first.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, { url: receiver.url });
+		const rotated = await api.call("POST", `/webhooks/${hook.json.id}/rotate-secret`, key);
+		const [alice] = tenant.users as [{ id: string; token: string }];
+		const room = await api.call("POST", "/room", key, { name: "k", members: [alice.id] });
+		const asAlice = { Authorization: `Bearer ${alice.token}` };
+		for (let i = 1; i <= 20; i++) {
+			expect((await api.call("POST", `/room/${room.json.id}/message/send`, asAlice, { text_message: `k${i}` })).status).toBe(201);
+		}
+		// The receiver is failing; kill the server while deliveries are owed, then start it on the same data.
+		await eventually(
+			"a failed attempt",
+			() => receiver?.attempts.length ?? 0,
+			(n) => n > 0,
+		);
+		await first.stop("SIGKILL");
+		const logsBefore = first.logs();
+		server = await startSelfhost({ stateDir: first.stateDir, adminToken: first.adminToken, jwtSecret: first.jwtSecret, vars });
+		up = true;
+		const expected = 1 + 1 + 20; // room.created, member.added, 20 messages
+		await eventually(
+			"every event after the restart",
+			() => new Set(receiver?.acknowledged().map((a) => a.id)).size,
+			(n) => n === expected,
+		);
+		const acked = receiver.acknowledged();
+		const messages = acked.map((a) => JSON.parse(a.body)).filter((p) => p.type === "message.new");
+		expect([...new Set(messages.map((p) => p.data.seq))]).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+		for (const a of receiver.attempts) {
+			expect(verifySignature(rotated.json.secret, a.id, a.timestamp, a.body, a.signatures.slice(0, 1))).toBe(true);
+			expect(verifySignature(hook.json.secret, a.id, a.timestamp, a.body, a.signatures.slice(1))).toBe(true);
+		}
+		// Neither secret appears in anything the server printed, before or after the kill.
+		for (const secret of [hook.json.secret, rotated.json.secret]) {
+			const body = secret.slice("whsec_".length);
+			expect(logsBefore).not.toContain(body);
+			expect(server.logs()).not.toContain(body);
+		}
+	});
+});
