@@ -96,16 +96,18 @@ export class WebhookDispatcher extends DurableObject<Env> {
 	async createEndpoint(clientId: string, url: string, events: EventTypeT[] | null) {
 		this.bind(clientId);
 		if (this.store.endpoints().length >= this.config.maxEndpoints) return { error: "too_many" as const };
-		// Directory events are written only for clients with this row: write it before the endpoint exists.
-		await openDirectory(this.env).setWebhookEvents(clientId, true);
 		const now = Date.now();
 		const id = uuidv7(now);
 		const secret = generateSecret();
+		// Sealed first: once the directory writes events for this client, nothing here may fail.
+		const sealed = await (await this.secretBox()).seal(secret, id);
+		// Directory events are written only for clients with this row: write it before the endpoint exists.
+		await openDirectory(this.env).setWebhookEvents(clientId, true);
 		const row: EndpointRow = {
 			id,
 			url,
 			events,
-			secret: await (await this.secretBox()).seal(secret, id),
+			secret: sealed,
 			previousSecret: null,
 			previousUntil: null,
 			disabledReason: null,
