@@ -16,7 +16,7 @@ const config :Workerd.Config = (
     # Webhook requests with WEBHOOK_ALLOW_INSECURE=1 (local development, tests) go through this
     # service, which may reach private and loopback addresses; otherwise they use the default
     # "internet" service, which reaches public addresses only.
-    (name = "webhook-private-network", network = (allow = ["public", "private"])),
+    (name = "webhook-private-network", network = (allow = ["public", "private"], tlsOptions = (trustBrowserCas = true))),
   ],
   # Overridden by `--socket-addr http=<host>:$PORT`.
   sockets = [(name = "http", address = "*:8787", http = (), service = "roomkit")],
