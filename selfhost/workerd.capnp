@@ -31,6 +31,7 @@ const roomkit :Workerd.Worker = (
     # new file from migrations/ here; `npm run build` fails until it is listed.
     (name = "0000_init.sql", text = embed "../dist/0000_init.sql"),
     (name = "0001_webhooks.sql", text = embed "../dist/0001_webhooks.sql"),
+    (name = "0002_message_flags.sql", text = embed "../dist/0002_message_flags.sql"),
   ],
   durableObjectNamespaces = [
     # The unique keys name the objects' storage directories and derive their ids.

@@ -9,6 +9,7 @@ import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import type { AppEnv } from "./routes/context";
 import { mountDocs } from "./routes/docs";
+import { flagRoutes } from "./routes/flags";
 import { messageRoutes } from "./routes/messages";
 import { realtimeRoutes } from "./routes/realtime";
 import { roomEventRoutes } from "./routes/room-events";
@@ -77,6 +78,7 @@ export function createApp() {
 	app.route("/", realtimeRoutes);
 	app.route("/", webhookRoutes);
 	app.route("/", roomEventRoutes);
+	app.route("/", flagRoutes);
 	registerWebhookPayloads(app.openAPIRegistry);
 	mountDocs(app);
 	app.route("/", demoRoutes);

@@ -2,6 +2,8 @@ import { DurableObject } from "cloudflare:workers";
 import { loadConfig } from "../config";
 import type { Env } from "../env";
 import { uuidv7 } from "../ids";
+// moderation: reports look a message up by id (src/moderation/message-lookup.ts)
+import { seqOfMessage } from "../moderation/message-lookup";
 import { encodeError } from "../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
@@ -201,6 +203,12 @@ export class RoomObject extends DurableObject<Env> {
 	/** RPC from the Worker: a page of history. */
 	history(range: HistoryRange): MessageT[] {
 		return this.core.history(range);
+	}
+
+	/** RPC from the Worker (moderation): one stored message by id, or null. */
+	message(id: string): MessageT | null {
+		const seq = seqOfMessage(this.ctx.storage.sql, id);
+		return seq === null ? null : (this.core.history({ afterSeq: seq - 1, limit: 1 })[0] ?? null);
 	}
 
 	/** RPC from the Worker: a member was removed from this private room. */

@@ -187,8 +187,14 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
 		return c.json(delivery, 202);
 	});
 
-/** Routes whose success may have written directory events (the outbox triggers in migrations/0001_webhooks.sql). */
-const DIRECTORY_CHANGES = [/^\/user$/, /^\/room$/, /^\/room\/[^/]+\/join$/, /^\/room\/[^/]+\/members(\/[^/]+)?$/];
+/** Routes whose success may have written directory events (the outbox triggers in migrations/0001 and 0002). */
+const DIRECTORY_CHANGES = [
+	/^\/user$/,
+	/^\/room$/,
+	/^\/room\/[^/]+\/join$/,
+	/^\/room\/[^/]+\/members(\/[^/]+)?$/,
+	/^\/room\/[^/]+\/messages\/[^/]+\/flag$/,
+];
 
 /**
  * After a successful change to users, rooms or memberships, tells the client's dispatcher to take

@@ -90,6 +90,9 @@ export class DirectoryObject extends DurableObject<Env> implements Directory {
 	webhookEvents(clientId: string, limit: number) {
 		return this.directory.webhookEvents(clientId, limit);
 	}
+	flagMessage(row: schema.MessageFlagRow) {
+		return this.directory.flagMessage(row);
+	}
 	dropWebhookEvents(clientId: string, throughSeq: number) {
 		return this.directory.dropWebhookEvents(clientId, throughSeq);
 	}

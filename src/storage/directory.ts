@@ -1,4 +1,4 @@
-import type { ClientRow, MembershipRow, RoomRow, UserRow, WebhookOutboxRow } from "./schema";
+import type { ClientRow, MembershipRow, MessageFlagRow, RoomRow, UserRow, WebhookOutboxRow } from "./schema";
 
 export interface Page {
 	/** Return rows with ids greater than this one. */
@@ -41,4 +41,8 @@ export interface Directory {
 	webhookEvents(clientId: string, limit: number): Promise<WebhookOutboxRow[]>;
 	/** Deletes the client's outbox events up to and including `throughSeq` (the dispatcher holds them). */
 	dropWebhookEvents(clientId: string, throughSeq: number): Promise<void>;
+
+	// Moderation: reports of messages.
+	/** Stores the flag unless this user already flagged this message; returns the stored one either way. */
+	flagMessage(row: MessageFlagRow): Promise<{ created: boolean; flag: MessageFlagRow }>;
 }

@@ -3,7 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { BaseSQLiteDatabase, SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Directory, Page } from "./directory";
 import type * as schema from "./schema";
-import { clients, memberships, rooms, users, webhookClients, webhookOutbox } from "./schema";
+import { clients, memberships, messageFlags, rooms, users, webhookClients, webhookOutbox } from "./schema";
 
 /**
  * A drizzle SQLite database in either mode: async (D1) or sync (Durable Object SQLite).
@@ -165,6 +165,17 @@ export class DrizzleDirectory implements Directory {
 
 	async webhookEvents(clientId: string, limit: number) {
 		return this.db.select().from(webhookOutbox).where(eq(webhookOutbox.clientId, clientId)).orderBy(asc(webhookOutbox.seq)).limit(limit);
+	}
+
+	async flagMessage(row: schema.MessageFlagRow) {
+		const inserted = await this.db.insert(messageFlags).values(row).onConflictDoNothing().returning();
+		if (inserted[0]) return { created: true, flag: inserted[0] };
+		const existing = await this.db
+			.select()
+			.from(messageFlags)
+			.where(and(eq(messageFlags.clientId, row.clientId), eq(messageFlags.messageId, row.messageId), eq(messageFlags.userId, row.userId)))
+			.limit(1);
+		return { created: false, flag: existing[0] ?? row };
 	}
 
 	async dropWebhookEvents(clientId: string, throughSeq: number) {

@@ -5,7 +5,7 @@ import { User } from "../schemas/user";
 import type { WebhookOutboxRow } from "../storage/schema";
 
 /** Every event type an endpoint can subscribe to. */
-export const EVENT_TYPES = ["message.new", "room.created", "member.added", "member.removed", "user.created"] as const;
+export const EVENT_TYPES = ["message.new", "message.flagged", "room.created", "member.added", "member.removed", "user.created"] as const;
 export const EventType = z.enum(EVENT_TYPES).meta({ id: "WebhookEventType" });
 export type EventTypeT = z.infer<typeof EventType>;
 
@@ -20,6 +20,17 @@ export const EventData = {
 	"member.added": z.object({ room_id: Id, user_id: Id, joined_at: Timestamp }).meta({ id: "MemberAddedData" }),
 	"member.removed": z.object({ room_id: Id, user_id: Id }).meta({ id: "MemberRemovedData" }),
 	"user.created": User,
+	"message.flagged": z
+		.object({
+			id: Id.meta({ description: "The flag's id" }),
+			room_id: Id,
+			message_id: Id,
+			seq: z.number().int().positive(),
+			flagged_by: Id,
+			reason: z.string(),
+			created_at: Timestamp,
+		})
+		.meta({ id: "MessageFlaggedData" }),
 } as const;
 
 /** The body of one delivery (Standard Webhooks: `{type, timestamp, data}`), per type, for the OpenAPI document. */
@@ -67,6 +78,15 @@ const RoomRowData = z.object({
 	created_at: z.number(),
 });
 const MemberRowData = z.object({ room_id: z.string(), user_id: z.string(), created_at: z.number() });
+const FlagRowData = z.object({
+	id: z.string(),
+	room_id: z.string(),
+	message_id: z.string(),
+	seq: z.number(),
+	user_id: z.string(),
+	reason: z.string(),
+	created_at: z.number(),
+});
 const UserRowData = z.object({ id: z.string(), name: z.string().nullable(), metadata: z.string().nullable(), created_at: z.number() });
 
 /** A directory outbox row as an event, or null for a type this version does not know (it is dropped). */
@@ -103,6 +123,18 @@ export function directoryEvent(row: WebhookOutboxRow): WebhookEvent | null {
 		case "member.removed": {
 			const m = MemberRowData.parse(raw);
 			return event("member.removed", `room:${m.room_id}`, { room_id: m.room_id, user_id: m.user_id });
+		}
+		case "message.flagged": {
+			const f = FlagRowData.parse(raw);
+			return event("message.flagged", `room:${f.room_id}`, {
+				id: f.id,
+				room_id: f.room_id,
+				message_id: f.message_id,
+				seq: f.seq,
+				flagged_by: f.user_id,
+				reason: f.reason,
+				created_at: iso(f.created_at),
+			});
 		}
 		default:
 			return null;

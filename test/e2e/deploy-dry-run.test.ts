@@ -35,7 +35,12 @@ it("wrangler deploy --dry-run bundles the Worker with D1 and the room objects", 
 	// wrangler names extra modules `<sha1>-<file>`, so they sort by hash: compare them by file name.
 	const modules = files.filter((f) => !f.endsWith(".map") && f !== "README.md");
 	expect(modules.every((f) => f === "index.js" || /^[0-9a-f]{40}-/.test(f))).toBe(true);
-	expect(modules.map((f) => f.replace(/^[0-9a-f]{40}-/, "")).sort()).toEqual(["0000_init.sql", "0001_webhooks.sql", "index.js"]);
+	expect(modules.map((f) => f.replace(/^[0-9a-f]{40}-/, "")).sort()).toEqual([
+		"0000_init.sql",
+		"0001_webhooks.sql",
+		"0002_message_flags.sql",
+		"index.js",
+	]);
 	const bundle = readFileSync(join(outdir, "index.js"), "utf8");
 	// Every Durable Object class ships; Cloudflare binds ROOMS and WEBHOOKS and keeps the directory in D1.
 	expect(bundle).toMatch(/export\s*\{[^}]*\bDirectoryObject\b[^}]*\}/);

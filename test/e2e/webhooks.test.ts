@@ -98,12 +98,15 @@ describe.each([
 			expect(ack.event).toBe("ack");
 		}
 		await socket.close();
+		// bob was removed from room 1, so alice reports the third message there.
+		const flag = await api.call("POST", `/room/${room1.json.id}/messages/${sent[2]?.id}/flag`, asAlice, { reason: "spam" });
+		expect(flag.status).toBe(201);
 		const asB = { Authorization: `Bearer ${tenantB.users[0]?.token}` };
 		for (let i = 1; i <= 3; i++) {
 			expect((await api.call("POST", `/room/${roomB.json.id}/message/send`, asB, { text_message: `b ${i}` })).status).toBe(201);
 		}
 
-		const expectedA = 1 + 2 + 3 + 1 + 2 * MESSAGES_PER_ROOM; // user, rooms, members added (2 + 1), removed, messages
+		const expectedA = 1 + 2 + 3 + 1 + 1 + 2 * MESSAGES_PER_ROOM; // user, rooms, members added (2 + 1), removed, flag, messages
 		await eventually(
 			"client A's events acknowledged",
 			() => new Set(a.acknowledged().map((x) => x.id)).size,
@@ -154,6 +157,7 @@ describe.each([
 		expect(count(types(a))).toEqual({
 			"member.added": 3,
 			"member.removed": 1,
+			"message.flagged": 1,
 			"message.new": 2 * MESSAGES_PER_ROOM,
 			"room.created": 2,
 			"user.created": 1,
@@ -189,12 +193,16 @@ describe.each([
 		});
 		// room.created reached the endpoint before its members were added (same lane, outbox order).
 		const room1Lane = acked.map(bodyOf).filter((p) => p.type !== "message.new" && p.data.room_id === room1.json.id);
-		expect(room1Lane.map((p) => [p.type, p.data.user_id ?? null])).toEqual([
+		expect(room1Lane.map((p) => [p.type, p.data.user_id ?? p.data.flagged_by ?? null])).toEqual([
 			["room.created", null],
 			["member.added", alice.id],
 			["member.added", bob.id],
 			["member.removed", bob.id],
+			["message.flagged", alice.id],
 		]);
+		const flagged = acked.map(bodyOf).find((p) => p.type === "message.flagged");
+		expect(flagged).toEqual({ type: "message.flagged", timestamp: flag.json.created_at, data: flag.json });
+		expect(flagged.data).toMatchObject({ message_id: sent[2]?.id, seq: 3, reason: "spam" });
 
 		// Tenant isolation: nothing of B's reached A, nor the reverse.
 		const roomsOf = (r: Receiver) => new Set(r.attempts.map(bodyOf).map((p) => p.data.room_id ?? null));

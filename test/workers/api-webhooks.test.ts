@@ -202,7 +202,14 @@ describe("GET /room/{room_id}/events", () => {
 describe("the OpenAPI document", () => {
 	it("describes each event's payload in the OpenAPI 3.1 `webhooks` section", async () => {
 		const doc = (await call("GET", "/openapi.json")).json;
-		expect(Object.keys(doc.webhooks).sort()).toEqual(["member.added", "member.removed", "message.new", "room.created", "user.created"]);
+		expect(Object.keys(doc.webhooks).sort()).toEqual([
+			"member.added",
+			"member.removed",
+			"message.flagged",
+			"message.new",
+			"room.created",
+			"user.created",
+		]);
 		const message = doc.webhooks["message.new"].post;
 		expect(message.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/Webhook_message_new" });
 		expect(message.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual([

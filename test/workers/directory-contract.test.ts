@@ -260,7 +260,7 @@ describe("the directory object's migrations", () => {
 		const migrations = () =>
 			runInDurableObject(DIRECTORY.get(id), (_o, state) => state.storage.sql.exec("SELECT name, applied_at FROM d1_migrations").toArray());
 		const before = await migrations();
-		expect(before.map((r) => r.name)).toEqual(["0000_init.sql", "0001_webhooks.sql"]);
+		expect(before.map((r) => r.name)).toEqual(["0000_init.sql", "0001_webhooks.sql", "0002_message_flags.sql"]);
 
 		await evictDurableObject(DIRECTORY.get(id));
 		expect(await (DIRECTORY.get(id) as unknown as Directory).findClientByTokenHash(c.apiTokenHash)).toEqual(c);

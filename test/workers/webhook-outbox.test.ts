@@ -77,6 +77,46 @@ describe.each([
 	});
 });
 
+describe.each([
+	{ driver: "D1", open: onD1 },
+	{ driver: "the directory Durable Object", open: onObject },
+])("message.flagged in the outbox on $driver", ({ open }) => {
+	it("records a report once, for clients with webhooks", async () => {
+		const dir = open();
+		const clientId = `${tag()}-c`;
+		await dir.createClient({ id: clientId, name: "c", apiTokenHash: `${clientId}-h`, createdAt: T });
+		await dir.setWebhookEvents(clientId, true);
+		const flag = {
+			id: `${clientId}-f`,
+			clientId,
+			roomId: `${clientId}-r`,
+			messageId: `${clientId}-m`,
+			seq: 7,
+			userId: `${clientId}-u`,
+			reason: "spam",
+			createdAt: T + 9,
+		};
+		expect(await dir.flagMessage(flag)).toEqual({ created: true, flag });
+		expect(await dir.flagMessage({ ...flag, id: `${clientId}-f2`, reason: "again" })).toEqual({ created: false, flag });
+		expect(simplified(await dir.webhookEvents(clientId, 10))).toEqual([
+			{
+				type: "message.flagged",
+				roomId: flag.roomId,
+				data: {
+					id: flag.id,
+					room_id: flag.roomId,
+					message_id: flag.messageId,
+					seq: 7,
+					user_id: flag.userId,
+					reason: "spam",
+					created_at: T + 9,
+				},
+				createdAt: T + 9,
+			},
+		]);
+	});
+});
+
 describe("the outbox shares the change's transaction", () => {
 	it("a room creation that fails part way writes no event (directory object)", async () => {
 		const t = tag();
