@@ -13,6 +13,10 @@ const config :Workerd.Config = (
     # One SQLite file per object under <DATA_DIR>/<uniqueKey>/. Overridden by
     # `--directory-path data=$DATA_DIR`.
     (name = "data", disk = (path = "data", writable = true)),
+    # Webhook requests with WEBHOOK_ALLOW_INSECURE=1 (local development, tests) go through this
+    # service, which may reach private and loopback addresses; otherwise they use the default
+    # "internet" service, which reaches public addresses only.
+    (name = "webhook-private-network", network = (allow = ["public", "private"], tlsOptions = (trustBrowserCas = true))),
   ],
   # Overridden by `--socket-addr http=<host>:$PORT`.
   sockets = [(name = "http", address = "*:8787", http = (), service = "roomkit")],
@@ -26,6 +30,8 @@ const roomkit :Workerd.Worker = (
     # Migrations imported as text (scripts/build.mjs gives them stable names). List each
     # new file from migrations/ here; `npm run build` fails until it is listed.
     (name = "0000_init.sql", text = embed "../dist/0000_init.sql"),
+    (name = "0001_webhooks.sql", text = embed "../dist/0001_webhooks.sql"),
+    (name = "0002_message_flags.sql", text = embed "../dist/0002_message_flags.sql"),
   ],
   durableObjectNamespaces = [
     # The unique keys name the objects' storage directories and derive their ids.
@@ -33,6 +39,7 @@ const roomkit :Workerd.Worker = (
     (className = "RoomObject", uniqueKey = "roomkit-rooms-1a1a9a63972af33c5e44a47ea105d0d7", enableSql = true),
     (className = "DirectoryObject", uniqueKey = "roomkit-directory-09c8aeed5fc3c75ae13d1be26499c9a4", enableSql = true),
     (className = "GatewayObject", uniqueKey = "roomkit-gateways-5b0e7c1d9a3f4e2b8c6d0a1f2e3b4c5d", enableSql = true),
+    (className = "WebhookDispatcher", uniqueKey = "roomkit-webhooks-5b0c2f1e8d7a4c3b9e6f1a2d3c4b5a69", enableSql = true),
   ],
   durableObjectStorage = (localDisk = "data"),
   bindings = [
@@ -40,6 +47,8 @@ const roomkit :Workerd.Worker = (
     (name = "GATEWAYS", durableObjectNamespace = "GatewayObject"),
     # No DB binding: src/storage picks the directory object when D1 is absent.
     (name = "DIRECTORY", durableObjectNamespace = "DirectoryObject"),
+    (name = "WEBHOOKS", durableObjectNamespace = "WebhookDispatcher"),
+    (name = "WEBHOOK_PRIVATE_NETWORK", service = "webhook-private-network"),
     # Secrets and settings, read from the environment at startup (unset = null = the default
     # from src/config.ts). See .env.example / the README for each one.
     (name = "ADMIN_TOKEN", fromEnvironment = "ADMIN_TOKEN"),
@@ -61,5 +70,10 @@ const roomkit :Workerd.Worker = (
     (name = "READY_MAX_ROOMS", fromEnvironment = "READY_MAX_ROOMS"),
     (name = "TYPING_TTL_MS", fromEnvironment = "TYPING_TTL_MS"),
     (name = "DEMO_DEV_MODE", fromEnvironment = "DEMO_DEV_MODE"),
+    (name = "WEBHOOK_ALLOW_INSECURE", fromEnvironment = "WEBHOOK_ALLOW_INSECURE"),
+    (name = "WEBHOOK_RETRY_SCHEDULE", fromEnvironment = "WEBHOOK_RETRY_SCHEDULE"),
+    (name = "WEBHOOK_TIMEOUT_MS", fromEnvironment = "WEBHOOK_TIMEOUT_MS"),
+    (name = "WEBHOOK_SWEEP_SECONDS", fromEnvironment = "WEBHOOK_SWEEP_SECONDS"),
+    (name = "WEBHOOK_ENCRYPTION_KEY", fromEnvironment = "WEBHOOK_ENCRYPTION_KEY"),
   ],
 );

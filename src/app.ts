@@ -10,11 +10,14 @@ import { authRoutes } from "./routes/auth";
 import type { AppEnv } from "./routes/context";
 import { conversationRoutes } from "./routes/conversation";
 import { mountDocs } from "./routes/docs";
+import { flagRoutes } from "./routes/flags";
 import { messageRoutes } from "./routes/messages";
 import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
+import { roomEventRoutes } from "./routes/room-events";
 import { roomRoutes } from "./routes/rooms";
 import { userRoutes } from "./routes/users";
+import { kickWebhooks, registerWebhookPayloads, webhookRoutes } from "./routes/webhooks";
 
 /** Renders any error as `{"error": {"code", "message"}}`; unknown errors are logged, never shown. */
 function renderError(err: Error): Response {
@@ -59,6 +62,7 @@ export function createApp() {
 			maxAge: 600,
 		})(c, next);
 	});
+	app.use(kickWebhooks);
 	app.use(
 		bodyLimit({
 			maxSize: 64 * 1024,
@@ -76,6 +80,10 @@ export function createApp() {
 	app.route("/", conversationRoutes);
 	app.route("/", readRoutes);
 	app.route("/", realtimeRoutes);
+	app.route("/", webhookRoutes);
+	app.route("/", roomEventRoutes);
+	app.route("/", flagRoutes);
+	registerWebhookPayloads(app.openAPIRegistry);
 	mountDocs(app);
 	app.route("/", demoRoutes);
 

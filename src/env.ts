@@ -1,6 +1,7 @@
 import type { GatewayObject } from "./gateway/gateway-object";
 import type { RoomObject } from "./room/room-object";
 import type { DirectoryObject } from "./storage/directory-object";
+import type { WebhookDispatcher } from "./webhooks/dispatcher";
 
 /** Every binding and setting the Worker reads, each documented in one line. */
 export interface Env {
@@ -50,4 +51,18 @@ export interface Env {
 	TYPING_TTL_MS?: string;
 	/** Set to "1" to enable the /demo page's "mint a user" helper with the admin token (local development). */
 	DEMO_DEV_MODE?: string;
+	/** One Durable Object per client: its webhook endpoints, deliveries and retries (src/webhooks). */
+	WEBHOOKS?: DurableObjectNamespace<WebhookDispatcher>;
+	/** Bare workerd only: a network service that may reach private and loopback addresses, used when WEBHOOK_ALLOW_INSECURE=1. */
+	WEBHOOK_PRIVATE_NETWORK?: Fetcher;
+	/** Set to "1" to allow http:// and private/loopback webhook URLs (local development, tests). */
+	WEBHOOK_ALLOW_INSECURE?: string;
+	/** Comma-separated seconds between webhook attempts (default 5,300,1800,7200,18000,36000,50400,72000,86400). */
+	WEBHOOK_RETRY_SCHEDULE?: string;
+	/** Milliseconds one webhook attempt may take (default 15000). */
+	WEBHOOK_TIMEOUT_MS?: string;
+	/** Seconds between a dispatcher's checks of the directory outbox when no kick came (default 300). */
+	WEBHOOK_SWEEP_SECONDS?: string;
+	/** Secret the webhook endpoint secrets are encrypted under (AES-GCM, key by HKDF); falls back to JWT_SECRET. */
+	WEBHOOK_ENCRYPTION_KEY?: string;
 }

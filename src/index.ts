@@ -4,6 +4,7 @@ import type { Env } from "./env";
 export { GatewayObject } from "./gateway/gateway-object";
 export { RoomObject } from "./room/room-object";
 export { DirectoryObject } from "./storage/directory-object";
+export { WebhookDispatcher } from "./webhooks/dispatcher";
 
 const app = createApp();
 

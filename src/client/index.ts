@@ -29,3 +29,10 @@ export { type RoomsApi, roomsApi } from "./rest/rooms";
 export { type UsersApi, usersApi } from "./rest/users";
 export { type GetToken, TokenSource } from "./token-source";
 export type * from "./types";
+export {
+	type VerifyWebhookOptions,
+	verifyWebhook,
+	type WebhookEvent,
+	WebhookVerificationError,
+	type WebhookVerificationErrorCode,
+} from "./webhooks";

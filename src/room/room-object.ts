@@ -9,6 +9,8 @@ import { encodeError } from "../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
 import { openDirectory } from "../storage";
+// webhooks: message.new from the room's log (src/webhooks/room-feed.ts)
+import { openRoomWebhookFeed, type RoomWebhookFeed } from "../webhooks/room-feed";
 import { GatewayFeed } from "./gateway-feed";
 import { Membership, type RoomMeta } from "./membership";
 import type { HistoryRange } from "./message-log";
@@ -44,6 +46,8 @@ export class RoomObject extends DurableObject<Env> {
 	/** Sockets this object closed: frames still in flight from them are ignored, and they are never re-attached. */
 	private readonly closing = new WeakSet<WebSocket>();
 	private readonly budget: SocketBudget;
+	/** webhooks: hands stored messages to the client's dispatcher, from a durable cursor. */
+	private readonly webhookFeed: RoomWebhookFeed;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -73,7 +77,10 @@ export class RoomObject extends DurableObject<Env> {
 			now: Date.now,
 			newId: uuidv7,
 			roomId,
-			appended: (event) => this.feed.appended(event.seq),
+			appended: (event) => {
+				this.feed.appended(event.seq);
+				this.webhookFeed.poke(); // webhooks
+			},
 			after: (ms, run) => {
 				setTimeout(run, ms);
 			},
@@ -81,6 +88,7 @@ export class RoomObject extends DurableObject<Env> {
 		});
 		this.inbox = new RoomInbox(roomId, this.core, log, this.membership, this.feed);
 		// Heartbeats are answered by the runtime without waking the object.
+		this.webhookFeed = openRoomWebhookFeed(ctx.storage.sql, env, this.core, (at) => this.scheduleExpiry(at)); // webhooks
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
 		for (const ws of ctx.getWebSockets()) this.peerOf(ws);
 	}
@@ -130,6 +138,8 @@ export class RoomObject extends DurableObject<Env> {
 			return json(426, "validation_failed", "Expected a WebSocket upgrade");
 		const identity = ConnState.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
 		if (!identity.success) return json(400, "validation_failed", "Missing identity");
+		// The Worker checked the room is this client's (roomFor) before forwarding the handshake.
+		this.webhookFeed.bind(identity.data.clientId); // webhooks
 		// Sends on this socket fan out to the members' user sockets: the member list must be known first.
 		await this.ensureMembers(identity.data.clientId);
 		const config = loadConfig(this.env);
@@ -186,7 +196,7 @@ export class RoomObject extends DurableObject<Env> {
 		this.drop(ws);
 	}
 
-	/** Closes sockets whose JWT expired (code 4001), retries pushes to gateways that failed, then waits for the next of either. */
+	/** Closes sockets whose JWT expired (code 4001), retries pushes to gateways and runs the webhook feed, then waits for whichever is next. */
 	override async alarm(): Promise<void> {
 		this.feed.retryDue();
 		const now = Date.now();
@@ -200,11 +210,14 @@ export class RoomObject extends DurableObject<Env> {
 		}
 		const retry = this.feed.nextRetryAt();
 		if (retry !== null) next = Math.min(next, Math.max(retry, now + 1_000));
+		await this.webhookFeed.run(); // webhooks: forward stored messages (never throws)
+		next = Math.min(next, this.webhookFeed.wantsAlarmAt() ?? Number.POSITIVE_INFINITY); // webhooks
 		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
 	}
 
 	/** RPC from the Worker: a REST send. */
 	async send(input: SendInput & { clientId: string }): Promise<SendResult> {
+		this.webhookFeed.bind(input.clientId); // webhooks: the route checked the room is this client's
 		await this.ensureMembers(input.clientId);
 		const { clientId: _, ...send } = input;
 		return this.core.sendFromRest(send);
@@ -288,7 +301,7 @@ export class RoomObject extends DurableObject<Env> {
 	 * once from the directory. Nothing else runs meanwhile, so a membership change cannot interleave.
 	 */
 	private async ensureMembers(clientId: string, known?: RoomMeta): Promise<void> {
-		if (this.membership.isSynced()) return;
+		if (this.membership.isSynced()) return this.bindWebhooks();
 		// Nothing else runs while the list loads; a directory failure is thrown after the block, so it
 		// fails this call only (a throw inside would reset the object and drop its sockets).
 		let failure: unknown;
@@ -301,6 +314,13 @@ export class RoomObject extends DurableObject<Env> {
 			}
 		});
 		if (failure !== undefined) throw failure;
+		this.bindWebhooks();
+	}
+
+	/** webhooks: the room's owner, once the directory confirmed it (the room's meta). */
+	private bindWebhooks(): void {
+		const meta = this.membership.meta();
+		if (meta) this.webhookFeed.bind(meta.clientId);
 	}
 
 	private async loadMembers(clientId: string, known?: RoomMeta): Promise<void> {
@@ -368,6 +388,11 @@ export class RoomObject extends DurableObject<Env> {
 	/** RPC from the Worker: a page of history. */
 	history(range: HistoryRange): MessageT[] {
 		return this.core.history(range);
+	}
+
+	/** RPC from the Worker (moderation): one stored message by id, or null. */
+	message(id: string): MessageT | null {
+		return this.log.byId(id);
 	}
 
 	/** RPC from the Worker: a member was removed from this private room. */

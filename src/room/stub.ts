@@ -21,6 +21,7 @@ export const MEMBERS_ONLY_HEADER = "X-Roomkit-Members-Only";
 export interface RoomRpc {
 	send(input: SendInput & { clientId: string }): Promise<SendResult>;
 	history(range: HistoryRange): Promise<MessageT[]>;
+	message(id: string): Promise<MessageT | null>;
 	change(caller: Caller, change: RoomChange): Promise<RoomChangeResult>;
 	deleteAsBackend(clientId: string, messageId: string): Promise<ChangeResult>;
 	versions(

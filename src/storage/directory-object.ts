@@ -84,4 +84,16 @@ export class DirectoryObject extends DurableObject<Env> implements Directory {
 	listMembers(clientId: string, roomId: string, page: Page) {
 		return this.directory.listMembers(clientId, roomId, page);
 	}
+	setWebhookEvents(clientId: string, enabled: boolean) {
+		return this.directory.setWebhookEvents(clientId, enabled);
+	}
+	webhookEvents(clientId: string, limit: number) {
+		return this.directory.webhookEvents(clientId, limit);
+	}
+	flagMessage(row: schema.MessageFlagRow) {
+		return this.directory.flagMessage(row);
+	}
+	dropWebhookEvents(clientId: string, throughSeq: number) {
+		return this.directory.dropWebhookEvents(clientId, throughSeq);
+	}
 }

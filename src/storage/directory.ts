@@ -1,4 +1,4 @@
-import type { ClientRow, MembershipRow, RoomRow, UserRow } from "./schema";
+import type { ClientRow, MembershipRow, MessageFlagRow, RoomRow, UserRow, WebhookOutboxRow } from "./schema";
 
 export interface Page {
 	/** Return rows with ids greater than this one. */
@@ -33,4 +33,16 @@ export interface Directory {
 	/** Returns false when the user was not a member. */
 	removeMember(clientId: string, roomId: string, userId: string): Promise<boolean>;
 	listMembers(clientId: string, roomId: string, page: Page): Promise<MembershipRow[]>;
+
+	// Webhooks (src/webhooks): which clients get directory events, and their outbox.
+	/** Turns the outbox triggers on or off for the client. */
+	setWebhookEvents(clientId: string, enabled: boolean): Promise<void>;
+	/** The client's oldest outbox events, in order. */
+	webhookEvents(clientId: string, limit: number): Promise<WebhookOutboxRow[]>;
+	/** Deletes the client's outbox events up to and including `throughSeq` (the dispatcher holds them). */
+	dropWebhookEvents(clientId: string, throughSeq: number): Promise<void>;
+
+	// Moderation: reports of messages.
+	/** Stores the flag unless this user already flagged this message; returns the stored one either way. */
+	flagMessage(row: MessageFlagRow): Promise<{ created: boolean; flag: MessageFlagRow }>;
 }

@@ -1,9 +1,9 @@
-import { and, asc, eq, gt, inArray } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, lte } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { BaseSQLiteDatabase, SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Directory, Page } from "./directory";
 import type * as schema from "./schema";
-import { clients, memberships, rooms, users } from "./schema";
+import { clients, memberships, messageFlags, rooms, users, webhookClients, webhookOutbox } from "./schema";
 
 /**
  * A drizzle SQLite database in either mode: async (D1) or sync (Durable Object SQLite).
@@ -156,5 +156,29 @@ export class DrizzleDirectory implements Directory {
 			.where(and(eq(memberships.clientId, clientId), eq(memberships.roomId, roomId), afterId(memberships.userId, page)))
 			.orderBy(asc(memberships.userId))
 			.limit(page.limit);
+	}
+
+	async setWebhookEvents(clientId: string, enabled: boolean) {
+		if (enabled) await this.db.insert(webhookClients).values({ clientId, createdAt: Date.now() }).onConflictDoNothing();
+		else await this.db.delete(webhookClients).where(eq(webhookClients.clientId, clientId));
+	}
+
+	async webhookEvents(clientId: string, limit: number) {
+		return this.db.select().from(webhookOutbox).where(eq(webhookOutbox.clientId, clientId)).orderBy(asc(webhookOutbox.seq)).limit(limit);
+	}
+
+	async flagMessage(row: schema.MessageFlagRow) {
+		const inserted = await this.db.insert(messageFlags).values(row).onConflictDoNothing().returning();
+		if (inserted[0]) return { created: true, flag: inserted[0] };
+		const existing = await this.db
+			.select()
+			.from(messageFlags)
+			.where(and(eq(messageFlags.clientId, row.clientId), eq(messageFlags.messageId, row.messageId), eq(messageFlags.userId, row.userId)))
+			.limit(1);
+		return { created: false, flag: existing[0] ?? row };
+	}
+
+	async dropWebhookEvents(clientId: string, throughSeq: number) {
+		await this.db.delete(webhookOutbox).where(and(eq(webhookOutbox.clientId, clientId), lte(webhookOutbox.seq, throughSeq)));
 	}
 }

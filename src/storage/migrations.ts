@@ -1,10 +1,16 @@
 import init from "../../migrations/0000_init.sql";
+import webhooks from "../../migrations/0001_webhooks.sql";
+import messageFlags from "../../migrations/0002_message_flags.sql";
 
 /**
  * The D1 migrations, bundled as text so the self-hosted directory object applies the
  * very same files. Add each new file from `migrations/` here, in order.
  */
-export const MIGRATIONS: ReadonlyArray<{ name: string; sql: string }> = [{ name: "0000_init.sql", sql: init }];
+export const MIGRATIONS: ReadonlyArray<{ name: string; sql: string }> = [
+	{ name: "0000_init.sql", sql: init },
+	{ name: "0001_webhooks.sql", sql: webhooks },
+	{ name: "0002_message_flags.sql", sql: messageFlags },
+];
 
 /** Splits a drizzle-kit migration into statements. */
 export const statements = (sql: string): string[] =>

@@ -52,3 +52,5 @@ export type ClientRow = typeof clients.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type RoomRow = typeof rooms.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
+export * from "./moderation-schema";
+export * from "./webhook-schema";

@@ -233,6 +233,7 @@ describe("npm run selfhost (scripts/selfhost.mjs)", () => {
 				expect.stringMatching(/^roomkit-directory-/),
 				expect.stringMatching(/^roomkit-gateways-/),
 				expect.stringMatching(/^roomkit-rooms-/),
+				expect.stringMatching(/^roomkit-webhooks-/),
 			]);
 		} finally {
 			await stopChild(child, "SIGTERM", 15_000);

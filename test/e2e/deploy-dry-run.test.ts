@@ -27,19 +27,26 @@ it("wrangler deploy --dry-run bundles the Worker with D1 and the room objects", 
 	expect(bindings.filter((l) => / (Durable Object|D1 Database)\s*$/.test(l)).map((l) => l.replace(/\s+/g, " ").trim())).toEqual([
 		"env.ROOMS (RoomObject) Durable Object",
 		"env.GATEWAYS (GatewayObject) Durable Object",
+		"env.WEBHOOKS (WebhookDispatcher) Durable Object",
 		"env.DB (roomkit-chat) D1 Database",
 	]);
 	expect(run.stdout).toContain("--dry-run: exiting now.");
 
 	const files = readdirSync(outdir).sort();
-	expect(files.filter((f) => !f.endsWith(".map") && f !== "README.md")).toEqual([
-		expect.stringMatching(/^[0-9a-f]{40}-0000_init\.sql$/),
+	// wrangler names extra modules `<sha1>-<file>`, so they sort by hash: compare them by file name.
+	const modules = files.filter((f) => !f.endsWith(".map") && f !== "README.md");
+	expect(modules.every((f) => f === "index.js" || /^[0-9a-f]{40}-/.test(f))).toBe(true);
+	expect(modules.map((f) => f.replace(/^[0-9a-f]{40}-/, "")).sort()).toEqual([
+		"0000_init.sql",
+		"0001_webhooks.sql",
+		"0002_message_flags.sql",
 		"index.js",
 	]);
 	const bundle = readFileSync(join(outdir, "index.js"), "utf8");
-	// Both Durable Object classes ship; Cloudflare binds only ROOMS and keeps the directory in D1.
+	// Every Durable Object class ships; Cloudflare binds ROOMS and WEBHOOKS and keeps the directory in D1.
 	expect(bundle).toMatch(/export\s*\{[^}]*\bDirectoryObject\b[^}]*\}/);
 	expect(bundle).toMatch(/export\s*\{[^}]*\bRoomObject\b[^}]*\}/);
+	expect(bundle).toMatch(/export\s*\{[^}]*\bWebhookDispatcher\b[^}]*\}/);
 });
 
 it("npm run deploy applies the D1 migrations remotely before deploying", () => {

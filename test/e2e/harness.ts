@@ -69,6 +69,17 @@ export interface StartOptions {
 
 /** `wrangler dev` (what `npm start` runs) on a free port with its own state directory. */
 export async function startWranglerDev(options: StartOptions = {}): Promise<RunningServer> {
+	// A port found free can be taken by a parallel test file before wrangler binds it: try again on new ports.
+	for (let attempt = 0; ; attempt++) {
+		try {
+			return await startWranglerDevOnce(options);
+		} catch (error) {
+			if (attempt >= 2 || !/Address already in use/.test((error as Error).message)) throw error;
+		}
+	}
+}
+
+async function startWranglerDevOnce(options: StartOptions): Promise<RunningServer> {
 	const port = await freePort();
 	const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "roomkit-wrangler-"));
 	const adminToken = options.adminToken ?? randomBytes(18).toString("base64url");

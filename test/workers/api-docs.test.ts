@@ -30,6 +30,16 @@ const ROUTES = [
 	"GET /room/{room_id}/reads",
 	"GET /user/{user_id}/unread",
 	"GET /ws",
+	"GET /room/{room_id}/events",
+	"POST /room/{room_id}/messages/{message_id}/flag",
+	"POST /webhooks",
+	"GET /webhooks",
+	"GET /webhooks/{webhook_id}",
+	"PATCH /webhooks/{webhook_id}",
+	"DELETE /webhooks/{webhook_id}",
+	"POST /webhooks/{webhook_id}/rotate-secret",
+	"GET /webhooks/{webhook_id}/deliveries",
+	"POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
 	"GET /health",
 ];
 
@@ -117,6 +127,16 @@ describe("GET /openapi.json", () => {
 			"GET /room/{room_id}/reads": any,
 			"GET /user/{user_id}/unread": any,
 			"GET /ws": user,
+			"GET /room/{room_id}/events": backend,
+			"POST /room/{room_id}/messages/{message_id}/flag": user,
+			"POST /webhooks": backend,
+			"GET /webhooks": backend,
+			"GET /webhooks/{webhook_id}": backend,
+			"PATCH /webhooks/{webhook_id}": backend,
+			"DELETE /webhooks/{webhook_id}": backend,
+			"POST /webhooks/{webhook_id}/rotate-secret": backend,
+			"GET /webhooks/{webhook_id}/deliveries": backend,
+			"POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": backend,
 			"GET /health": [],
 		});
 	});

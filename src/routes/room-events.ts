@@ -1,0 +1,42 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { roomFor } from "../auth/access";
+import { requireBackend } from "../auth/credentials";
+import { roomRpc } from "../room/stub";
+import { RoomEventPage, RoomEventQuery } from "../schemas/webhook";
+import { messageEvent } from "../webhooks/events";
+import { type AppEnv, directoryOf, pageSizeOf, principalOf } from "./context";
+import { callers, errors, json, RoomIdParam, security } from "./openapi";
+
+const roomEvents = createRoute({
+	method: "get",
+	path: "/room/{room_id}/events",
+	tags: ["Webhooks"],
+	summary: "The room's stored events in seq order, as webhooks deliver them (to rebuild after losing track)",
+	description:
+		"Today the room's log holds its messages, so these are `message.new` events. Each `id` is the `webhook-id` its deliveries carry, so a receiver can de-duplicate across both paths.",
+	security: security.backend,
+	middleware: [callers.backend] as const,
+	request: { params: RoomIdParam, query: RoomEventQuery },
+	responses: {
+		200: json(RoomEventPage, "Events after `after_seq`"),
+		400: errors[400],
+		401: errors[401],
+		403: errors[403],
+		404: errors[404],
+	},
+});
+
+export const roomEventRoutes = new OpenAPIHono<AppEnv>().openapi(roomEvents, async (c) => {
+	const backend = requireBackend(await principalOf(c));
+	const room = await roomFor(directoryOf(c), backend, c.req.valid("param").room_id);
+	const { after_seq, limit } = c.req.valid("query");
+	const afterSeq = after_seq ?? 0;
+	const messages = await roomRpc(c.env, room.id).history({ afterSeq, limit: pageSizeOf(c, limit) });
+	const events = messages.map((message) => ({
+		id: messageEvent(message).id,
+		type: "message.new" as const,
+		timestamp: message.created_at,
+		data: message,
+	}));
+	return c.json({ events, last_seq: messages[messages.length - 1]?.seq ?? afterSeq }, 200);
+});

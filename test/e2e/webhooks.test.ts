@@ -1,0 +1,460 @@
+// Webhooks over real TCP on both runtimes (wrangler dev with D1, bare workerd with the directory
+// object): a node:http receiver on 127.0.0.1 that fails the first
+// attempts, then acknowledges. Every event arrives, once acknowledged never again, in seq order
+// per room, signed as Standard Webhooks 1.0 says (checked with node:crypto), and only to the
+// client it belongs to.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Api } from "./api-client";
+import { freePort, ROOT, type RunningServer, startSelfhost, startWranglerDev, stopChild } from "./harness";
+import { type Attempt, eventually, type Receiver, startReceiver, verifySignature } from "./webhook-receiver";
+import { openRoomSocket } from "./ws-client";
+
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MESSAGES_PER_ROOM = 25;
+
+// biome-ignore lint/suspicious/noExplicitAny: the test reads the JSON bodies it received and asserts on them exactly
+const bodyOf = (a: Attempt): any => JSON.parse(a.body);
+
+describe.each([
+	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
+	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
+])("webhooks on $runtime", ({ start }) => {
+	let server: RunningServer;
+	let api: Api;
+	const receivers: Receiver[] = [];
+
+	beforeAll(async () => {
+		server = await start({
+			vars: { WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_RETRY_SCHEDULE: "0.1,0.2,0.3,0.5,1,1,1,1,1,1,1,1", WEBHOOK_SWEEP_SECONDS: "1" },
+		});
+		api = new Api(server.base);
+	});
+	afterAll(async () => {
+		await Promise.all(receivers.map((r) => r.close()));
+		await server?.stop();
+	});
+
+	const receiver = async (...args: Parameters<typeof startReceiver>) => {
+		const r = await startReceiver(...args);
+		receivers.push(r);
+		return r;
+	};
+
+	it("delivers every event through failures, in seq order per room, without duplicates, signed, to its own client only", async () => {
+		// The first six attempts fail with 500, the seventh is told to come back in 1 s, then all succeed.
+		const a = await receiver((n) =>
+			n < 6 ? { status: 500 } : n === 6 ? { status: 429, headers: { "retry-after": "1" } } : { status: 200 },
+		);
+		const b = await receiver();
+		const tenantA = await api.tenant(server.adminToken);
+		const tenantB = await api.tenant(server.adminToken);
+		const keyA = { clientKey: tenantA.key };
+		const keyB = { clientKey: tenantB.key };
+
+		const hookA = await api.call("POST", "/webhooks", keyA, { url: a.url });
+		expect(hookA).toEqual({
+			status: 201,
+			json: {
+				id: expect.stringMatching(UUID),
+				url: a.url,
+				events: null,
+				disabled: false,
+				disabled_reason: null,
+				created_at: expect.stringMatching(ISO),
+				updated_at: expect.stringMatching(ISO),
+				secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
+			},
+		});
+		const hookB = await api.call("POST", "/webhooks", keyB, { url: b.url });
+		expect(hookB.status).toBe(201);
+		const secretA = hookA.json.secret as string;
+		const secretB = hookB.json.secret as string;
+
+		// Directory events: a user, two rooms with members, a removal.
+		const [alice, bob] = tenantA.users as [{ id: string; token: string }, { id: string; token: string }];
+		const carol = await api.call("POST", "/user", keyA, { name: "carol", metadata: { plan: "pro" } });
+		expect(carol.status).toBe(201);
+		const room1 = await api.call("POST", "/room", keyA, { name: "one", members: [alice.id, bob.id] });
+		const room2 = await api.call("POST", "/room", keyA, { name: "two", private: true, members: [alice.id] });
+		expect([room1.status, room2.status]).toEqual([201, 201]);
+		expect((await api.call("DELETE", `/room/${room1.json.id}/members/${bob.id}`, keyA)).status).toBe(204);
+		const roomB = await api.call("POST", "/room", keyB, { name: "b" });
+
+		// Messages: REST in room 1, a socket in room 2, and a few in the other client's room.
+		const asAlice = { Authorization: `Bearer ${alice.token}` };
+		const socket = await openRoomSocket(server.base, room2.json.id, alice.token);
+		const sent: Record<string, unknown>[] = [];
+		for (let i = 1; i <= MESSAGES_PER_ROOM; i++) {
+			const rest = await api.call("POST", `/room/${room1.json.id}/message/send`, asAlice, { text_message: `one ${i}` });
+			expect(rest.status).toBe(201);
+			sent.push(rest.json);
+			const ack = await socket.request("send_message", { room_id: room2.json.id, text_message: `two ${i}` }, i);
+			expect(ack.event).toBe("ack");
+		}
+		await socket.close();
+		// bob was removed from room 1, so alice reports the third message there.
+		const flag = await api.call("POST", `/room/${room1.json.id}/messages/${sent[2]?.id}/flag`, asAlice, { reason: "spam" });
+		expect(flag.status).toBe(201);
+		const asB = { Authorization: `Bearer ${tenantB.users[0]?.token}` };
+		for (let i = 1; i <= 3; i++) {
+			expect((await api.call("POST", `/room/${roomB.json.id}/message/send`, asB, { text_message: `b ${i}` })).status).toBe(201);
+		}
+
+		const expectedA = 1 + 2 + 3 + 1 + 1 + 2 * MESSAGES_PER_ROOM; // user, rooms, members added (2 + 1), removed, flag, messages
+		await eventually(
+			"client A's events acknowledged",
+			() => new Set(a.acknowledged().map((x) => x.id)).size,
+			(n) => n === expectedA,
+			60_000,
+		);
+		await eventually(
+			"client B's events acknowledged",
+			() => new Set(b.acknowledged().map((x) => x.id)).size,
+			(n) => n === 1 + 3,
+		);
+		// Let any stray retry or duplicate arrive before counting.
+		await new Promise((r) => setTimeout(r, 1500));
+
+		// Exactly the failures the receiver served, then each event acknowledged exactly once.
+		expect(a.attempts.slice(0, 7).map((x) => x.status)).toEqual([500, 500, 500, 500, 500, 500, 429]);
+		const acked = a.acknowledged();
+		expect(acked).toHaveLength(expectedA);
+		expect(new Set(acked.map((x) => x.id)).size).toBe(expectedA);
+		// webhook-id is stable across retries: every failed attempt's id was acknowledged later.
+		for (const failed of a.attempts.filter((x) => x.status >= 300)) expect(acked.map((x) => x.id)).toContain(failed.id);
+		// The 429's Retry-After held that delivery back for at least a second.
+		const limited = a.attempts[6] as Attempt;
+		const afterLimit = a.attempts.find((x, i) => i > 6 && x.id === limited.id) as Attempt;
+		expect(afterLimit.receivedAt - limited.receivedAt).toBeGreaterThanOrEqual(950);
+
+		// Signatures and timestamps, on every attempt, checked with node:crypto.
+		for (const [r, secret] of [
+			[a, secretA],
+			[b, secretB],
+		] as const) {
+			for (const x of r.attempts) {
+				expect(verifySignature(secret, x.id, x.timestamp, x.body, x.signatures)).toBe(true);
+				// And by the official Standard Webhooks library.
+				const headers = { "webhook-id": x.id, "webhook-timestamp": String(x.timestamp), "webhook-signature": x.signatures.join(" ") };
+				expect(new Webhook(secret).verify(x.body, headers)).toEqual(JSON.parse(x.body));
+				expect(Math.abs(x.timestamp - Date.now() / 1000)).toBeLessThan(300);
+				expect(x.signatures).toHaveLength(1);
+			}
+		}
+		// A's secret does not verify B's deliveries.
+		const firstB = b.attempts[0] as Attempt;
+		expect(verifySignature(secretA, firstB.id, firstB.timestamp, firstB.body, firstB.signatures)).toBe(false);
+
+		// The types, exactly.
+		const types = (r: Receiver) => r.acknowledged().map((x) => bodyOf(x).type as string);
+		const count = (list: string[]) => Object.fromEntries([...new Set(list)].sort().map((t) => [t, list.filter((x) => x === t).length]));
+		expect(count(types(a))).toEqual({
+			"member.added": 3,
+			"member.removed": 1,
+			"message.flagged": 1,
+			"message.new": 2 * MESSAGES_PER_ROOM,
+			"room.created": 2,
+			"user.created": 1,
+		});
+		expect(count(types(b))).toEqual({ "message.new": 3, "room.created": 1 });
+
+		// Per room, every attempt (failed or not) went out in seq order, and each seq was acknowledged once.
+		for (const roomId of [room1.json.id, room2.json.id]) {
+			const attempted = a.attempts.map(bodyOf).filter((p) => p.type === "message.new" && p.data.room_id === roomId);
+			const seqs = attempted.map((p) => p.data.seq as number);
+			expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+			const ackedSeqs = acked.map(bodyOf).filter((p) => p.type === "message.new" && p.data.room_id === roomId);
+			expect(ackedSeqs.map((p) => p.data.seq)).toEqual(Array.from({ length: MESSAGES_PER_ROOM }, (_, i) => i + 1));
+		}
+
+		// Bodies: {type, timestamp, data}, data as the REST API returns it.
+		const first = acked.find((x) => bodyOf(x).type === "message.new" && bodyOf(x).data.id === sent[0]?.id) as Attempt;
+		expect(bodyOf(first)).toEqual({ type: "message.new", timestamp: sent[0]?.created_at, data: sent[0] });
+		expect(first.id).toBe(`evt_${sent[0]?.id}`);
+		const userCreated = acked.map(bodyOf).find((p) => p.type === "user.created");
+		expect(userCreated).toEqual({ type: "user.created", timestamp: carol.json.created_at, data: carol.json });
+		const roomCreated = acked.map(bodyOf).find((p) => p.type === "room.created" && p.data.room_id === room2.json.id);
+		expect(roomCreated).toEqual({
+			type: "room.created",
+			timestamp: room2.json.created_at,
+			data: { room_id: room2.json.id, name: "two", private: true, created_by: null, created_at: room2.json.created_at },
+		});
+		const removed = acked.map(bodyOf).find((p) => p.type === "member.removed");
+		expect(removed).toEqual({
+			type: "member.removed",
+			timestamp: expect.stringMatching(ISO),
+			data: { room_id: room1.json.id, user_id: bob.id },
+		});
+		// room.created reached the endpoint before its members were added (same lane, outbox order).
+		const room1Lane = acked.map(bodyOf).filter((p) => p.type !== "message.new" && p.data.room_id === room1.json.id);
+		expect(room1Lane.map((p) => [p.type, p.data.user_id ?? p.data.flagged_by ?? null])).toEqual([
+			["room.created", null],
+			["member.added", alice.id],
+			["member.added", bob.id],
+			["member.removed", bob.id],
+			["message.flagged", alice.id],
+		]);
+		const flagged = acked.map(bodyOf).find((p) => p.type === "message.flagged");
+		expect(flagged).toEqual({ type: "message.flagged", timestamp: flag.json.created_at, data: flag.json });
+		expect(flagged.data).toMatchObject({ message_id: sent[2]?.id, seq: 3, reason: "spam" });
+
+		// Tenant isolation: nothing of B's reached A, nor the reverse.
+		const roomsOf = (r: Receiver) => new Set(r.attempts.map(bodyOf).map((p) => p.data.room_id ?? null));
+		expect([...roomsOf(b)]).toEqual([roomB.json.id]);
+		expect(roomsOf(a).has(roomB.json.id)).toBe(false);
+		expect((await api.call("GET", "/webhooks", keyB)).json.webhooks.map((w: { id: string }) => w.id)).toEqual([hookB.json.id]);
+		for (const [method, path] of [
+			["GET", `/webhooks/${hookA.json.id}`],
+			["PATCH", `/webhooks/${hookA.json.id}`],
+			["DELETE", `/webhooks/${hookA.json.id}`],
+			["POST", `/webhooks/${hookA.json.id}/rotate-secret`],
+			["GET", `/webhooks/${hookA.json.id}/deliveries`],
+			["GET", `/room/${room1.json.id}/events`],
+		] as const) {
+			const res = await api.call(method, path, keyB, method === "PATCH" ? { enabled: false } : undefined);
+			expect(res.status, `${method} ${path}`).toBe(404);
+		}
+
+		// Operations: the deliveries list tells what happened to each event.
+		const deliveries = await api.call("GET", `/webhooks/${hookA.json.id}/deliveries?limit=200`, keyA);
+		expect(deliveries.status).toBe(200);
+		expect(deliveries.json.deliveries).toHaveLength(expectedA);
+		expect(new Set(deliveries.json.deliveries.map((d: { status: string }) => d.status))).toEqual(new Set(["delivered"]));
+		const retried = deliveries.json.deliveries.find((d: { event_id: string }) => d.event_id === limited.id);
+		expect(retried).toEqual({
+			id: expect.stringMatching(UUID),
+			event_id: limited.id,
+			type: bodyOf(limited).type,
+			status: "delivered",
+			attempts: a.attempts.filter((x) => x.id === limited.id).length,
+			last_status_code: 200,
+			last_error: null,
+			next_attempt_at: null,
+			created_at: expect.stringMatching(ISO),
+			delivered_at: expect.stringMatching(ISO),
+		});
+		expect(retried.attempts).toBeGreaterThanOrEqual(2);
+
+		// A manual retry sends the same event, with the same id, again.
+		const before = a.attempts.length;
+		const manual = await api.call("POST", `/webhooks/${hookA.json.id}/deliveries/${retried.id}/retry`, keyA);
+		expect(manual.status).toBe(202);
+		expect(manual.json).toMatchObject({ id: retried.id, status: "pending", attempts: 0 });
+		await eventually(
+			"the manual retry",
+			() => a.attempts.slice(before),
+			(l) => l.length === 1,
+		);
+		expect(a.attempts[before]).toMatchObject({ id: limited.id, body: limited.body, status: 200 });
+
+		// The room's events, as the receiver saw them, from the log.
+		const events = await api.call("GET", `/room/${room1.json.id}/events?after_seq=20&limit=3`, keyA);
+		expect(events).toEqual({
+			status: 200,
+			json: {
+				events: sent.slice(20, 23).map((m) => ({ id: `evt_${m.id}`, type: "message.new", timestamp: m.created_at, data: m })),
+				last_seq: 23,
+			},
+		});
+		expect(events.json.events.map((e: { id: string }) => e.id)).toEqual(
+			acked
+				.filter((x) => bodyOf(x).type === "message.new" && bodyOf(x).data.room_id === room1.json.id)
+				.slice(20, 23)
+				.map((x) => x.id),
+		);
+	});
+
+	it("signs with the old and the new secret after a rotation", async () => {
+		const r = await receiver();
+		const tenant = await api.tenant(server.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, { url: r.url, events: ["user.created"] });
+		const rotated = await api.call("POST", `/webhooks/${hook.json.id}/rotate-secret`, key);
+		expect(rotated.status).toBe(200);
+		expect(rotated.json.secret).toMatch(/^whsec_/);
+		expect(rotated.json.secret).not.toBe(hook.json.secret);
+		const overlap = Date.parse(rotated.json.previous_secret_expires_at) - Date.now();
+		expect(overlap).toBeGreaterThan(24 * 3600 * 1000 - 60_000);
+		expect(overlap).toBeLessThanOrEqual(24 * 3600 * 1000);
+		await api.call("POST", "/user", key, { name: "dave" });
+		const [attempt] = await eventually(
+			"the delivery",
+			() => r.attempts,
+			(l) => l.length === 1,
+		);
+		if (!attempt) throw new Error("no attempt");
+		expect(attempt.signatures).toHaveLength(2);
+		expect(verifySignature(rotated.json.secret, attempt.id, attempt.timestamp, attempt.body, attempt.signatures.slice(0, 1))).toBe(true);
+		expect(verifySignature(hook.json.secret, attempt.id, attempt.timestamp, attempt.body, attempt.signatures.slice(1))).toBe(true);
+		// Subscribed to user.created only: the room created next is not sent.
+		const room = await api.call("POST", "/room", key, { name: "quiet" });
+		expect(room.status).toBe(201);
+		await api.call("POST", "/user", key, { name: "erin" });
+		await eventually(
+			"the second user",
+			() => r.attempts,
+			(l) => l.length === 2,
+		);
+		expect(r.attempts.map((x) => bodyOf(x).type)).toEqual(["user.created", "user.created"]);
+	});
+
+	it("disables an endpoint that answers 410 Gone, keeps what it was owed, and takes nothing new until re-enabled", async () => {
+		const gone = await receiver(() => ({ status: 410 }));
+		const tenant = await api.tenant(server.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, { url: gone.url });
+		const frank = await api.call("POST", "/user", key, { name: "frank" });
+		await eventually(
+			"the first attempt",
+			() => gone.attempts.length,
+			(n) => n === 1,
+		);
+		const got = await api.call("GET", `/webhooks/${hook.json.id}`, key);
+		expect(got.json).toMatchObject({ disabled: true, disabled_reason: "the endpoint answered 410 Gone" });
+		// While disabled: no attempts, and new events are not queued for it.
+		await api.call("POST", "/user", key, { name: "grace" });
+		await new Promise((r) => setTimeout(r, 1500));
+		expect(gone.attempts).toHaveLength(1);
+		const deliveries = await api.call("GET", `/webhooks/${hook.json.id}/deliveries`, key);
+		expect(
+			deliveries.json.deliveries.map((d: { status: string; attempts: number; last_status_code: number | null }) => [
+				d.status,
+				d.attempts,
+				d.last_status_code,
+			]),
+		).toEqual([["pending", 1, 410]]);
+		// Re-enabled, it receives what it was owed, then new events again.
+		gone.setPolicy(() => ({ status: 200 }));
+		expect((await api.call("PATCH", `/webhooks/${hook.json.id}`, key, { enabled: true })).json.disabled).toBe(false);
+		await eventually(
+			"the owed event",
+			() => gone.acknowledged().length,
+			(n) => n === 1,
+		);
+		expect(bodyOf(gone.acknowledged()[0] as Attempt).data.id).toBe(frank.json.id);
+		const heidi = await api.call("POST", "/user", key, { name: "heidi" });
+		await eventually(
+			"the next event",
+			() => gone.acknowledged().length,
+			(n) => n === 2,
+		);
+		expect(bodyOf(gone.acknowledged()[1] as Attempt).data.id).toBe(heidi.json.id);
+	});
+
+	it("the README's 15-line receiver verifies a real delivery and refuses a forged one", async () => {
+		const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+		const section = readme.slice(readme.indexOf("## Webhooks"));
+		const code = /```js\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+		expect(code.trim().split("\n")).toHaveLength(15);
+		const file = join(mkdtempSync(join(tmpdir(), "roomkit-receiver-")), "receiver.mjs");
+		writeFileSync(file, code);
+		const port = await freePort();
+		const tenant = await api.tenant(server.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, { url: `http://127.0.0.1:${port}/`, events: ["user.created"] });
+		const child: ChildProcess = spawn(process.execPath, [file], {
+			env: { PATH: process.env.PATH ?? "", WEBHOOK_SECRET: hook.json.secret, PORT: String(port) },
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		let output = "";
+		child.stdout?.on("data", (d) => (output += d));
+		child.stderr?.on("data", (d) => (output += d));
+		try {
+			let listening = false;
+			while (!listening) {
+				listening = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "{}" }).then(
+					(r) => r.status === 401,
+					() => false,
+				);
+				if (!listening) await new Promise((r) => setTimeout(r, 50));
+			}
+			const user = await api.call("POST", "/user", key, { name: "readme" });
+			await eventually(
+				"the receiver to print the event",
+				() => output,
+				(o) => o.includes(user.json.id),
+			);
+			expect(output).toContain("user.created");
+			// A forged signature with a fresh timestamp is refused.
+			const forged = await fetch(`http://127.0.0.1:${port}/`, {
+				method: "POST",
+				headers: {
+					"webhook-id": "evt_forged",
+					"webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+					"webhook-signature": `v1,${Buffer.alloc(32).toString("base64")}`,
+				},
+				body: '{"type":"user.created"}',
+			});
+			expect(forged.status).toBe(401);
+			const deliveries = await api.call("GET", `/webhooks/${hook.json.id}/deliveries`, key);
+			expect(deliveries.json.deliveries.map((d: { status: string; last_status_code: number }) => [d.status, d.last_status_code])).toEqual([
+				["delivered", 204],
+			]);
+		} finally {
+			await stopChild(child);
+		}
+	});
+});
+
+describe("webhooks across a SIGKILL of bare workerd", () => {
+	let server: RunningServer | undefined;
+	let receiver: Receiver | undefined;
+	afterAll(async () => {
+		await receiver?.close();
+		await server?.stop();
+	});
+
+	it("delivers what was stored before the kill and never logs a secret", async () => {
+		const vars = { WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_RETRY_SCHEDULE: "0.2,0.2,0.5,1,1,1,1,1,1,1", WEBHOOK_SWEEP_SECONDS: "1" };
+		let up = false;
+		receiver = await startReceiver(() => ({ status: up ? 200 : 503 }));
+		const first = await startSelfhost({ vars });
+		server = first;
+		const api = new Api(first.base);
+		const tenant = await api.tenant(first.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, { url: receiver.url });
+		const rotated = await api.call("POST", `/webhooks/${hook.json.id}/rotate-secret`, key);
+		const [alice] = tenant.users as [{ id: string; token: string }];
+		const room = await api.call("POST", "/room", key, { name: "k", members: [alice.id] });
+		const asAlice = { Authorization: `Bearer ${alice.token}` };
+		for (let i = 1; i <= 20; i++) {
+			expect((await api.call("POST", `/room/${room.json.id}/message/send`, asAlice, { text_message: `k${i}` })).status).toBe(201);
+		}
+		// The receiver is failing; kill the server while deliveries are owed, then start it on the same data.
+		await eventually(
+			"a failed attempt",
+			() => receiver?.attempts.length ?? 0,
+			(n) => n > 0,
+		);
+		await first.stop("SIGKILL");
+		const logsBefore = first.logs();
+		server = await startSelfhost({ stateDir: first.stateDir, adminToken: first.adminToken, jwtSecret: first.jwtSecret, vars });
+		up = true;
+		const expected = 1 + 1 + 20; // room.created, member.added, 20 messages
+		await eventually(
+			"every event after the restart",
+			() => new Set(receiver?.acknowledged().map((a) => a.id)).size,
+			(n) => n === expected,
+		);
+		const acked = receiver.acknowledged();
+		const messages = acked.map((a) => JSON.parse(a.body)).filter((p) => p.type === "message.new");
+		expect([...new Set(messages.map((p) => p.data.seq))]).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+		for (const a of receiver.attempts) {
+			expect(verifySignature(rotated.json.secret, a.id, a.timestamp, a.body, a.signatures.slice(0, 1))).toBe(true);
+			expect(verifySignature(hook.json.secret, a.id, a.timestamp, a.body, a.signatures.slice(1))).toBe(true);
+		}
+		// Neither secret appears in anything the server printed, before or after the kill.
+		for (const secret of [hook.json.secret, rotated.json.secret]) {
+			const body = secret.slice("whsec_".length);
+			expect(logsBefore).not.toContain(body);
+			expect(server.logs()).not.toContain(body);
+		}
+	});
+});
