@@ -62,6 +62,12 @@ export class GatewayFeed {
 	private readonly inFlight = new Set<string>();
 	/** Gateways whose state changed while a call to them was in flight: they get another push. */
 	private readonly again = new Set<string>();
+	/**
+	 * Gateways whose push landed, with what it carried: their rows are deleted with the next write
+	 * the room makes anyway (or by the alarm), not in a commit of their own. Should the object go
+	 * before that, the rows are pushed again: harmless, since every push carries absolute state.
+	 */
+	private readonly settled = new Map<string, { removed: string[] }>();
 	private scheduled = false;
 	private byGateway: Map<string, string[]> | null = null;
 	private byGatewayRevision = -1;
@@ -99,6 +105,7 @@ export class GatewayFeed {
 	memberChanged(userId: string): void {
 		const gateway = this.gatewayOfMember(userId);
 		if (!gateway) return;
+		this.forgetSettled(gateway);
 		// A member added again is no longer owed a removal that had not landed yet.
 		this.deps.sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
 		this.deps.sql.exec("INSERT INTO feed_pending_users (gateway, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", gateway, userId);
@@ -109,6 +116,7 @@ export class GatewayFeed {
 	memberRemoved(userId: string, revoke: boolean): void {
 		const gateway = this.gatewayOfMember(userId);
 		if (!gateway) return;
+		this.forgetSettled(gateway);
 		this.deps.sql.exec(
 			"INSERT INTO feed_removed (gateway, user_id, revoke) VALUES (?, ?, ?) ON CONFLICT(gateway, user_id) DO UPDATE SET revoke = excluded.revoke",
 			gateway,
@@ -150,19 +158,26 @@ export class GatewayFeed {
 			}));
 	}
 
+	/** Gateways still owed something (what landed and is only waiting to be forgotten aside). */
+	owed(): Array<{ gateway: string; from_seq: number; attempts: number; next_at: number; all_members: boolean }> {
+		return this.pendingRows().filter((row) => !this.settled.has(row.gateway));
+	}
+
 	/** When the alarm should next look: the earliest retry, or soon for owed pushes not in flight; null when nothing is owed. */
 	nextRetryAt(): number | null {
 		let at: number | null = null;
 		for (const row of this.pendingRows()) {
 			if (this.inFlight.has(row.gateway)) continue;
-			const due = row.attempts > 0 ? row.next_at : this.deps.now() + WATCHDOG_MS;
+			// Landed, to be forgotten: the alarm does that when nothing else writes first.
+			const due = row.attempts > 0 && !this.settled.has(row.gateway) ? row.next_at : this.deps.now() + WATCHDOG_MS;
 			at = at === null ? due : Math.min(at, due);
 		}
 		return at;
 	}
 
-	/** Called by the alarm: pushes whatever is due. */
+	/** Called by the alarm: forgets what landed, then pushes whatever is due. */
 	retryDue(): void {
+		for (const gateway of [...this.settled.keys()]) this.forgetSettled(gateway);
 		this.flush();
 	}
 
@@ -197,6 +212,8 @@ export class GatewayFeed {
 	}
 
 	private owe(gateway: string, fromSeq: number, allMembers: boolean): void {
+		// In the same write as the change: what landed before it is forgotten now.
+		this.forgetSettled(gateway);
 		this.deps.sql.exec(
 			`INSERT INTO feed_pending (gateway, from_seq, all_members) VALUES (?, ?, ?) ON CONFLICT(gateway) DO UPDATE SET
 			from_seq = MIN(from_seq, excluded.from_seq), all_members = MAX(all_members, excluded.all_members)`,
@@ -222,7 +239,7 @@ export class GatewayFeed {
 		this.scheduled = false;
 		const now = this.deps.now();
 		for (const row of this.pendingRows()) {
-			if (this.inFlight.has(row.gateway) || row.next_at > now) continue;
+			if (this.inFlight.has(row.gateway) || this.settled.has(row.gateway) || row.next_at > now) continue;
 			this.send(row.gateway, row.from_seq, row.all_members);
 		}
 	}
@@ -241,10 +258,10 @@ export class GatewayFeed {
 	private delivered(gateway: string, push: RoomPush): void {
 		const { sql } = this.deps;
 		this.inFlight.delete(gateway);
-		for (const userId of [...push.removed, ...push.left]) {
-			sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
-		}
 		if (this.again.delete(gateway)) {
+			for (const userId of [...push.removed, ...push.left]) {
+				sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
+			}
 			sql.exec(
 				"UPDATE feed_pending SET from_seq = MAX(from_seq, ?), attempts = 0, next_at = 0 WHERE gateway = ?",
 				push.last_seq + 1,
@@ -252,9 +269,18 @@ export class GatewayFeed {
 			);
 			this.schedule();
 		} else {
-			sql.exec("DELETE FROM feed_pending WHERE gateway = ?", gateway);
-			sql.exec("DELETE FROM feed_pending_users WHERE gateway = ?", gateway);
+			this.settled.set(gateway, { removed: [...push.removed, ...push.left] });
 		}
+	}
+
+	private forgetSettled(gateway: string): void {
+		const settled = this.settled.get(gateway);
+		if (!settled) return;
+		this.settled.delete(gateway);
+		const { sql } = this.deps;
+		sql.exec("DELETE FROM feed_pending WHERE gateway = ?", gateway);
+		sql.exec("DELETE FROM feed_pending_users WHERE gateway = ?", gateway);
+		for (const userId of settled.removed) sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
 	}
 
 	private failed(gateway: string): void {

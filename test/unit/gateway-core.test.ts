@@ -74,7 +74,7 @@ describe("user socket", () => {
 		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "two");
 		await world.retryAll();
 		expect(seqsOf(alice.peer.take(), R1)).toEqual([1, 2]);
-		expect(r.feed.pendingRows()).toEqual([]);
+		expect(r.feed.owed()).toEqual([]);
 	});
 
 	it("reads from the room what a push no longer carries (more was owed than one push holds)", async () => {
