@@ -16,7 +16,11 @@ export interface Config {
 	maxUnreadBytes: number;
 	defaultPageSize: number;
 	maxPageSize: number;
+	/** One structured line per request (`LOG_LEVEL=info`, the default); unhandled errors are always logged. */
+	logRequests: boolean;
 }
+
+const LOG_LEVELS = ["info", "error"] as const;
 
 // Bare workerd's `fromEnvironment` bindings are null, not undefined, when the variable is unset.
 const positiveInt = (raw: string | null | undefined, fallback: number, name: string): number => {
@@ -26,6 +30,13 @@ const positiveInt = (raw: string | null | undefined, fallback: number, name: str
 		throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
 	}
 	return value;
+};
+
+const logLevel = (raw: string | null | undefined): (typeof LOG_LEVELS)[number] => {
+	if (raw == null || raw.trim() === "") return "info";
+	const level = LOG_LEVELS.find((l) => l === raw.trim().toLowerCase());
+	if (!level) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
+	return level;
 };
 
 const list = (raw: string | undefined): string[] =>
@@ -55,6 +66,7 @@ export function loadConfig(env: Env): Config {
 		maxUnreadBytes: positiveInt(env.MAX_UNREAD_BYTES, 16 * 1024 * 1024, "MAX_UNREAD_BYTES"),
 		defaultPageSize: 50,
 		maxPageSize: 200,
+		logRequests: logLevel(env.LOG_LEVEL) === "info",
 	};
 	cache.set(env, config);
 	return config;
