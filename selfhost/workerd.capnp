@@ -54,6 +54,7 @@ const roomkit :Workerd.Worker = (
     (name = "MAX_SOCKETS_PER_ROOM", fromEnvironment = "MAX_SOCKETS_PER_ROOM"),
     (name = "MAX_SOCKETS_PER_USER", fromEnvironment = "MAX_SOCKETS_PER_USER"),
     (name = "MAX_UNREAD_BYTES", fromEnvironment = "MAX_UNREAD_BYTES"),
+    (name = "WS_COMPRESSION", fromEnvironment = "WS_COMPRESSION"),
     (name = "LOG_LEVEL", fromEnvironment = "LOG_LEVEL"),
     (name = "DEMO_DEV_MODE", fromEnvironment = "DEMO_DEV_MODE"),
   ],

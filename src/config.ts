@@ -18,6 +18,8 @@ export interface Config {
 	maxPageSize: number;
 	/** One structured line per request (`LOG_LEVEL=info`, the default); unhandled errors are always logged. */
 	logRequests: boolean;
+	/** Whether sockets may negotiate permessage-deflate (`WS_COMPRESSION=on`); off by default. */
+	wsCompression: boolean;
 }
 
 const LOG_LEVELS = ["info", "error"] as const;
@@ -37,6 +39,14 @@ const logLevel = (raw: string | null | undefined): (typeof LOG_LEVELS)[number] =
 	const level = LOG_LEVELS.find((l) => l === raw.trim().toLowerCase());
 	if (!level) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
 	return level;
+};
+
+const onOff = (raw: string | null | undefined, fallback: boolean, name: string): boolean => {
+	if (raw == null || raw.trim() === "") return fallback;
+	const value = raw.trim().toLowerCase();
+	if (value === "on") return true;
+	if (value === "off") return false;
+	throw new Error(`${name} must be "on" or "off", got ${JSON.stringify(raw)}`);
 };
 
 const list = (raw: string | undefined): string[] =>
@@ -67,6 +77,7 @@ export function loadConfig(env: Env): Config {
 		defaultPageSize: 50,
 		maxPageSize: 200,
 		logRequests: logLevel(env.LOG_LEVEL) === "info",
+		wsCompression: onOff(env.WS_COMPRESSION, false, "WS_COMPRESSION"),
 	};
 	cache.set(env, config);
 	return config;

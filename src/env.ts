@@ -37,6 +37,8 @@ export interface Env {
 	MAX_SOCKETS_PER_USER?: string;
 	/** Bytes sent to a socket with no frame or heartbeat from it before it is closed with 4008 (default 16 MiB). */
 	MAX_UNREAD_BYTES?: string;
+	/** `on` lets sockets negotiate permessage-deflate when the client offers it; `off` (default) declines it. */
+	WS_COMPRESSION?: string;
 	/** `info` (default) logs one structured line per request; `error` logs only unhandled errors (tests set it). */
 	LOG_LEVEL?: string;
 	/** Set to "1" to enable the /demo page's "mint a user" helper with the admin token (local development). */

@@ -5,6 +5,7 @@ import { ApiError, forbidden, unauthorized } from "../errors";
 import { PROTOCOL_LABEL } from "../protocol/frames";
 import type { ConnState } from "../room/room-core";
 import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER, roomStub } from "../room/stub";
+import { negotiateCompression } from "./compression";
 import { type AppEnv, configOf, directoryOf } from "./context";
 import { errors, RoomIdParam, security } from "./openapi";
 
@@ -62,5 +63,5 @@ export const realtimeRoutes = new OpenAPIHono<AppEnv>().openapi(connect, async (
 	if (subprotocols.label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
 	if (room.private) headers.set(MEMBERS_ONLY_HEADER, "1");
 	// A fresh request: nothing the client sent reaches the room object except what was verified.
-	return roomStub(c.env, room.id).fetch("https://room.internal/ws", { headers });
+	return negotiateCompression(await roomStub(c.env, room.id).fetch("https://room.internal/ws", { headers }), config.wsCompression);
 });

@@ -98,6 +98,7 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"MAX_SOCKETS_PER_ROOM",
 			"MAX_SOCKETS_PER_USER",
 			"MAX_UNREAD_BYTES",
+			"WS_COMPRESSION",
 			"LOG_LEVEL",
 		];
 		expect(config.services).toEqual({
