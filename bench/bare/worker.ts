@@ -1,10 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { Outbox, type Sink, workerdScheduler } from "../../src/room/outbox";
+import { negotiateCompression } from "../../src/routes/compression";
 
 interface Env {
 	ROOMS: DurableObjectNamespace<BareRoom>;
 	/** Experiments only (see BENCHMARKS.md), unset in `npm run bench`. Overrides the Outbox's gap per frame. */
 	GAP_PER_FRAME_MS?: string;
+	/** "on" lets sockets negotiate permessage-deflate; unset declines it, as the service does by default. */
+	WS_COMPRESSION?: string;
 }
 
 /**
@@ -114,6 +117,6 @@ export default {
 		const room = env.ROOMS.get(env.ROOMS.idFromName(url.searchParams.get("room") ?? "bench"));
 		if (url.pathname === "/stats") return Response.json(await room.stats());
 		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected websocket", { status: 426 });
-		return room.fetch(request);
+		return negotiateCompression(await room.fetch(request), env.WS_COMPRESSION === "on");
 	},
 } satisfies ExportedHandler<Env>;
