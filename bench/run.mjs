@@ -7,7 +7,7 @@
 //   memory: --idle=5000 (0 skips it) --hibernation-wait=60000
 //   --out=bench/results/last-run.json
 // Systems: ours, ours-deflate (ours with WS_COMPRESSION=on), ours-ws (ours through the user
-// socket GET /ws; typical only), bare, socketio, socketio-sqlite (WAL, synchronous=NORMAL),
+// socket GET /ws; typical only), bare, bare-microtask (experiment), socketio, socketio-sqlite (WAL, synchronous=NORMAL),
 // socketio-sqlite-full (WAL, synchronous=FULL). Fan-out runs ours, ours-deflate, bare and socketio.
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -255,11 +255,13 @@ async function start(name) {
 		system.tenant = await tenantOf(system);
 		return system;
 	}
-	if (name === "bare") {
+	if (name.startsWith("bare")) {
+		// bare-microtask: the experiment of flushing quiet rooms at the end of the event (BENCHMARKS.md).
+		const env = name === "bare-microtask" ? { ...BARE_ENV, QUIET_FLUSH: "microtask" } : BARE_ENV;
 		const server =
 			RUNTIME === "workerd"
-				? await startBareWorkerd({ dir: join(tmp, "bare"), env: BARE_ENV })
-				: await startWrangler({ config: join(ROOT, "bench", "bare", "wrangler.toml"), stateDir: join(tmp, "bare"), vars: BARE_ENV });
+				? await startBareWorkerd({ dir: join(tmp, name), env })
+				: await startWrangler({ config: join(ROOT, "bench", "bare", "wrangler.toml"), stateDir: join(tmp, name), vars: env });
 		return { name, kind: "bare", ...server, runtime: RUNTIME === "workerd" ? workerdVersion() : "wrangler dev" };
 	}
 	if (name === "socketio") return { name, kind: "socketio", ...(await startSocketio()), runtime: `node ${process.version}` };

@@ -13,6 +13,7 @@ export const TYPICAL_PROTOCOLS = {
 	"ours-deflate": "room",
 	"ours-ws": "user",
 	bare: "bare",
+	"bare-microtask": "bare",
 	socketio: "socketio",
 	"socketio-sqlite": "socketio",
 	"socketio-sqlite-full": "socketio",
@@ -65,6 +66,13 @@ export function runTypical(system, { rooms, socketsPerRoom, rates, seconds, defl
 	});
 }
 
+const median = (xs) => {
+	if (xs.length === 0) return null;
+	const sorted = [...xs].sort((a, b) => a - b);
+	const mid = Math.floor(sorted.length / 2);
+	return sorted.length % 2 ? sorted[mid] : Number(((sorted[mid - 1] + sorted[mid]) / 2).toFixed(1));
+};
+
 /** The slowest run per system and rate (highest p99), and the knee: the highest rate whose slowest run has p99 < 100 ms and nothing lost. */
 export function summarizeTypical(results, systems, rates) {
 	const rows = [];
@@ -76,7 +84,16 @@ export function summarizeTypical(results, systems, rates) {
 			const ok = runs.filter(Boolean);
 			const slowest =
 				ok.length === runs.length && ok.length > 0 ? ok.reduce((a, b) => ((b.p99 ?? Infinity) > (a.p99 ?? Infinity) ? b : a)) : null;
-			rows.push({ system: name, rate, slowest, runs: ok.length, allP99: runs.map((s) => s?.p99 ?? "failed") });
+			rows.push({
+				system: name,
+				rate,
+				slowest,
+				runs: ok.length,
+				allP99: runs.map((s) => s?.p99 ?? "failed"),
+				allCpu: runs.map((s) => s?.serverCpuUsPerDelivery ?? "failed"),
+				medianCpu: median(ok.map((s) => s.serverCpuUsPerDelivery).filter((x) => x !== null)),
+				medianP99: median(ok.map((s) => s.p99).filter((x) => x !== null)),
+			});
 			if (slowest && slowest.lost === 0 && slowest.p99 !== null && slowest.p99 < 100) knee = rate;
 		}
 		knees[name] = knee;
@@ -91,15 +108,15 @@ export function printTypical({ rows, knees }, { deflate, roomCount, socketsPerRo
 	);
 	lines.push("");
 	lines.push(
-		"| system | offered msg/s | p50 ms | p99 ms | lost | server CPU µs per delivery | per message | server CPU ms | waited ms | p99 of every run |",
+		"| system | offered msg/s | p50 ms | p99 ms | lost | server CPU µs per delivery | per message | server CPU ms | waited ms | p99 of every run (median) | CPU µs per delivery of every run (median) |",
 	);
-	lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+	lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
 	for (const r of rows) {
 		const s = r.slowest;
 		lines.push(
 			s
-				? `| ${r.system} | ${r.rate} | ${s.p50} | ${s.p99} | ${s.lost} | ${s.serverCpuUsPerDelivery} | ${s.serverCpuUsPerMessage} | ${s.serverCpuMs} | ${s.serverWaitMs} | ${r.allP99.join(", ")} |`
-				: `| ${r.system} | ${r.rate} | failed | | | | | | | ${r.allP99.join(", ")} |`,
+				? `| ${r.system} | ${r.rate} | ${s.p50} | ${s.p99} | ${s.lost} | ${s.serverCpuUsPerDelivery} | ${s.serverCpuUsPerMessage} | ${s.serverCpuMs} | ${s.serverWaitMs} | ${r.allP99.join(", ")} (${r.medianP99}) | ${r.allCpu.join(", ")} (${r.medianCpu}) |`
+				: `| ${r.system} | ${r.rate} | failed | | | | | | | ${r.allP99.join(", ")} | ${r.allCpu.join(", ")} |`,
 		);
 	}
 	lines.push("");

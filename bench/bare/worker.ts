@@ -1,11 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
-import { Outbox, type Sink, workerdScheduler } from "../../src/room/outbox";
+import { Outbox, type Scheduler, type Sink, workerdScheduler } from "../../src/room/outbox";
 import { negotiateCompression } from "../../src/routes/compression";
 
 interface Env {
 	ROOMS: DurableObjectNamespace<BareRoom>;
 	/** Experiments only (see BENCHMARKS.md), unset in `npm run bench`. Overrides the Outbox's gap per frame. */
 	GAP_PER_FRAME_MS?: string;
+	/** Experiments only: "microtask" flushes a quiet room at the end of the current event instead of on a 0 ms timer. */
+	QUIET_FLUSH?: string;
 	/** "on" lets sockets negotiate permessage-deflate; unset declines it, as the service does by default. */
 	WS_COMPRESSION?: string;
 }
@@ -24,7 +26,11 @@ export class BareRoom extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		this.outbox = new Outbox(workerdScheduler, env.GAP_PER_FRAME_MS ? { gapPerFrameMs: Number(env.GAP_PER_FRAME_MS) } : {});
+		const scheduler: Scheduler =
+			env.QUIET_FLUSH === "microtask"
+				? { now: workerdScheduler.now, after: (ms, run) => (ms > 0 ? workerdScheduler.after(ms, run) : queueMicrotask(run)) }
+				: workerdScheduler;
+		this.outbox = new Outbox(scheduler, env.GAP_PER_FRAME_MS ? { gapPerFrameMs: Number(env.GAP_PER_FRAME_MS) } : {});
 		ctx.storage.sql.exec(
 			"CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, user_id TEXT NOT NULL, text_message TEXT NOT NULL, created_at TEXT NOT NULL)",
 		);
