@@ -293,6 +293,22 @@ function summarize(results) {
 
 function print(table, memory) {
 	const lines = [];
+	if (table.length) printFanout(table, lines);
+	if (memory.length) {
+		if (lines.length) lines.push("");
+		lines.push(
+			"| system | idle sockets | client offers deflate | runtime RSS before (MiB) | just connected (MiB) | after idle wait (MiB) | KiB per idle socket |",
+		);
+		lines.push("|---|---:|---|---:|---:|---:|---:|");
+		for (const m of memory)
+			lines.push(
+				`| ${m.system} | ${m.sockets} | ${IDLE_DEFLATE ? "yes" : "no"} | ${m.beforeMiB} | ${m.connectedMiB} | ${m.idleMiB} | ${Math.round(((m.idleMiB - m.beforeMiB) * 1024) / m.sockets)} |`,
+			);
+	}
+	console.log(lines.join("\n"));
+}
+
+function printFanout(table, lines) {
 	lines.push(
 		"| sockets | system | deliveries/s (slowest run) | p50 ms | p99 ms | lost | server CPU ms | server waited for a CPU ms | all runs (deliveries/s) |",
 	);
@@ -319,13 +335,6 @@ function print(table, memory) {
 		const ratio = (x, y) => (x && y ? (x.deliveriesPerSecond / y.deliveriesPerSecond).toFixed(2) : "n/a");
 		lines.push(`| ${row.sockets} | ${ratio(o, s)} | ${ratio(o, b)} | ${o && s ? `${o.p99} vs ${s.p99}` : "n/a"} | ${o ? o.lost : "n/a"} |`);
 	}
-	if (memory.length) {
-		lines.push("");
-		lines.push("| system | idle sockets | runtime RSS before (MiB) | just connected (MiB) | after idle wait (MiB) |");
-		lines.push("|---|---:|---:|---:|---:|");
-		for (const m of memory) lines.push(`| ${m.system} | ${m.sockets} | ${m.beforeMiB} | ${m.connectedMiB} | ${m.idleMiB} |`);
-	}
-	console.log(lines.join("\n"));
 }
 
 async function main() {
@@ -410,7 +419,7 @@ async function main() {
 			}
 		}
 	}
-	if (results.length || memory.length) print(summarize(results), memory);
+	if (results.length || memory.length) print(results.length ? summarize(results) : [], memory);
 	for (const t of typicalTables) console.log(`\n${t}`);
 	mkdirSync(join(OUT, ".."), { recursive: true });
 	writeFileSync(
