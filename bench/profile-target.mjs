@@ -47,7 +47,11 @@ if (name.startsWith("ours")) {
 else
 	system = {
 		name,
-		...(await startSocketio(name === "socketio" ? {} : { sqlite: { file: join(tmp, "s.sqlite"), synchronous: name === "socketio-sqlite-full" ? "FULL" : "NORMAL" } })),
+		...(await startSocketio(
+			name === "socketio"
+				? {}
+				: { sqlite: { file: join(tmp, "s.sqlite"), synchronous: name === "socketio-sqlite-full" ? "FULL" : "NORMAL" } },
+		)),
 	};
 const rooms = await prepareRooms(system, 100, call);
 console.log(JSON.stringify({ pid: system.child.pid, base: system.base }));
