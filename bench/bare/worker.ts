@@ -133,7 +133,9 @@ function acceptInWorker(): Response {
 	server.addEventListener("message", (event) => {
 		const frame = JSON.parse(event.data as string) as { event: string; id?: string | number; data: { room_id: string } };
 		if (frame.event === "join_room")
-			server.send(JSON.stringify({ event: "ack", id: frame.id, data: { room_id: frame.data.room_id, last_seq: 0 } }));
+			server.send(
+				JSON.stringify({ event: "ack", id: frame.id, data: { room_id: frame.data.room_id, last_seq: 0, accepted_by: "worker" } }),
+			);
 	});
 	return new Response(null, { status: 101, webSocket: client });
 }
