@@ -53,7 +53,7 @@ else
 				: { sqlite: { file: join(tmp, "s.sqlite"), synchronous: name === "socketio-sqlite-full" ? "FULL" : "NORMAL" } },
 		)),
 	};
-const rooms = await prepareRooms(system, 100, call);
+const rooms = await prepareRooms(system, 100, call, 5);
 console.log(JSON.stringify({ pid: system.child.pid, base: system.base }));
 const result = await runTypical(system, { rooms, socketsPerRoom: 5, rates: [rate], seconds, deflate });
 console.log(JSON.stringify(result.steps ?? result));

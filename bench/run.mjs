@@ -372,7 +372,7 @@ async function main() {
 	const typicalTables = [];
 	if (WORKLOADS.includes("typical")) {
 		const roomsOf = new Map();
-		for (const system of systems) roomsOf.set(system, await prepareRooms(system, ROOMS, call));
+		for (const system of systems) roomsOf.set(system, await prepareRooms(system, ROOMS, call, SOCKETS_PER_ROOM));
 		for (const deflate of DEFLATE) {
 			const runs = [];
 			for (let run = 1; run <= RUNS; run++) {

@@ -19,13 +19,20 @@ export const TYPICAL_PROTOCOLS = {
 	"socketio-sqlite-full": "socketio",
 };
 
-/** The rooms and credentials a run needs, made once per system (ours: over REST, like a backend). */
-export async function prepareRooms(system, count, call) {
+/**
+ * The rooms a run needs, made once per system. Ours: over REST, room *r* created by the user of its
+ * first socket with the users of its other sockets as members (socket *i* is user *i* mod 50, as in
+ * bench/typical-load.mjs), so the user socket, which serves only a member's rooms, can join them too.
+ */
+export async function prepareRooms(system, count, call, socketsPerRoom = 5) {
 	if (!system.tenant) return Array.from({ length: count }, (_, i) => `typical-${i}-${crypto.randomUUID()}`);
 	const { key, users } = system.tenant;
 	const rooms = [];
-	for (let i = 0; i < count; i++)
-		rooms.push((await call(system.base, "POST", "/room", { clientKey: `${key}.${users[0]}` }, { name: `typical-${i}` })).id);
+	for (let r = 0; r < count; r++) {
+		const of = Array.from({ length: socketsPerRoom }, (_, s) => users[(r * socketsPerRoom + s) % users.length]);
+		const members = [...new Set(of.slice(1))].filter((u) => u !== of[0]);
+		rooms.push((await call(system.base, "POST", "/room", { clientKey: `${key}.${of[0]}` }, { name: `typical-${r}`, members })).id);
+	}
 	return rooms;
 }
 
