@@ -15,6 +15,8 @@ export default defineConfig(async () => {
 								bindings: {
 									ADMIN_TOKEN: "test-admin-token",
 									JWT_SECRET: "test-jwt-secret",
+									// The request log would print ~26,000 lines; `LOG_LEVEL=info npm test` brings it back.
+									LOG_LEVEL: process.env.LOG_LEVEL ?? "error",
 									TEST_MIGRATIONS: migrations,
 								},
 								// The self-hosted directory driver, for test/workers/directory-contract.test.ts. The app

@@ -84,7 +84,7 @@ function connectWs(i) {
 		const url = system === "bare" ? `${opts.url}?room=${roomId}&user=u${i % 50}` : opts.url;
 		const ws = new WebSocket(url, {
 			headers: opts.headers ? { clientKey: opts.headers[i % opts.headers.length] } : {},
-			perMessageDeflate: false,
+			perMessageDeflate: opts.deflate ?? false,
 		});
 		conn.ws = ws;
 		ws.on("error", (e) => reject(new Error(`socket ${i}: ${e.message}`)));

@@ -1,7 +1,14 @@
 // `npm run bench`: our service, a socket.io 4 server and a bare Durable Object on this
-// machine, in one run, under the same load (see BENCHMARKS.md).
-// Options: --runs=3 --sizes=50,500 --messages=2000 --inflight=64 --idle=5000 (0 skips the
-// memory part) --systems=ours,bare,socketio --out=bench/results/last-run.json
+// machine, in one run, under the same loads (see BENCHMARKS.md).
+// Options: --workload=fanout,typical --runs=3 --systems=ours,bare,socketio,socketio-sqlite
+//   fan-out (one big room, closed loop): --sizes=50,500 --messages=2000 --inflight=64
+//   typical (many small rooms, open loop): --rooms=100 --sockets-per-room=5
+//     --rates=250,500,1000,2000 --seconds=5 --deflate=on (on,off runs both client offers)
+//   memory: --idle=5000 (0 skips it) --hibernation-wait=60000
+//   --out=bench/results/last-run.json
+// Systems: ours, ours-deflate (ours with WS_COMPRESSION=on), ours-ws (ours through the user
+// socket GET /ws; typical only), bare, bare-microtask (experiment), socketio, socketio-sqlite (WAL, synchronous=NORMAL),
+// socketio-sqlite-full (WAL, synchronous=FULL). Fan-out runs ours, ours-deflate, bare and socketio.
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -21,6 +28,7 @@ import {
 	treeSchedMs,
 	workerdVersion,
 } from "./servers.mjs";
+import { prepareRooms, printTypical, runTypical, summarizeTypical, TYPICAL_PROTOCOLS } from "./typical.mjs";
 
 const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
 const RUNS = Number(arg("runs", "3"));
@@ -28,12 +36,27 @@ const SIZES = arg("sizes", "50,500").split(",").map(Number);
 const MESSAGES = Number(arg("messages", "2000"));
 const INFLIGHT = Number(arg("inflight", "64"));
 const IDLE = Number(arg("idle", "5000"));
-const SYSTEMS = arg("systems", "ours,bare,socketio").split(",");
+const SYSTEMS = arg("systems", "ours,bare,socketio,socketio-sqlite").split(",");
+const WORKLOADS = arg("workload", "fanout,typical").split(",");
+const ROOMS = Number(arg("rooms", "100"));
+const SOCKETS_PER_ROOM = Number(arg("sockets-per-room", "5"));
+const RATES = arg("rates", "250,500,1000,2000").split(",").map(Number);
+const SECONDS = Number(arg("seconds", "5"));
+const DEFLATE = arg("deflate", "on")
+	.split(",")
+	.map((v) => v === "on");
+for (const name of SYSTEMS)
+	if (!(name in TYPICAL_PROTOCOLS)) throw new Error(`unknown system ${name}: one of ${Object.keys(TYPICAL_PROTOCOLS).join(", ")}`);
+for (const w of WORKLOADS) if (w !== "fanout" && w !== "typical") throw new Error(`unknown workload ${w}: fanout or typical`);
+/** The systems bench/load.mjs (fan-out, memory) knows. */
+const FANOUT_SYSTEMS = SYSTEMS.filter((name) => ["ours", "ours-deflate", "bare", "socketio"].includes(name));
 const OUT = arg("out", join(ROOT, "bench", "results", "last-run.json"));
 // "workerd": the service as `npm run selfhost` runs it and the bare object on bare workerd;
 // "wrangler": both under `wrangler dev` (which adds a proxy workerd in front of the worker).
 const RUNTIME = arg("runtime", selfhostAvailable() ? "workerd" : "wrangler");
 const HIBERNATION_WAIT_MS = Number(arg("hibernation-wait", "60000"));
+// Whether the idle sockets offer permessage-deflate (--idle-deflate=on); ours declines it unless WS_COMPRESSION=on (system ours-deflate).
+const IDLE_DEFLATE = arg("idle-deflate", "off") === "on";
 // Experiments on the bare object only, e.g. --bare-env=GAP_PER_FRAME_MS=0 (see bench/bare/worker.ts).
 const BARE_ENV = Object.fromEntries(
 	arg("bare-env", "")
@@ -89,22 +112,27 @@ async function tenantOf(server) {
 	const key = client.api_token;
 	const users = [];
 	for (let i = 0; i < USERS; i++) users.push((await call(server.base, "POST", "/user", { clientKey: key }, { name: `bench-${i}` })).id);
-	return { key, users, headers: users.map((u) => `${key}.${u}`) };
+	// JWTs, for the user socket (offered as a subprotocol beside roomkit.v1).
+	const tokens = [];
+	for (const u of users) tokens.push((await call(server.base, "POST", `/auth/${u}`, { clientKey: key })).token);
+	return { key, users, headers: users.map((u) => `${key}.${u}`), tokens };
 }
 
+const isOurs = (system) => system.name.startsWith("ours");
+
 async function newRoom(system) {
-	if (system.name !== "ours") return randomUUID();
+	if (!isOurs(system)) return randomUUID();
 	const { key, users } = system.tenant;
 	return (await call(system.base, "POST", "/room", { clientKey: `${key}.${users[0]}` }, { name: "bench" })).id;
 }
 
 function wsUrl(system, roomId) {
-	if (system.name === "ours") return `${system.base.replace("http", "ws")}/room/${roomId}/ws`;
+	if (isOurs(system)) return `${system.base.replace("http", "ws")}/room/${roomId}/ws`;
 	if (system.name === "bare") return `${system.base.replace("http", "ws")}/ws`;
 	return system.base;
 }
 
-const runtimeComm = (system) => (system.name === "socketio" ? "node" : "workerd");
+const runtimeComm = (system) => (system.name.startsWith("socketio") ? "node" : "workerd");
 
 /**
  * Runs the load generator in its own process; resolves with its JSON result plus the server's
@@ -146,7 +174,7 @@ function runGenerator(system, options, timeoutMs) {
 async function load(system, sockets, messages) {
 	const roomId = await newRoom(system);
 	const options = {
-		system: system.name,
+		system: system.kind,
 		mode: "load",
 		sockets,
 		messages,
@@ -155,7 +183,7 @@ async function load(system, sockets, messages) {
 		roomId,
 		timeoutMs: 240_000,
 	};
-	if (system.name === "ours") options.headers = system.tenant.headers;
+	if (isOurs(system)) options.headers = system.tenant.headers;
 	const result = await runGenerator(system, options, 330_000);
 	// The bare object reports its Outbox counters: how many flushes and frames the load took.
 	if (system.name === "bare")
@@ -169,14 +197,14 @@ async function load(system, sockets, messages) {
 /** RSS of a system's runtime: workerd processes under wrangler, or the socket.io node process. */
 function runtimeRss(system) {
 	const byName = treeRss(system.child.pid);
-	return system.name === "socketio" ? (byName.node ?? 0) : (byName.workerd ?? 0);
+	return system.name.startsWith("socketio") ? (byName.node ?? 0) : (byName.workerd ?? 0);
 }
 
 async function idleMemory(system, sockets) {
 	const roomId = await newRoom(system);
 	const before = runtimeRss(system);
-	const options = { system: system.name, mode: "idle", sockets, url: wsUrl(system, roomId), roomId };
-	if (system.name === "ours") options.headers = system.tenant.headers;
+	const options = { system: system.kind, mode: "idle", sockets, url: wsUrl(system, roomId), roomId, deflate: IDLE_DEFLATE };
+	if (isOurs(system)) options.headers = system.tenant.headers;
 	const child = spawnWithFds([process.execPath, join(ROOT, "bench", "load.mjs"), JSON.stringify(options)]);
 	try {
 		const started = Date.now();
@@ -208,33 +236,50 @@ async function idleMemory(system, sockets) {
 const round = (x) => Math.round(x * 10) / 10;
 
 async function start(name) {
-	if (name === "ours") {
+	if (isOurs({ name })) {
 		const adminToken = randomBytes(18).toString("base64url");
 		const vars = { ADMIN_TOKEN: adminToken, JWT_SECRET: randomBytes(24).toString("base64url"), ...BENCH_VARS };
+		if (name === "ours-deflate") vars.WS_COMPRESSION = "on";
 		const server =
 			RUNTIME === "workerd"
 				? await startSelfhost({ dataDir: join(tmp, "ours"), env: vars })
 				: await startWrangler({ stateDir: join(tmp, "ours"), vars, migrateD1: true });
 		const runtime = RUNTIME === "workerd" ? `${workerdVersion()} as npm run selfhost runs it (selfhost/)` : "wrangler dev";
-		const system = { name, ...server, adminToken, runtime };
+		const system = { name, kind: "ours", ...server, adminToken, runtime };
+		if (name === "ours-ws") {
+			// Fails here, before any load, when the server has no user socket yet.
+			const res = await fetch(`${server.base}/ws`);
+			if (res.status === 404)
+				throw new Error("system ours-ws needs the user socket (GET /ws), and this server answers 404: build a checkout that has it");
+		}
 		system.tenant = await tenantOf(system);
 		return system;
 	}
-	if (name === "bare") {
+	if (name.startsWith("bare")) {
+		// bare-microtask: the experiment of flushing quiet rooms at the end of the event (BENCHMARKS.md).
+		const env = name === "bare-microtask" ? { ...BARE_ENV, QUIET_FLUSH: "microtask" } : BARE_ENV;
 		const server =
 			RUNTIME === "workerd"
-				? await startBareWorkerd({ dir: join(tmp, "bare"), env: BARE_ENV })
-				: await startWrangler({ config: join(ROOT, "bench", "bare", "wrangler.toml"), stateDir: join(tmp, "bare"), vars: BARE_ENV });
-		return { name, ...server, runtime: RUNTIME === "workerd" ? workerdVersion() : "wrangler dev" };
+				? await startBareWorkerd({ dir: join(tmp, name), env })
+				: await startWrangler({ config: join(ROOT, "bench", "bare", "wrangler.toml"), stateDir: join(tmp, name), vars: env });
+		return { name, kind: "bare", ...server, runtime: RUNTIME === "workerd" ? workerdVersion() : "wrangler dev" };
 	}
-	return { name, ...(await startSocketio()), runtime: `node ${process.version}` };
+	if (name === "socketio") return { name, kind: "socketio", ...(await startSocketio()), runtime: `node ${process.version}` };
+	const synchronous = name === "socketio-sqlite-full" ? "FULL" : "NORMAL";
+	const sqlite = { file: join(tmp, `${name}.sqlite`), synchronous };
+	return {
+		name,
+		kind: "socketio",
+		...(await startSocketio({ sqlite })),
+		runtime: `node ${process.version}, node:sqlite WAL synchronous=${synchronous}`,
+	};
 }
 
 function summarize(results) {
 	const table = [];
 	for (const sockets of SIZES) {
 		const row = { sockets };
-		for (const name of SYSTEMS) {
+		for (const name of FANOUT_SYSTEMS) {
 			const runs = results.filter((r) => r.system === name && r.sockets === sockets);
 			const ok = runs.filter((r) => !r.error);
 			const slowest =
@@ -248,12 +293,28 @@ function summarize(results) {
 
 function print(table, memory) {
 	const lines = [];
+	if (table.length) printFanout(table, lines);
+	if (memory.length) {
+		if (lines.length) lines.push("");
+		lines.push(
+			"| system | idle sockets | client offers deflate | runtime RSS before (MiB) | just connected (MiB) | after idle wait (MiB) | KiB per idle socket |",
+		);
+		lines.push("|---|---:|---|---:|---:|---:|---:|");
+		for (const m of memory)
+			lines.push(
+				`| ${m.system} | ${m.sockets} | ${IDLE_DEFLATE ? "yes" : "no"} | ${m.beforeMiB} | ${m.connectedMiB} | ${m.idleMiB} | ${Math.round(((m.idleMiB - m.beforeMiB) * 1024) / m.sockets)} |`,
+			);
+	}
+	console.log(lines.join("\n"));
+}
+
+function printFanout(table, lines) {
 	lines.push(
 		"| sockets | system | deliveries/s (slowest run) | p50 ms | p99 ms | lost | server CPU ms | server waited for a CPU ms | all runs (deliveries/s) |",
 	);
 	lines.push("|---:|---|---:|---:|---:|---:|---:|---:|---|");
 	for (const row of table) {
-		for (const name of SYSTEMS) {
+		for (const name of FANOUT_SYSTEMS) {
 			const { slowest: s, all } = row[name];
 			lines.push(
 				s
@@ -274,13 +335,6 @@ function print(table, memory) {
 		const ratio = (x, y) => (x && y ? (x.deliveriesPerSecond / y.deliveriesPerSecond).toFixed(2) : "n/a");
 		lines.push(`| ${row.sockets} | ${ratio(o, s)} | ${ratio(o, b)} | ${o && s ? `${o.p99} vs ${s.p99}` : "n/a"} | ${o ? o.lost : "n/a"} |`);
 	}
-	if (memory.length) {
-		lines.push("");
-		lines.push("| system | idle sockets | runtime RSS before (MiB) | just connected (MiB) | after idle wait (MiB) |");
-		lines.push("|---|---:|---:|---:|---:|");
-		for (const m of memory) lines.push(`| ${m.system} | ${m.sockets} | ${m.beforeMiB} | ${m.connectedMiB} | ${m.idleMiB} |`);
-	}
-	console.log(lines.join("\n"));
 }
 
 async function main() {
@@ -291,15 +345,16 @@ async function main() {
 		log(`starting ${name}`);
 		systems.push(await start(name));
 	}
+	const fanoutSystems = systems.filter((s) => FANOUT_SYSTEMS.includes(s.name));
 	const results = [];
-	for (const sockets of RUNS > 0 ? SIZES : []) {
-		for (const system of systems) {
+	for (const sockets of RUNS > 0 && WORKLOADS.includes("fanout") ? SIZES : []) {
+		for (const system of fanoutSystems) {
 			log(`warm-up ${system.name} ${sockets} sockets`);
 			const warm = await load(system, sockets, Math.min(MESSAGES, 400));
 			if (warm.error) log(`warm-up failed: ${warm.error}`);
 		}
 		for (let run = 1; run <= RUNS; run++) {
-			for (const system of systems) {
+			for (const system of fanoutSystems) {
 				const result = await load(system, sockets, MESSAGES);
 				result.system = system.name;
 				result.sockets = sockets;
@@ -313,9 +368,49 @@ async function main() {
 			}
 		}
 	}
+	const typical = [];
+	const typicalTables = [];
+	if (WORKLOADS.includes("typical")) {
+		const roomsOf = new Map();
+		for (const system of systems) roomsOf.set(system, await prepareRooms(system, ROOMS, call, SOCKETS_PER_ROOM));
+		for (const deflate of DEFLATE) {
+			const runs = [];
+			for (let run = 1; run <= RUNS; run++) {
+				for (const system of systems) {
+					log(
+						`typical ${system.name} run ${run}, client ${deflate ? "offers" : "does not offer"} deflate: ${ROOMS} rooms x ${SOCKETS_PER_ROOM} sockets at ${RATES.join(", ")} msg/s`,
+					);
+					const result = await runTypical(system, {
+						rooms: roomsOf.get(system),
+						socketsPerRoom: SOCKETS_PER_ROOM,
+						rates: RATES,
+						seconds: SECONDS,
+						deflate,
+					});
+					Object.assign(result, { system: system.name, run, deflate });
+					runs.push(result);
+					if (result.error) log(`typical ${system.name}: ERROR ${result.error}`);
+					else log(`  connected ${JSON.stringify(result.connected)}`);
+					for (const st of result.steps)
+						log(
+							`  ${system.name} ${st.rate}/s: p50 ${st.p50} p99 ${st.p99} max ${st.max} lost ${st.lost} dup ${st.duplicates} errors ${st.errors} server cpu ${st.serverCpuMs} ms (${st.serverCpuUsPerDelivery} µs/delivery), waited ${st.serverWaitMs} ms, generator cpu ${st.generatorCpuMs} ms, behind ${st.generatorMaxBehindMs} ms`,
+						);
+				}
+			}
+			typical.push(...runs);
+			typicalTables.push(
+				printTypical(summarizeTypical(runs, SYSTEMS, RATES), {
+					deflate,
+					roomCount: ROOMS,
+					socketsPerRoom: SOCKETS_PER_ROOM,
+					seconds: SECONDS,
+				}),
+			);
+		}
+	}
 	const memory = [];
 	if (IDLE > 0) {
-		for (const system of systems) {
+		for (const system of fanoutSystems) {
 			log(`memory: ${IDLE} idle sockets on ${system.name}`);
 			try {
 				memory.push({ system: system.name, ...(await idleMemory(system, IDLE)) });
@@ -324,12 +419,12 @@ async function main() {
 			}
 		}
 	}
-	const table = summarize(results);
-	print(table, memory);
+	if (results.length || memory.length) print(results.length ? summarize(results) : [], memory);
+	for (const t of typicalTables) console.log(`\n${t}`);
 	mkdirSync(join(OUT, ".."), { recursive: true });
 	writeFileSync(
 		OUT,
-		`${JSON.stringify({ started: started.toISOString(), finished: new Date().toISOString(), options: { RUNS, SIZES, MESSAGES, INFLIGHT, IDLE, BENCH_VARS }, runtimes: Object.fromEntries(systems.map((s) => [s.name, s.runtime])), results, memory }, null, "\t")}\n`,
+		`${JSON.stringify({ started: started.toISOString(), finished: new Date().toISOString(), options: { WORKLOADS, RUNS, SIZES, MESSAGES, INFLIGHT, IDLE, IDLE_DEFLATE, ROOMS, SOCKETS_PER_ROOM, RATES, SECONDS, DEFLATE, BENCH_VARS }, runtimes: Object.fromEntries(systems.map((s) => [s.name, s.runtime])), results, typical, memory }, null, "\t")}\n`,
 	);
 	log(`raw results in ${OUT}`);
 }

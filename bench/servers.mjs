@@ -192,9 +192,17 @@ export async function startWrangler({ config, stateDir, vars = {}, migrateD1 = f
 	return { child, base, port };
 }
 
-export async function startSocketio() {
+/** socket.io in memory, or with `sqlite: { file, synchronous }` writing each message to SQLite first. */
+export async function startSocketio({ sqlite } = {}) {
 	const port = await freePort();
-	const child = spawnWithFds([process.execPath, join(ROOT, "bench", "socketio-server.mjs"), port]);
+	const storage = sqlite ? [sqlite.file, sqlite.synchronous] : [];
+	const child = spawnWithFds([
+		process.execPath,
+		"--no-warnings=ExperimentalWarning",
+		join(ROOT, "bench", "socketio-server.mjs"),
+		port,
+		...storage,
+	]);
 	const base = `http://127.0.0.1:${port}`;
 	await waitForHealth(base, child);
 	return { child, base, port };

@@ -41,6 +41,7 @@ export function createApp() {
 
 	// One structured line per request: never a token, a query string or a body.
 	app.use(async (c, next) => {
+		if (!loadConfig(c.env).logRequests) return next();
 		const started = Date.now();
 		await next();
 		console.log(

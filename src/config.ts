@@ -20,7 +20,13 @@ export interface Config {
 	maxRoomsPerSocket: number;
 	readyMaxRooms: number;
 	typingTtlMs: number;
+	/** One structured line per request (`LOG_LEVEL=info`, the default); unhandled errors are always logged. */
+	logRequests: boolean;
+	/** Whether sockets may negotiate permessage-deflate (`WS_COMPRESSION=on`); off by default. */
+	wsCompression: boolean;
 }
+
+const LOG_LEVELS = ["info", "error"] as const;
 
 // Bare workerd's `fromEnvironment` bindings are null, not undefined, when the variable is unset.
 const positiveInt = (raw: string | null | undefined, fallback: number, name: string): number => {
@@ -30,6 +36,21 @@ const positiveInt = (raw: string | null | undefined, fallback: number, name: str
 		throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
 	}
 	return value;
+};
+
+const logLevel = (raw: string | null | undefined): (typeof LOG_LEVELS)[number] => {
+	if (raw == null || raw.trim() === "") return "info";
+	const level = LOG_LEVELS.find((l) => l === raw.trim().toLowerCase());
+	if (!level) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
+	return level;
+};
+
+const onOff = (raw: string | null | undefined, fallback: boolean, name: string): boolean => {
+	if (raw == null || raw.trim() === "") return fallback;
+	const value = raw.trim().toLowerCase();
+	if (value === "on") return true;
+	if (value === "off") return false;
+	throw new Error(`${name} must be "on" or "off", got ${JSON.stringify(raw)}`);
 };
 
 const list = (raw: string | undefined): string[] =>
@@ -63,6 +84,8 @@ export function loadConfig(env: Env): Config {
 		typingTtlMs: positiveInt(env.TYPING_TTL_MS, 6000, "TYPING_TTL_MS"),
 		defaultPageSize: 50,
 		maxPageSize: 200,
+		logRequests: logLevel(env.LOG_LEVEL) === "info",
+		wsCompression: onOff(env.WS_COMPRESSION, false, "WS_COMPRESSION"),
 	};
 	cache.set(env, config);
 	return config;

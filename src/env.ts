@@ -49,6 +49,10 @@ export interface Env {
 	READY_MAX_ROOMS?: string;
 	/** A typer without a refresh for this long (ms) leaves the typing set (default 6000). */
 	TYPING_TTL_MS?: string;
+	/** `on` lets sockets negotiate permessage-deflate when the client offers it; `off` (default) declines it. */
+	WS_COMPRESSION?: string;
+	/** `info` (default) logs one structured line per request; `error` logs only unhandled errors (tests set it). */
+	LOG_LEVEL?: string;
 	/** Set to "1" to enable the /demo page's "mint a user" helper with the admin token (local development). */
 	DEMO_DEV_MODE?: string;
 	/** One Durable Object per client: its webhook endpoints, deliveries and retries (src/webhooks). */

@@ -1,10 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
-import { Outbox, type Sink, workerdScheduler } from "../../src/room/outbox";
+import { Outbox, type Scheduler, type Sink, workerdScheduler } from "../../src/room/outbox";
+import { negotiateCompression } from "../../src/routes/compression";
 
 interface Env {
 	ROOMS: DurableObjectNamespace<BareRoom>;
 	/** Experiments only (see BENCHMARKS.md), unset in `npm run bench`. Overrides the Outbox's gap per frame. */
 	GAP_PER_FRAME_MS?: string;
+	/** Experiments only: "microtask" flushes a quiet room at the end of the current event instead of on a 0 ms timer. */
+	QUIET_FLUSH?: string;
+	/**
+	 * Experiments only, for memory per socket: "plain" has the object accept its sockets without the
+	 * Hibernation API (`accept()` and event listeners); "worker" has the Worker accept them itself and
+	 * answer joins, with no object and no socket pipe between the two.
+	 */
+	ACCEPT?: string;
+	/** "on" lets sockets negotiate permessage-deflate; unset declines it, as the service does by default. */
+	WS_COMPRESSION?: string;
 }
 
 /**
@@ -21,7 +32,11 @@ export class BareRoom extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		this.outbox = new Outbox(workerdScheduler, env.GAP_PER_FRAME_MS ? { gapPerFrameMs: Number(env.GAP_PER_FRAME_MS) } : {});
+		const scheduler: Scheduler =
+			env.QUIET_FLUSH === "microtask"
+				? { now: workerdScheduler.now, after: (ms, run) => (ms > 0 ? workerdScheduler.after(ms, run) : queueMicrotask(run)) }
+				: workerdScheduler;
+		this.outbox = new Outbox(scheduler, env.GAP_PER_FRAME_MS ? { gapPerFrameMs: Number(env.GAP_PER_FRAME_MS) } : {});
 		ctx.storage.sql.exec(
 			"CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, user_id TEXT NOT NULL, text_message TEXT NOT NULL, created_at TEXT NOT NULL)",
 		);
@@ -46,7 +61,11 @@ export class BareRoom extends DurableObject<Env> {
 
 	override async fetch(request: Request): Promise<Response> {
 		const { 0: client, 1: server } = new WebSocketPair();
-		this.ctx.acceptWebSocket(server);
+		if (this.env.ACCEPT === "plain") {
+			server.accept();
+			server.addEventListener("message", (event) => this.webSocketMessage(server, event.data as string));
+			server.addEventListener("close", (event) => this.webSocketClose(server, event.code, event.reason));
+		} else this.ctx.acceptWebSocket(server);
 		server.serializeAttachment({ joined: false, user: new URL(request.url).searchParams.get("user") ?? "u" });
 		this.sinkOf(server);
 		return new Response(null, { status: 101, webSocket: client });
@@ -107,6 +126,20 @@ export class BareRoom extends DurableObject<Env> {
 	}
 }
 
+/** The socket held by the Worker alone: every join is acked, everything else ignored (ACCEPT=worker). */
+function acceptInWorker(): Response {
+	const { 0: client, 1: server } = new WebSocketPair();
+	server.accept();
+	server.addEventListener("message", (event) => {
+		const frame = JSON.parse(event.data as string) as { event: string; id?: string | number; data: { room_id: string } };
+		if (frame.event === "join_room")
+			server.send(
+				JSON.stringify({ event: "ack", id: frame.id, data: { room_id: frame.data.room_id, last_seq: 0, accepted_by: "worker" } }),
+			);
+	});
+	return new Response(null, { status: 101, webSocket: client });
+}
+
 export default {
 	async fetch(request: Request, env: Env): Promise<Response> {
 		const url = new URL(request.url);
@@ -114,6 +147,7 @@ export default {
 		const room = env.ROOMS.get(env.ROOMS.idFromName(url.searchParams.get("room") ?? "bench"));
 		if (url.pathname === "/stats") return Response.json(await room.stats());
 		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected websocket", { status: 426 });
-		return room.fetch(request);
+		if (env.ACCEPT === "worker") return negotiateCompression(acceptInWorker(), env.WS_COMPRESSION === "on");
+		return negotiateCompression(await room.fetch(request), env.WS_COMPRESSION === "on");
 	},
 } satisfies ExportedHandler<Env>;

@@ -8,6 +8,7 @@ import { GATEWAY_IDENTITY_HEADER, type GatewayIdentity, gatewayStub } from "../g
 import { PROTOCOL_LABEL } from "../protocol/frames";
 import type { ConnState } from "../room/room-core";
 import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER, roomStub } from "../room/stub";
+import { negotiateCompression } from "./compression";
 import { type AppContext, type AppEnv, configOf, directoryOf } from "./context";
 import { errors, RoomIdParam, security } from "./openapi";
 
@@ -89,7 +90,8 @@ export const realtimeRoutes = new OpenAPIHono<AppEnv>()
 		if (label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
 		if (room.private) headers.set(MEMBERS_ONLY_HEADER, "1");
 		// A fresh request: nothing the client sent reaches the room object except what was verified.
-		return roomStub(c.env, room.id).fetch("https://room.internal/ws", { headers });
+		const response = await roomStub(c.env, room.id).fetch("https://room.internal/ws", { headers });
+		return negotiateCompression(response, configOf(c).wsCompression);
 	})
 	.openapi(connectUser, async (c) => {
 		const { user, label } = await handshake(c);
@@ -97,5 +99,6 @@ export const realtimeRoutes = new OpenAPIHono<AppEnv>()
 		const headers = new Headers({ Upgrade: "websocket", [GATEWAY_IDENTITY_HEADER]: JSON.stringify(identity) });
 		if (label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
 		const gateway = gatewayName(user.clientId, user.userId, configOf(c).gatewayShards);
-		return gatewayStub(c.env, gateway).fetch("https://gateway.internal/ws", { headers });
+		const response = await gatewayStub(c.env, gateway).fetch("https://gateway.internal/ws", { headers });
+		return negotiateCompression(response, configOf(c).wsCompression);
 	});

@@ -107,6 +107,8 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"WEBHOOK_RETRY_SCHEDULE",
 			"WEBHOOK_TIMEOUT_MS",
 			"WEBHOOK_SWEEP_SECONDS",
+			"WS_COMPRESSION",
+			"LOG_LEVEL",
 		];
 		expect(config.services).toEqual({
 			chat: {

@@ -60,6 +60,9 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM
 	});
 }
 
+/** Servers started for tests log only errors unless the run asks for more (`LOG_LEVEL=info npm test`). */
+const TEST_LOG_LEVEL = process.env.LOG_LEVEL ?? "error";
+
 export interface StartOptions {
 	stateDir?: string;
 	adminToken?: string;
@@ -84,7 +87,7 @@ async function startWranglerDevOnce(options: StartOptions): Promise<RunningServe
 	const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "roomkit-wrangler-"));
 	const adminToken = options.adminToken ?? randomBytes(18).toString("base64url");
 	const jwtSecret = options.jwtSecret ?? randomBytes(24).toString("base64url");
-	const vars = { ADMIN_TOKEN: adminToken, JWT_SECRET: jwtSecret, ...options.vars };
+	const vars = { ADMIN_TOKEN: adminToken, JWT_SECRET: jwtSecret, LOG_LEVEL: TEST_LOG_LEVEL, ...options.vars };
 	const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
 		cwd: ROOT,
 		encoding: "utf8",
@@ -144,7 +147,7 @@ export async function startSelfhost(options: StartOptions = {}): Promise<Running
 	const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "roomkit-workerd-"));
 	const adminToken = options.adminToken ?? randomBytes(18).toString("base64url");
 	const jwtSecret = options.jwtSecret ?? randomBytes(24).toString("base64url");
-	const env = { PATH: process.env.PATH ?? "", ADMIN_TOKEN: adminToken, JWT_SECRET: jwtSecret, ...options.vars };
+	const env = { PATH: process.env.PATH ?? "", ADMIN_TOKEN: adminToken, JWT_SECRET: jwtSecret, LOG_LEVEL: TEST_LOG_LEVEL, ...options.vars };
 	const child = spawn(WORKERD, workerdArgs({ address: `127.0.0.1:${port}`, dataDir: stateDir }), {
 		cwd: ROOT,
 		stdio: ["ignore", "pipe", "pipe"],

@@ -7,7 +7,8 @@ import { type RunningServer, startWranglerDev } from "./harness";
 
 let server: RunningServer;
 beforeAll(async () => {
-	server = await startWranglerDev();
+	// The request log at its production default: one test reads it (the harness silences it otherwise).
+	server = await startWranglerDev({ vars: { LOG_LEVEL: "info" } });
 });
 afterAll(() => server?.stop());
 

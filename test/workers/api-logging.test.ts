@@ -1,6 +1,10 @@
 // The request log: one structured line per request, with no token, no API key and no message text.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { admin, call, room, tenant } from "./helpers";
+import { admin, callWithEnv, call as quietCall, type Reply, room, tenant, worker } from "./helpers";
+
+// The test Worker runs with LOG_LEVEL=error (vitest.config.ts); these requests go through an app with the production default.
+const call = (method: string, path: string, headers?: Record<string, string>, body?: unknown): Promise<Reply> =>
+	callWithEnv({ LOG_LEVEL: "info" }, method, path, headers, body);
 
 afterEach(() => {
 	vi.restoreAllMocks();
@@ -90,6 +94,30 @@ describe("request log", () => {
 			{ method: "POST", route: "/user", status: 400, duration_ms: expect.any(Number), client_id: t.clientId },
 			{ method: "GET", route: "/room/:room_id/messages", status: 400, duration_ms: expect.any(Number), client_id: t.clientId },
 		]);
+	});
+
+	it("is silent at LOG_LEVEL=error, the setting of the test Worker, and still renders the response", async () => {
+		const t = await tenant(1);
+		const { lines, everything } = await captureLog(async () => {
+			const res = await quietCall("GET", `/user/${t.users[0]?.id}`, t.backend);
+			expect(res.status).toBe(200);
+			const direct = await worker.fetch("http://chat.test/user", { headers: t.backend });
+			expect(direct.status).toBe(200);
+			const explicit = await callWithEnv({ LOG_LEVEL: "error" }, "GET", "/user", t.backend);
+			expect(explicit.status).toBe(200);
+		});
+		expect(lines).toEqual([]);
+		expect(everything).toBe("");
+	});
+
+	it("refuses an unknown LOG_LEVEL with a message naming the allowed values", async () => {
+		const t = await tenant(1);
+		const { everything } = await captureLog(async () => {
+			const res = await callWithEnv({ LOG_LEVEL: "verbose" }, "GET", "/user", t.backend);
+			expect(res.status).toBe(500);
+			expect(res.json).toEqual({ error: { code: "internal_error", message: "Something went wrong on our side" } });
+		});
+		expect(everything).toContain('LOG_LEVEL must be one of info, error, got \\"verbose\\"');
 	});
 
 	it("logs an admin action with the client it concerns, and never the new API token", async () => {

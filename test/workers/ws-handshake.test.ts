@@ -202,9 +202,11 @@ describe("logs", () => {
 		vi.spyOn(console, "log").mockImplementation(capture);
 		vi.spyOn(console, "error").mockImplementation(capture);
 		vi.spyOn(console, "warn").mockImplementation(capture);
-		const s = await connect(publicRoom, { query: `?token=${user(0).token}` });
+		// The request log at its production default (the test Worker runs with LOG_LEVEL=error).
+		const env = { LOG_LEVEL: "info" };
+		const s = await connect(publicRoom, { query: `?token=${user(0).token}`, env });
 		s.close();
-		await refused(publicRoom, { query: `?token=${user(0).token}x` });
+		await refused(publicRoom, { query: `?token=${user(0).token}x`, env });
 		expect(lines.length).toBeGreaterThan(0);
 		for (const line of lines) expect(line).not.toContain(user(0).token);
 	});

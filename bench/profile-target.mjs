@@ -1,0 +1,61 @@
+// Starts one system of the benchmark and loads it at one rate for a while, printing the server's
+// pid first, so a profiler can attach (see BENCHMARKS.md, "Profile"):
+//   node bench/profile-target.mjs --system=ours --rate=800 --seconds=20 [--deflate=on]
+// then e.g. `perf record -F 499 -g -p <pid> -- sleep 10` or `strace -c -f -p <pid> -- sleep 10`.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startBareWorkerd, startSelfhost, startSocketio, stopAll } from "./servers.mjs";
+import { prepareRooms, runTypical } from "./typical.mjs";
+
+const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
+const name = arg("system", "ours");
+const rate = Number(arg("rate", "800"));
+const seconds = Number(arg("seconds", "20"));
+const deflate = arg("deflate", "on") === "on";
+const tmp = mkdtempSync(join(tmpdir(), "roomkit-profile-"));
+
+async function call(base, method, path, headers, body) {
+	const res = await fetch(`${base}${path}`, {
+		method,
+		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
+	return res.json();
+}
+
+let system;
+if (name.startsWith("ours")) {
+	const adminToken = randomBytes(18).toString("base64url");
+	const env = {
+		ADMIN_TOKEN: adminToken,
+		JWT_SECRET: randomBytes(24).toString("base64url"),
+		WS_RATE_PER_SECOND: "1000000",
+		WS_RATE_BURST: "1000000",
+		MAX_SOCKETS_PER_USER: "1000",
+	};
+	if (name === "ours-deflate") env.WS_COMPRESSION = "on";
+	system = { name, ...(await startSelfhost({ dataDir: join(tmp, "ours"), env })) };
+	const client = await call(system.base, "POST", "/admin/clients", { Authorization: `Bearer ${adminToken}` }, { name: "p" });
+	const users = [];
+	for (let i = 0; i < 50; i++)
+		users.push((await call(system.base, "POST", "/user", { clientKey: client.api_token }, { name: `p${i}` })).id);
+	system.tenant = { key: client.api_token, users, headers: users.map((u) => `${client.api_token}.${u}`), tokens: [] };
+} else if (name === "bare") system = { name, ...(await startBareWorkerd({ dir: join(tmp, "bare") })) };
+else
+	system = {
+		name,
+		...(await startSocketio(
+			name === "socketio"
+				? {}
+				: { sqlite: { file: join(tmp, "s.sqlite"), synchronous: name === "socketio-sqlite-full" ? "FULL" : "NORMAL" } },
+		)),
+	};
+const rooms = await prepareRooms(system, 100, call, 5);
+console.log(JSON.stringify({ pid: system.child.pid, base: system.base }));
+const result = await runTypical(system, { rooms, socketsPerRoom: 5, rates: [rate], seconds, deflate });
+console.log(JSON.stringify(result.steps ?? result));
+await stopAll();
+rmSync(tmp, { recursive: true, force: true });
