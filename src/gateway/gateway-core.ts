@@ -154,8 +154,10 @@ export class GatewayCore {
 	}
 
 	/** A room's push: applied in `seq` order per socket, gaps read from the room first. Resolves once applied. */
-	deliver(push: RoomPush): Promise<void> {
-		return this.onRoom(push.room_id, () => this.apply(push));
+	async deliver(push: RoomPush): Promise<void> {
+		await this.onRoom(push.room_id, () => this.apply(push));
+		// Answered once stored: the room then stops owing it.
+		await this.deps.store.flushed();
 	}
 
 	/** An ephemeral event (typing) for the sockets that joined the room, but those of `except_user_id`. */

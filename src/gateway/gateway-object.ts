@@ -43,7 +43,8 @@ export class GatewayObject extends DurableObject<Env> {
 		this.budget = new SocketBudget(config.maxUnreadBytes, (ws) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0);
 		this.core = new GatewayCore({
 			name: nameOf(ctx),
-			store: new GatewayStore(ctx.storage.sql),
+			// Writes of pushes that arrive together share one commit.
+			store: new GatewayStore(ctx.storage.sql, (flush) => setTimeout(flush, 0)),
 			rooms: (roomId) => this.roomPort(roomId),
 			outbox: new Outbox(workerdScheduler),
 			limits: config,

@@ -44,10 +44,50 @@ const toRow = (r: Record<string, unknown>): InboxRow => ({
 	updated_at: Number(r.updated_at),
 });
 
-/** The gateway object's storage: subscriptions and inbox rows survive hibernation, eviction and restarts. */
+/**
+ * The gateway object's storage: subscriptions and inbox rows survive hibernation, eviction and
+ * restarts. Writes are grouped: they wait in memory (reads see them) until `flush()` runs them
+ * all in one go, so pushes from many rooms that arrive together share one commit (one fsync on
+ * bare workerd) instead of one each. `flushed()` resolves after the flush that carries what was
+ * written before it: a room's push is answered only then, so the room forgets what it owes only
+ * once it is stored here.
+ */
 export class GatewayStore {
-	constructor(private readonly sql: SyncSql) {
+	private readonly writes: Array<() => void> = [];
+	/** Inbox rows written or deleted (null) but not yet flushed, by `user\0room`. */
+	private readonly rows = new Map<string, InboxRow | null>();
+	private readonly waiting: Array<() => void> = [];
+	private scheduled = false;
+
+	/** `soon` runs the flush after the current event (and those already queued); without it, writes run at once. */
+	constructor(
+		private readonly sql: SyncSql,
+		private readonly soon?: (run: () => void) => void,
+	) {
 		for (const statement of SCHEMA) sql.exec(statement);
+	}
+
+	/** Runs every waiting write, in order, in this event (one implicit transaction). */
+	flush(): void {
+		this.scheduled = false;
+		const writes = this.writes.splice(0);
+		this.rows.clear();
+		for (const write of writes) write();
+		for (const resolve of this.waiting.splice(0)) resolve();
+	}
+
+	/** Resolves once what was written so far is flushed. */
+	flushed(): Promise<void> {
+		if (this.writes.length === 0) return Promise.resolve();
+		return new Promise((resolve) => this.waiting.push(resolve));
+	}
+
+	private write(run: () => void): void {
+		if (!this.soon) return run();
+		this.writes.push(run);
+		if (this.scheduled) return;
+		this.scheduled = true;
+		this.soon(() => this.flush());
 	}
 
 	subscriptions(): Array<{ socket_id: string; room_id: string; cursor: number }> {
@@ -58,53 +98,63 @@ export class GatewayStore {
 	}
 
 	setCursor(socketId: string, roomId: string, cursor: number): void {
-		this.sql.exec(
-			"INSERT INTO gw_subs (socket_id, room_id, cursor) VALUES (?, ?, ?) ON CONFLICT(socket_id, room_id) DO UPDATE SET cursor = excluded.cursor",
-			socketId,
-			roomId,
-			cursor,
+		this.write(() =>
+			this.sql.exec(
+				"INSERT INTO gw_subs (socket_id, room_id, cursor) VALUES (?, ?, ?) ON CONFLICT(socket_id, room_id) DO UPDATE SET cursor = excluded.cursor",
+				socketId,
+				roomId,
+				cursor,
+			),
 		);
 	}
 
 	/** Moves every socket of the room that was at `from` to `to`. */
 	advance(roomId: string, from: number, to: number): void {
-		this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE room_id = ? AND cursor = ?", to, roomId, from);
+		this.write(() => this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE room_id = ? AND cursor = ?", to, roomId, from));
 	}
 
 	unsubscribe(socketId: string, roomId: string): void {
-		this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ? AND room_id = ?", socketId, roomId);
+		this.write(() => this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ? AND room_id = ?", socketId, roomId));
 	}
 
 	forgetSocket(socketId: string): void {
-		this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ?", socketId);
+		this.write(() => this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ?", socketId));
 	}
 
 	inboxRow(userId: string, roomId: string): InboxRow | null {
+		const pending = this.rows.get(`${userId}\0${roomId}`);
+		if (pending !== undefined) return pending === null ? null : { ...pending };
 		const row = this.sql.exec("SELECT * FROM gw_inbox WHERE user_id = ? AND room_id = ?", userId, roomId).toArray()[0];
 		return row ? toRow(row) : null;
 	}
 
 	putInbox(row: InboxRow): void {
-		this.sql.exec(
-			`INSERT INTO gw_inbox (user_id, room_id, last_seq, last_read_seq, unread, last_message, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		this.rows.set(`${row.user_id}\0${row.room_id}`, { ...row });
+		this.write(() =>
+			this.sql.exec(
+				`INSERT INTO gw_inbox (user_id, room_id, last_seq, last_read_seq, unread, last_message, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(user_id, room_id) DO UPDATE SET last_seq = excluded.last_seq, last_read_seq = excluded.last_read_seq,
 			unread = excluded.unread, last_message = excluded.last_message, updated_at = excluded.updated_at`,
-			row.user_id,
-			row.room_id,
-			row.last_seq,
-			row.last_read_seq,
-			row.unread,
-			row.last_message === null ? null : JSON.stringify(row.last_message),
-			row.updated_at,
+				row.user_id,
+				row.room_id,
+				row.last_seq,
+				row.last_read_seq,
+				row.unread,
+				row.last_message === null ? null : JSON.stringify(row.last_message),
+				row.updated_at,
+			),
 		);
 	}
 
 	deleteInbox(userId: string, roomId: string): void {
-		this.sql.exec("DELETE FROM gw_inbox WHERE user_id = ? AND room_id = ?", userId, roomId);
+		this.rows.set(`${userId}\0${roomId}`, null);
+		this.write(() => this.sql.exec("DELETE FROM gw_inbox WHERE user_id = ? AND room_id = ?", userId, roomId));
 	}
 
 	/** The user's rooms, those with unread first, then by latest activity; and the total over all of them. */
 	inbox(userId: string, limit: number): { rooms: InboxRow[]; unreadTotal: number } {
+		// A listing reads the table: what waits is written first.
+		if (this.writes.length > 0) this.flush();
 		const rooms = this.sql
 			.exec("SELECT * FROM gw_inbox WHERE user_id = ? ORDER BY unread > 0 DESC, updated_at DESC, room_id LIMIT ?", userId, limit)
 			.toArray()

@@ -90,7 +90,8 @@ export function makeWorld(options: { maxMessages?: number } = {}) {
 	const newGatewayCore = (name: string, db: DatabaseSync) =>
 		new GatewayCore({
 			name,
-			store: new GatewayStore(sqlOf(db)),
+			// Grouped writes, as the object runs them: flushed by the hand-driven timer.
+			store: new GatewayStore(sqlOf(db), (flush) => tasks.push(flush)),
 			rooms: portOf,
 			outbox: outboxOf(),
 			limits: { ...LIMITS, wsRatePerSecond: 10_000, wsRateBurst: 10_000, maxRoomsPerSocket: 500, readyMaxRooms: 200 },
