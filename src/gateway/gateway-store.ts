@@ -83,7 +83,10 @@ export class GatewayStore {
 	}
 
 	private write(run: () => void): void {
-		if (!this.soon) return run();
+		if (!this.soon) {
+			run();
+			return;
+		}
 		this.writes.push(run);
 		if (this.scheduled) return;
 		this.scheduled = true;
