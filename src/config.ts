@@ -20,6 +20,7 @@ export interface Config {
 	maxRoomsPerSocket: number;
 	readyMaxRooms: number;
 	typingTtlMs: number;
+	inboxDebounceMs: number;
 	/** One structured line per request (`LOG_LEVEL=info`, the default); unhandled errors are always logged. */
 	logRequests: boolean;
 	/** Whether sockets may negotiate permessage-deflate (`WS_COMPRESSION=on`); off by default. */
@@ -82,6 +83,7 @@ export function loadConfig(env: Env): Config {
 		maxRoomsPerSocket: positiveInt(env.MAX_ROOMS_PER_SOCKET, 500, "MAX_ROOMS_PER_SOCKET"),
 		readyMaxRooms: positiveInt(env.READY_MAX_ROOMS, 200, "READY_MAX_ROOMS"),
 		typingTtlMs: positiveInt(env.TYPING_TTL_MS, 6000, "TYPING_TTL_MS"),
+		inboxDebounceMs: positiveInt(env.INBOX_DEBOUNCE_MS, 1000, "INBOX_DEBOUNCE_MS"),
 		defaultPageSize: 50,
 		maxPageSize: 200,
 		logRequests: logLevel(env.LOG_LEVEL) === "info",

@@ -47,6 +47,8 @@ export interface Env {
 	MAX_ROOMS_PER_SOCKET?: string;
 	/** Rooms listed in the user socket's `ready` frame, those with unread first (default 200; the rest by REST). */
 	READY_MAX_ROOMS?: string;
+	/** Room-list pushes (`inbox_update`, `read`) to a gateway without sockets joined to the room come at most this often, in ms (default 1000). */
+	INBOX_DEBOUNCE_MS?: string;
 	/** A typer without a refresh for this long (ms) leaves the typing set (default 6000). */
 	TYPING_TTL_MS?: string;
 	/** `on` lets sockets negotiate permessage-deflate when the client offers it; `off` (default) declines it. */

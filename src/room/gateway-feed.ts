@@ -20,6 +20,14 @@ export interface FeedDeps {
 	wakeAt: (at: number) => void;
 	/** Events a push carries at most; a gateway missing more reads them from the room. */
 	maxMessages?: number;
+	/** Runs `run` in `ms` (a later flush); defaults to `soon`. */
+	after?: (ms: number, run: () => void) => void;
+	/**
+	 * A gateway with no socket joined to the room (it holds members' room lists only) is pushed to
+	 * at most this often: `inbox_update` and `read` are debounced, the last state always sent.
+	 * Gateways with joined sockets are pushed to at once. Default 1000 ms.
+	 */
+	inboxDebounceMs?: number;
 }
 
 const SCHEMA = [
@@ -68,6 +76,9 @@ export class GatewayFeed {
 	 * before that, the rows are pushed again: harmless, since every push carries absolute state.
 	 */
 	private readonly settled = new Map<string, { removed: string[] }>();
+	/** When each gateway was last pushed to (memory only: if lost, the next push just comes sooner). */
+	private readonly lastPushAt = new Map<string, number>();
+	private laterAt = Number.POSITIVE_INFINITY;
 	private scheduled = false;
 	private byGateway: Map<string, string[]> | null = null;
 	private byGatewayRevision = -1;
@@ -238,13 +249,36 @@ export class GatewayFeed {
 	flush(): void {
 		this.scheduled = false;
 		const now = this.deps.now();
+		const debounce = this.deps.inboxDebounceMs ?? 1_000;
 		for (const row of this.pendingRows()) {
 			if (this.inFlight.has(row.gateway) || this.settled.has(row.gateway) || row.next_at > now) continue;
+			if (!this.subscribers.has(row.gateway)) {
+				const due = (this.lastPushAt.get(row.gateway) ?? Number.NEGATIVE_INFINITY) + debounce;
+				if (due > now) {
+					this.flushAt(due);
+					continue;
+				}
+			}
 			this.send(row.gateway, row.from_seq, row.all_members);
 		}
 	}
 
+	/** A flush at `at` (for debounced gateways), unless one is already due sooner. */
+	private flushAt(at: number): void {
+		if (at >= this.laterAt) return;
+		this.laterAt = at;
+		const run = () => {
+			if (this.laterAt !== at) return;
+			this.laterAt = Number.POSITIVE_INFINITY;
+			this.flush();
+		};
+		const wait = Math.max(0, at - this.deps.now());
+		if (this.deps.after) this.deps.after(wait, run);
+		else this.deps.soon(run);
+	}
+
 	private send(gateway: string, fromSeq: number, allMembers: boolean): void {
+		this.lastPushAt.set(gateway, this.deps.now());
 		const push = this.build(gateway, fromSeq, allMembers);
 		this.inFlight.add(gateway);
 		this.again.delete(gateway);

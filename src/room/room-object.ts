@@ -68,6 +68,10 @@ export class RoomObject extends DurableObject<Env> {
 			signal: (gateway, event, data) => this.gatewayOf(gateway).signal(roomId, event, data),
 			now: Date.now,
 			soon: (flush) => setTimeout(flush, 0),
+			after: (ms, run) => {
+				setTimeout(run, ms);
+			},
+			inboxDebounceMs: config.inboxDebounceMs,
 			wakeAt: (at) => void this.scheduleAlarm(at),
 		});
 		this.core = new RoomCore({

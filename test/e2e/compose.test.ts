@@ -102,6 +102,7 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"MAX_ROOMS_PER_SOCKET",
 			"READY_MAX_ROOMS",
 			"TYPING_TTL_MS",
+			"INBOX_DEBOUNCE_MS",
 			"WEBHOOK_ENCRYPTION_KEY",
 			"WEBHOOK_ALLOW_INSECURE",
 			"WEBHOOK_RETRY_SCHEDULE",

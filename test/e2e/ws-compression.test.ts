@@ -12,8 +12,9 @@ interface Opened {
 	lines: string[];
 }
 
-function open(base: string, roomId: string, token: string): Promise<Opened> {
-	const ws = new WebSocket(`${base.replace(/^http/, "ws")}/room/${roomId}/ws`, ["roomkit.v1", token]);
+/** The room socket, or the user socket (`/ws`) when `user` is set. */
+function open(base: string, roomId: string, token: string, user = false): Promise<Opened> {
+	const ws = new WebSocket(`${base.replace(/^http/, "ws")}${user ? "/ws" : `/room/${roomId}/ws`}`, ["roomkit.v1", token]);
 	const opened: Opened = { ws, answered: null, lines: [] };
 	ws.on("message", (data) => opened.lines.push(...data.toString().split("\n")));
 	ws.once("upgrade", (res) => {
@@ -36,14 +37,14 @@ async function until(ready: () => boolean, what: string): Promise<void> {
 }
 
 /** Two sockets of two users in one room; bob sends, both receive it over the negotiated framing. */
-async function exchange(server: RunningServer) {
+async function exchange(server: RunningServer, user = false) {
 	const api = new Api(server.base);
 	const t = await api.tenant(server.adminToken);
 	const [alice, bob] = t.users as [(typeof t.users)[number], (typeof t.users)[number]];
 	const room = await api.call("POST", "/room", { clientKey: `${t.key}.${alice.id}` }, { name: "deflate", members: [bob.id] });
 	expect(room.status).toBe(201);
-	const a = await open(server.base, room.json.id, alice.token);
-	const b = await open(server.base, room.json.id, bob.token);
+	const a = await open(server.base, room.json.id, alice.token, user);
+	const b = await open(server.base, room.json.id, bob.token, user);
 	for (const [s, id] of [
 		[a, "ja"],
 		[b, "jb"],
@@ -76,12 +77,18 @@ for (const [runtime, start] of [
 			await Promise.all([off?.stop(), on?.stop()]);
 		});
 
-		it("declines permessage-deflate by default: the 101 has no Sec-WebSocket-Extensions", async () => {
-			expect(await exchange(off)).toEqual({ answered: [null, null], agreed: ["", ""] });
+		it.each([
+			["room socket", false],
+			["user socket", true],
+		])("declines permessage-deflate by default on the %s: the 101 has no Sec-WebSocket-Extensions", async (_kind, user) => {
+			expect(await exchange(off, user)).toEqual({ answered: [null, null], agreed: ["", ""] });
 		});
 
-		it("accepts the offer with WS_COMPRESSION=on", async () => {
-			const { answered, agreed } = await exchange(on);
+		it.each([
+			["room socket", false],
+			["user socket", true],
+		])("accepts the offer with WS_COMPRESSION=on on the %s", async (_kind, user) => {
+			const { answered, agreed } = await exchange(on, user);
 			expect(agreed).toEqual(["permessage-deflate", "permessage-deflate"]);
 			for (const value of answered) expect(value).toMatch(/^permessage-deflate(;|$)/);
 		});

@@ -44,7 +44,7 @@ export interface TestRoom {
 /** What the network does with the next pushes: deliver, fail (lost), or fail now and deliver later (a lost reply). */
 export type Fault = "drop" | "late";
 
-export function makeWorld(options: { maxMessages?: number } = {}) {
+export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: number } = {}) {
 	const clock = { now: T0 };
 	const tasks: Array<() => void> = [];
 	const faults: Fault[] = [];
@@ -124,6 +124,8 @@ export function makeWorld(options: { maxMessages?: number } = {}) {
 			now: () => clock.now,
 			soon: (flush) => tasks.push(flush),
 			wakeAt: () => undefined,
+			// The hand-driven clock does not move while settling: no debounce here (it has its own test).
+			inboxDebounceMs: options.inboxDebounceMs ?? 0,
 			maxMessages: options.maxMessages,
 		});
 		const core = new RoomCore({
