@@ -44,7 +44,11 @@ export class GatewayObject extends DurableObject<Env> {
 		this.core = new GatewayCore({
 			name: nameOf(ctx),
 			// Writes of pushes that arrive together share one commit.
-			store: new GatewayStore(ctx.storage.sql, (flush) => setTimeout(flush, 0)),
+			store: new GatewayStore(
+				ctx.storage.sql,
+				(flush) => setTimeout(flush, 0),
+				(ms, flush) => setTimeout(flush, ms),
+			),
 			rooms: (roomId) => this.roomPort(roomId),
 			outbox: new Outbox(workerdScheduler),
 			limits: config,

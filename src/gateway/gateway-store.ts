@@ -33,6 +33,9 @@ const SCHEMA = [
 	)`,
 ];
 
+/** Cursor writes wait at most this long (ms). */
+const LAZY_MS = 1_000;
+
 const toRow = (r: Record<string, unknown>): InboxRow => ({
 	user_id: String(r.user_id),
 	room_id: String(r.room_id),
@@ -54,15 +57,25 @@ const toRow = (r: Record<string, unknown>): InboxRow => ({
  */
 export class GatewayStore {
 	private readonly writes: Array<() => void> = [];
+	/**
+	 * Cursor writes, which matter only while the sockets live: they ride with the next flush, or a
+	 * timer at most `LAZY_MS` later (well before the object could hibernate), in one commit.
+	 */
+	private readonly lazy: Array<() => void> = [];
+	private lazyScheduled = false;
 	/** Inbox rows written or deleted (null) but not yet flushed, by `user\0room`. */
 	private readonly rows = new Map<string, InboxRow | null>();
 	private readonly waiting: Array<() => void> = [];
 	private scheduled = false;
 
-	/** `soon` runs the flush after the current event (and those already queued); without it, writes run at once. */
+	/**
+	 * `soon` runs the flush after the current event (and those already queued), `later(ms)` the
+	 * cursors' flush; without them, writes run at once.
+	 */
 	constructor(
 		private readonly sql: SyncSql,
 		private readonly soon?: (run: () => void) => void,
+		private readonly later?: (ms: number, run: () => void) => void,
 	) {
 		for (const statement of SCHEMA) sql.exec(statement);
 	}
@@ -72,8 +85,23 @@ export class GatewayStore {
 		this.scheduled = false;
 		const writes = this.writes.splice(0);
 		this.rows.clear();
+		for (const write of this.lazy.splice(0)) write();
 		for (const write of writes) write();
 		for (const resolve of this.waiting.splice(0)) resolve();
+	}
+
+	private writeLazy(run: () => void): void {
+		if (!this.soon || !this.later) {
+			this.write(run);
+			return;
+		}
+		this.lazy.push(run);
+		if (this.lazyScheduled) return;
+		this.lazyScheduled = true;
+		this.later(LAZY_MS, () => {
+			this.lazyScheduled = false;
+			for (const write of this.lazy.splice(0)) write();
+		});
 	}
 
 	/** Resolves once what was written so far is flushed. */
@@ -101,7 +129,7 @@ export class GatewayStore {
 	}
 
 	setCursor(socketId: string, roomId: string, cursor: number): void {
-		this.write(() =>
+		this.writeLazy(() =>
 			this.sql.exec(
 				"INSERT INTO gw_subs (socket_id, room_id, cursor) VALUES (?, ?, ?) ON CONFLICT(socket_id, room_id) DO UPDATE SET cursor = excluded.cursor",
 				socketId,
@@ -113,15 +141,15 @@ export class GatewayStore {
 
 	/** Moves every socket of the room that was at `from` to `to`. */
 	advance(roomId: string, from: number, to: number): void {
-		this.write(() => this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE room_id = ? AND cursor = ?", to, roomId, from));
+		this.writeLazy(() => this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE room_id = ? AND cursor = ?", to, roomId, from));
 	}
 
 	unsubscribe(socketId: string, roomId: string): void {
-		this.write(() => this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ? AND room_id = ?", socketId, roomId));
+		this.writeLazy(() => this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ? AND room_id = ?", socketId, roomId));
 	}
 
 	forgetSocket(socketId: string): void {
-		this.write(() => this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ?", socketId));
+		this.writeLazy(() => this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ?", socketId));
 	}
 
 	inboxRow(userId: string, roomId: string): InboxRow | null {

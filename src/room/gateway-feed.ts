@@ -76,8 +76,13 @@ export class GatewayFeed {
 	 * before that, the rows are pushed again: harmless, since every push carries absolute state.
 	 */
 	private readonly settled = new Map<string, { removed: string[] }>();
-	/** When each gateway was last pushed to (memory only: if lost, the next push just comes sooner). */
-	private readonly lastPushAt = new Map<string, number>();
+	/** When each gateway was last sent room-list state (memory only: if lost, the next one just comes sooner). */
+	private readonly inboxAt = new Map<string, number>();
+	/**
+	 * Events each gateway has been given, by seq. Kept in memory and written with the room's next
+	 * write: after a restart the gateway may be given some again (it skips what it has).
+	 */
+	private readonly eventsThrough = new Map<string, number>();
 	private laterAt = Number.POSITIVE_INFINITY;
 	private scheduled = false;
 	private byGateway: Map<string, string[]> | null = null;
@@ -197,25 +202,29 @@ export class GatewayFeed {
 	}
 
 	/** What one gateway is told: built from the log at the moment of sending; `allMembers` false recounts only the members whose state changed. */
-	build(gateway: string, fromSeq: number, allMembers = true): RoomPush {
+	build(gateway: string, fromSeq: number, allMembers = true, withInbox = true): RoomPush {
 		const { log, membership } = this.deps;
 		const last = log.lastSeq();
 		// What is owed, at most maxMessages events (the gateway reads any older gap itself).
 		const afterSeq = Math.max(fromSeq - 1, last - this.maxMessages);
 		const events = afterSeq >= last ? [] : log.events(afterSeq, this.maxMessages);
-		const here = this.memberGateways().get(gateway) ?? [];
-		const changed = allMembers
-			? here
-			: this.deps.sql
-					.exec("SELECT user_id FROM feed_pending_users WHERE gateway = ?", gateway)
-					.toArray()
-					.map((r) => String(r.user_id))
-					.filter((userId) => membership.has(userId));
+		const here = withInbox ? (this.memberGateways().get(gateway) ?? []) : [];
+		const changed = !withInbox
+			? []
+			: allMembers
+				? here
+				: this.deps.sql
+						.exec("SELECT user_id FROM feed_pending_users WHERE gateway = ?", gateway)
+						.toArray()
+						.map((r) => String(r.user_id))
+						.filter((userId) => membership.has(userId));
 		const inbox: InboxEntry[] = changed.map((userId) => {
 			const lastRead = membership.lastRead(userId);
 			return { user_id: userId, last_read_seq: lastRead, unread: log.countUnread(lastRead, userId) };
 		});
-		const gone = this.deps.sql.exec("SELECT user_id, revoke FROM feed_removed WHERE gateway = ? ORDER BY user_id", gateway).toArray();
+		const gone = withInbox
+			? this.deps.sql.exec("SELECT user_id, revoke FROM feed_removed WHERE gateway = ? ORDER BY user_id", gateway).toArray()
+			: [];
 		const removed = gone.filter((r) => Number(r.revoke) === 1).map((r) => String(r.user_id));
 		const left = gone.filter((r) => Number(r.revoke) !== 1).map((r) => String(r.user_id));
 		const latest = inbox.length > 0 ? (log.range({ limit: 1 })[0] ?? null) : null;
@@ -225,6 +234,10 @@ export class GatewayFeed {
 	private owe(gateway: string, fromSeq: number, allMembers: boolean): void {
 		// In the same write as the change: what landed before it is forgotten now.
 		this.forgetSettled(gateway);
+		const through = this.eventsThrough.get(gateway);
+		if (through !== undefined) {
+			this.deps.sql.exec("UPDATE feed_pending SET from_seq = MAX(from_seq, ?) WHERE gateway = ?", through + 1, gateway);
+		}
 		this.deps.sql.exec(
 			`INSERT INTO feed_pending (gateway, from_seq, all_members) VALUES (?, ?, ?) ON CONFLICT(gateway) DO UPDATE SET
 			from_seq = MIN(from_seq, excluded.from_seq), all_members = MAX(all_members, excluded.all_members)`,
@@ -246,20 +259,31 @@ export class GatewayFeed {
 	}
 
 	/** One call per owed gateway that is due and not already being called. */
+	/**
+	 * One call per owed gateway that is due and not already being called. Events go at once to a
+	 * gateway with sockets joined to the room; room-list state (inbox entries, removals) goes at
+	 * most once per `inboxDebounceMs`, with events or on its own, the latest state always.
+	 */
 	flush(): void {
 		this.scheduled = false;
 		const now = this.deps.now();
 		const debounce = this.deps.inboxDebounceMs ?? 1_000;
+		const last = this.deps.log.lastSeq();
+		const removing = new Set(
+			this.deps.sql
+				.exec("SELECT DISTINCT gateway FROM feed_removed")
+				.toArray()
+				.map((r) => String(r.gateway)),
+		);
 		for (const row of this.pendingRows()) {
-			if (this.inFlight.has(row.gateway) || this.settled.has(row.gateway) || row.next_at > now) continue;
-			if (!this.subscribers.has(row.gateway)) {
-				const due = (this.lastPushAt.get(row.gateway) ?? Number.NEGATIVE_INFINITY) + debounce;
-				if (due > now) {
-					this.flushAt(due);
-					continue;
-				}
-			}
-			this.send(row.gateway, row.from_seq, row.all_members);
+			const { gateway } = row;
+			if (this.inFlight.has(gateway) || this.settled.has(gateway) || row.next_at > now) continue;
+			const from = Math.max(row.from_seq, (this.eventsThrough.get(gateway) ?? 0) + 1);
+			const inboxDueAt = (this.inboxAt.get(gateway) ?? Number.NEGATIVE_INFINITY) + debounce;
+			const inboxDue = inboxDueAt <= now || removing.has(gateway);
+			if (this.subscribers.has(gateway) && from <= last) this.send(gateway, from, row.all_members, inboxDue);
+			else if (inboxDue) this.send(gateway, from, row.all_members, true);
+			else this.flushAt(inboxDueAt);
 		}
 	}
 
@@ -277,34 +301,30 @@ export class GatewayFeed {
 		else this.deps.soon(run);
 	}
 
-	private send(gateway: string, fromSeq: number, allMembers: boolean): void {
-		this.lastPushAt.set(gateway, this.deps.now());
-		const push = this.build(gateway, fromSeq, allMembers);
+	private send(gateway: string, fromSeq: number, allMembers: boolean, withInbox: boolean): void {
+		if (withInbox) this.inboxAt.set(gateway, this.deps.now());
+		const push = this.build(gateway, fromSeq, allMembers, withInbox);
 		this.inFlight.add(gateway);
 		this.again.delete(gateway);
 		this.counters.pushes++;
 		this.deps.push(gateway, push).then(
-			() => this.delivered(gateway, push),
+			() => this.delivered(gateway, push, withInbox),
 			() => this.failed(gateway),
 		);
 	}
 
-	private delivered(gateway: string, push: RoomPush): void {
-		const { sql } = this.deps;
+	/** Nothing is written here (a commit per call would cost an fsync each): what landed is kept in memory until the room writes anyway. */
+	private delivered(gateway: string, push: RoomPush, withInbox: boolean): void {
 		this.inFlight.delete(gateway);
-		if (this.again.delete(gateway)) {
-			for (const userId of [...push.removed, ...push.left]) {
-				sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
-			}
-			sql.exec(
-				"UPDATE feed_pending SET from_seq = MAX(from_seq, ?), attempts = 0, next_at = 0 WHERE gateway = ?",
-				push.last_seq + 1,
-				gateway,
-			);
-			this.schedule();
-		} else {
+		this.eventsThrough.set(gateway, Math.max(this.eventsThrough.get(gateway) ?? 0, push.last_seq));
+		const changedMeanwhile = this.again.delete(gateway);
+		if (withInbox && !changedMeanwhile) {
 			this.settled.set(gateway, { removed: [...push.removed, ...push.left] });
+			return;
 		}
+		// Still owed: what changed meanwhile, or the room-list state that waits for its turn.
+		if (changedMeanwhile) this.schedule();
+		else this.flushAt((this.inboxAt.get(gateway) ?? 0) + (this.deps.inboxDebounceMs ?? 1_000));
 	}
 
 	private forgetSettled(gateway: string): void {
