@@ -67,7 +67,14 @@ const BARE_ENV = Object.fromEntries(
 const USERS = 50;
 // The per-connection rate limit (20/s, burst 40) would throttle the load generator, and 50
 // users hold up to 100 sockets each at 5,000 sockets: both raised for the benchmark only.
-const BENCH_VARS = { WS_RATE_PER_SECOND: "1000000", WS_RATE_BURST: "1000000", MAX_SOCKETS_PER_USER: "1000" };
+// Settings of our service for an experiment, e.g. --ours-env=GATEWAY_SHARDS=4 (see BENCHMARKS.md).
+const OURS_ENV = Object.fromEntries(
+	arg("ours-env", "")
+		.split(",")
+		.filter(Boolean)
+		.map((kv) => kv.split("=")),
+);
+const BENCH_VARS = { WS_RATE_PER_SECOND: "1000000", WS_RATE_BURST: "1000000", MAX_SOCKETS_PER_USER: "1000", ...OURS_ENV };
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -127,6 +134,8 @@ async function newRoom(system) {
 }
 
 function wsUrl(system, roomId) {
+	// The user socket: one connection, the room joined on it (the load generator ignores `ready`).
+	if (system.name === "ours-ws") return `${system.base.replace("http", "ws")}/ws`;
 	if (isOurs(system)) return `${system.base.replace("http", "ws")}/room/${roomId}/ws`;
 	if (system.name === "bare") return `${system.base.replace("http", "ws")}/ws`;
 	return system.base;
