@@ -48,4 +48,6 @@ export interface Env {
 	READY_MAX_ROOMS?: string;
 	/** Set to "1" to enable the /demo page's "mint a user" helper with the admin token (local development). */
 	DEMO_DEV_MODE?: string;
+	/** Deno host only (src/runtimes/deno): hands an in-process object the client's own request to upgrade (Deno cannot upgrade a copy). Unset on workerd. */
+	LOCAL_UPGRADE?: (object: unknown, forwarded: Request, original: Request) => Promise<Response>;
 }

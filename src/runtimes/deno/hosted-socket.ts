@@ -1,0 +1,85 @@
+import { PING, PONG } from "../../protocol/frames";
+import type { GroupCommit } from "./group-commit";
+
+export interface SocketEvents {
+	message(data: string | ArrayBuffer): void;
+	closed(code: number, reason: string): void;
+}
+
+/**
+ * A socket from `Deno.upgradeWebSocket`, as the room and gateway hosts use it: frames leave only
+ * after the group commit (write before send), frames written before the handshake completed wait
+ * for it, and heartbeats are answered here (Deno has no auto-response), remembering when.
+ */
+export class HostedSocket {
+	private opened = false;
+	private closed = false;
+	private early: Array<() => void> = [];
+	/** When the last heartbeat came (ms), for the unread-bytes budget; 0 if never. */
+	heartbeatAt = 0;
+
+	constructor(
+		private readonly ws: WebSocket,
+		readonly tag: string,
+		private readonly group: GroupCommit,
+		events: SocketEvents,
+	) {
+		ws.binaryType = "arraybuffer";
+		ws.addEventListener("open", () => {
+			this.opened = true;
+			const early = this.early;
+			this.early = [];
+			for (const run of early) run();
+		});
+		ws.addEventListener("message", (event) => {
+			if (this.closed) return;
+			const data = (event as MessageEvent).data as string | ArrayBuffer;
+			if (data === PING) {
+				this.heartbeatAt = Date.now();
+				this.ws.send(PONG);
+				return;
+			}
+			events.message(data);
+		});
+		ws.addEventListener("close", (event) => {
+			const wasClosed = this.closed;
+			this.closed = true;
+			if (!wasClosed) events.closed((event as CloseEvent).code, (event as CloseEvent).reason);
+		});
+	}
+
+	get isClosed(): boolean {
+		return this.closed;
+	}
+
+	/** Queues a frame; it leaves once everything written before it is on disk. */
+	send(frame: string): void {
+		if (this.closed) return;
+		this.group.afterCommit(() => this.whenOpen(() => this.ws.send(frame)));
+	}
+
+	/** Closes after the frames already queued (a close is output too). */
+	close(code: number, reason: string): void {
+		if (this.closed) return;
+		this.closed = true;
+		this.group.afterCommit(() => this.whenOpen(() => this.ws.close(code, reason)));
+	}
+
+	/** Closes now, for shutdown (the group commit has just run). */
+	closeNow(code: number, reason: string): void {
+		this.closed = true;
+		this.whenOpen(() => this.ws.close(code, reason));
+	}
+
+	private whenOpen(run: () => void): void {
+		const guarded = () => {
+			try {
+				run();
+			} catch {
+				// Closed by the peer meanwhile; the close event detaches it.
+			}
+		};
+		if (this.opened) guarded();
+		else this.early.push(guarded);
+	}
+}
