@@ -117,11 +117,11 @@ export class GatewayHost {
 		return this.core.deliver(push);
 	}
 
-	closeAll(code: number, reason: string): void {
-		for (const hosted of [...this.peers.keys()]) {
+	closeAll(code: number, reason: string): Promise<void>[] {
+		return [...this.peers.keys()].map((hosted) => {
 			this.drop(hosted);
-			hosted.closeNow(code, reason);
-		}
+			return hosted.closeNow(code, reason);
+		});
 	}
 
 	private drop(hosted: HostedSocket): void {

@@ -16,7 +16,7 @@ const BINDINGS = new Set(["DB", "DIRECTORY", "ROOMS", "GATEWAYS", "LOCAL_UPGRADE
 
 /** A file name for an object name: readable when it is safe, a hash otherwise. */
 export const fileNameOf = (name: string): string =>
-	/^[A-Za-z0-9_-]{1,100}$/.test(name) ? name : `h-${createHash("sha256").update(name).digest("hex")}`;
+	/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/.test(name) ? name : `h-${createHash("sha256").update(name).digest("hex")}`;
 
 export interface HostOptions {
 	dataDir: string;
@@ -33,8 +33,8 @@ export interface DenoHost {
 	env: Env;
 	fetch(request: Request): Promise<Response>;
 	group: GroupCommit;
-	/** Shutdown, first step: every socket closed with 1001. */
-	closeSockets(): void;
+	/** Shutdown, first step: every socket closed with 1001; resolves when their closing handshakes are done. */
+	closeSockets(): Promise<void>;
 	/** Shutdown, last step: commits and closes every database file. */
 	closeFiles(): void;
 	rearmed: number;
@@ -104,12 +104,15 @@ export function createDenoHost(options: HostOptions): DenoHost {
 			await group.settled();
 			return response;
 		},
-		closeSockets() {
+		async closeSockets() {
 			alarms.stop();
 			// What is queued leaves first, then the close.
 			group.commit();
-			for (const room of rooms.all()) room.closeAll(CLOSE_GOING_AWAY, "server shutting down");
-			for (const gateway of gateways.all()) gateway.closeAll(CLOSE_GOING_AWAY, "server shutting down");
+			const closing = [
+				...rooms.all().flatMap((room) => room.closeAll(CLOSE_GOING_AWAY, "server shutting down")),
+				...gateways.all().flatMap((gateway) => gateway.closeAll(CLOSE_GOING_AWAY, "server shutting down")),
+			];
+			await Promise.all(closing);
 		},
 		closeFiles() {
 			group.commit();

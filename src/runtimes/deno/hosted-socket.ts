@@ -17,6 +17,9 @@ export class HostedSocket {
 	private early: Array<() => void> = [];
 	/** When the last heartbeat came (ms), for the unread-bytes budget; 0 if never. */
 	heartbeatAt = 0;
+	/** Resolves when the socket is closed (the closing handshake done, or the connection gone). */
+	readonly done: Promise<void>;
+	private finished!: () => void;
 
 	constructor(
 		private readonly ws: WebSocket,
@@ -24,6 +27,9 @@ export class HostedSocket {
 		private readonly group: GroupCommit,
 		events: SocketEvents,
 	) {
+		this.done = new Promise((resolve) => {
+			this.finished = resolve;
+		});
 		ws.binaryType = "arraybuffer";
 		ws.addEventListener("open", () => {
 			this.opened = true;
@@ -42,6 +48,7 @@ export class HostedSocket {
 			events.message(data);
 		});
 		ws.addEventListener("close", (event) => {
+			this.finished();
 			const wasClosed = this.closed;
 			this.closed = true;
 			if (!wasClosed) events.closed((event as CloseEvent).code, (event as CloseEvent).reason);
@@ -65,10 +72,15 @@ export class HostedSocket {
 		this.group.afterCommit(() => this.whenOpen(() => this.ws.close(code, reason)));
 	}
 
-	/** Closes now, for shutdown (the group commit has just run). */
-	closeNow(code: number, reason: string): void {
+	/** Closes now, for shutdown (the group commit has just run); resolves once closed. */
+	closeNow(code: number, reason: string): Promise<void> {
 		this.closed = true;
+		if (!this.opened) {
+			this.finished();
+			return this.done;
+		}
 		this.whenOpen(() => this.ws.close(code, reason));
+		return this.done;
 	}
 
 	private whenOpen(run: () => void): void {

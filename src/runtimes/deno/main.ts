@@ -52,8 +52,9 @@ const stop = async () => {
 	if (stopping) return;
 	stopping = true;
 	// Sockets first (1001), so the server's shutdown does not wait on them; then the files, cleanly.
-	host.closeSockets();
-	await Promise.race([server.shutdown(), new Promise((r) => setTimeout(r, 3_000))]);
+	const grace = (ms: number) => new Promise((r) => setTimeout(r, ms));
+	await Promise.race([host.closeSockets(), grace(2_000)]);
+	await Promise.race([server.shutdown(), grace(2_000)]);
 	host.closeFiles();
 	Deno.exit(0);
 };

@@ -173,11 +173,11 @@ export class RoomHost {
 	}
 
 	/** Shutdown: every socket closed now with `code` (1001). */
-	closeAll(code: number, reason: string): void {
-		for (const hosted of this.sockets()) {
+	closeAll(code: number, reason: string): Promise<void>[] {
+		return this.sockets().map((hosted) => {
 			this.drop(hosted);
-			hosted.closeNow(code, reason);
-		}
+			return hosted.closeNow(code, reason);
+		});
 	}
 
 	/** Closes sockets whose JWT expired (4001), retries pushes to gateways that failed, then waits for the next of either. */
