@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { denoArgs, denoBinary } from "../../scripts/deno-command.mjs";
 import { gatewayName } from "../../src/gateway/shard";
 import { Api } from "./api-client";
-import { type RunningServer, ROOT, startDeno } from "./harness";
+import { ROOT, type RunningServer, startDeno } from "./harness";
 import { openRoomSocket, openUserSocket, type RoomSocket } from "./ws-client";
 
 const servers: RunningServer[] = [];
@@ -25,7 +25,9 @@ const start = async (options: Parameters<typeof startDeno>[0] = {}) => {
 	return server;
 };
 const closed = (socket: RoomSocket) =>
-	new Promise<{ code: number; reason: string }>((resolve) => socket.ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+	new Promise<{ code: number; reason: string }>((resolve) =>
+		socket.ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+	);
 
 describe("Deno host", () => {
 	it("keeps everything acknowledged across SIGTERM (sockets closed with 1001, clean exit) and SIGKILL, seq without a gap", async () => {
@@ -34,7 +36,9 @@ describe("Deno host", () => {
 		const t = await api.tenant(server.adminToken);
 		const [alice, bob] = t.users as [{ id: string; token: string }, { id: string; token: string }];
 		const room = (await api.call("POST", "/room", { Authorization: `Bearer ${alice.token}` }, { name: "lobby", members: [bob.id] })).json;
-		const rest = (await api.call("POST", `/room/${room.id}/message/send`, { Authorization: `Bearer ${alice.token}` }, { text_message: "one" })).json;
+		const rest = (
+			await api.call("POST", `/room/${room.id}/message/send`, { Authorization: `Bearer ${alice.token}` }, { text_message: "one" })
+		).json;
 		const socket = await openRoomSocket(server.base, room.id, bob.token);
 		const user = await openUserSocket(server.base, alice.token);
 		await socket.request("join_room", { room_id: room.id }, "j");
@@ -72,7 +76,12 @@ describe("Deno host", () => {
 		server = await start({ stateDir: server.stateDir, adminToken: server.adminToken, jwtSecret: server.jwtSecret });
 		api = new Api(server.base);
 		expect((await api.call("GET", `/room/${room.id}/messages`, { clientKey: t.key })).json.messages).toEqual([rest, two, three]);
-		const four = await api.call("POST", `/room/${room.id}/message/send`, { Authorization: `Bearer ${alice.token}` }, { text_message: "four" });
+		const four = await api.call(
+			"POST",
+			`/room/${room.id}/message/send`,
+			{ Authorization: `Bearer ${alice.token}` },
+			{ text_message: "four" },
+		);
 		expect(four.json.seq).toBe(4);
 
 		// On disk: the directory with its migration recorded once, one file per room and per gateway written to.
@@ -82,7 +91,12 @@ describe("Deno host", () => {
 		expect(readdirSync(join(server.stateDir, "gateways")).sort()).toEqual([...gateways].sort());
 		const db = new DatabaseSync(join(server.stateDir, "directory.sqlite"), { readOnly: true });
 		try {
-			expect(db.prepare("SELECT name FROM d1_migrations").all().map((r) => r.name)).toEqual(["0000_init.sql"]);
+			expect(
+				db
+					.prepare("SELECT name FROM d1_migrations")
+					.all()
+					.map((r) => r.name),
+			).toEqual(["0000_init.sql"]);
 			expect(db.prepare("SELECT count(*) AS n FROM users").get()).toEqual({ n: 2 });
 		} finally {
 			db.close();

@@ -24,15 +24,25 @@ const NOT_YET_MOVED = [
 	"src/storage/directory-object.ts",
 ];
 
-/** Runtime-specific uses in TypeScript source, from its tokens (comments and strings that only mention them don't count). */
-export function runtimeUses(source: string): string[] {
-	const scanner = ts.createScanner(ts.ScriptTarget.Latest, true, ts.LanguageVariant.Standard, source);
+/** Runtime-specific uses in TypeScript source, from its syntax tree (comments and strings that only mention them don't count). */
+function runtimeUses(source: string): string[] {
+	const file = ts.createSourceFile("check.ts", source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
 	const found: string[] = [];
-	for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
-		if (token === ts.SyntaxKind.Identifier && scanner.getTokenValue() === "Deno") found.push("Deno");
-		if (token === ts.SyntaxKind.StringLiteral && scanner.getTokenValue() === "cloudflare:workers") found.push("cloudflare:workers");
-		// Template literals are not scanned into their parts here; a `${}` inside one is rare enough to ignore.
-	}
+	const visit = (node: ts.Node): void => {
+		if (ts.isIdentifier(node) && node.text === "Deno") found.push("Deno");
+		if (ts.isStringLiteral(node) && node.text === "cloudflare:workers") {
+			const parent = node.parent;
+			const imported =
+				ts.isImportDeclaration(parent) ||
+				ts.isExportDeclaration(parent) ||
+				(ts.isCallExpression(parent) && parent.expression.kind === ts.SyntaxKind.ImportKeyword) ||
+				ts.isExternalModuleReference(parent) ||
+				ts.isLiteralTypeNode(parent);
+			if (imported) found.push("cloudflare:workers");
+		}
+		ts.forEachChild(node, visit);
+	};
+	visit(file);
 	return found;
 }
 
@@ -45,12 +55,16 @@ function sources(dir: string): string[] {
 }
 
 describe("runtime boundary", () => {
-	it("finds runtime-specific code by its tokens, not by mentions", () => {
+	it("finds runtime-specific code in the syntax tree, not in mentions", () => {
 		expect(runtimeUses('import { DurableObject } from "cloudflare:workers";')).toEqual(["cloudflare:workers"]);
 		expect(runtimeUses('const m = await import("cloudflare:workers");')).toEqual(["cloudflare:workers"]);
 		expect(runtimeUses("const env = Deno.env.toObject();")).toEqual(["Deno"]);
 		expect(runtimeUses("const { Deno: d } = globalThis as never; d;")).toEqual(["Deno"]);
 		expect(runtimeUses('// Deno splits on ", "\n/* cloudflare:workers */ const s = "Deno is fine in a string";')).toEqual([]);
+		// After a template literal with a substitution (a token scanner loses track there).
+		const template = ["const a = `$", "{1} x`;\nconst b = () => Deno.pid;"].join("");
+		expect(runtimeUses(template)).toEqual(["Deno"]);
+		expect(runtimeUses('type T = typeof import("cloudflare:workers");')).toEqual(["cloudflare:workers"]);
 	});
 
 	it("keeps cloudflare:workers and Deno out of everything but the runtime adapters", () => {
