@@ -49,8 +49,9 @@ export function createDenoHost(options: HostOptions): DenoHost {
 	const { dataDir } = options;
 	const group = new GroupCommit(setImmediate, options.fatal);
 	const files: SqliteFile[] = [];
+	const perStatement = options.vars.DENO_COMMIT === "statement";
 	const open = (path: string) => {
-		const file = new SqliteFile(path, group);
+		const file = new SqliteFile(path, group, perStatement);
 		files.push(file);
 		return file;
 	};

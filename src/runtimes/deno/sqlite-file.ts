@@ -29,9 +29,11 @@ export class SqliteFile implements Committable {
 	private savepoints = 0;
 	readonly sql: { exec: (query: string, ...bindings: unknown[]) => Cursor };
 
+	/** `perStatement`: every write commits (and fsyncs) on its own, for comparison (DENO_COMMIT=statement). */
 	constructor(
 		readonly path: string,
 		private readonly group: GroupCommit,
+		private readonly perStatement = false,
 	) {
 		this.db = new DatabaseSync(path);
 		// EXCLUSIVE first: then WAL keeps its index in heap memory, and the lock stays with this process.
@@ -97,7 +99,7 @@ export class SqliteFile implements Committable {
 	}
 
 	private beginTurn(): void {
-		if (this.inTurn) return;
+		if (this.inTurn || this.perStatement) return;
 		this.db.exec("BEGIN IMMEDIATE");
 		this.inTurn = true;
 		this.group.began(this);
@@ -106,6 +108,7 @@ export class SqliteFile implements Committable {
 	/** Runs `fn` atomically inside the turn's transaction (a savepoint): all of its writes or none. */
 	transactionSync<T>(fn: () => T): T {
 		this.beginTurn();
+		// Outside a transaction (per-statement mode), the outermost savepoint is the transaction.
 		const name = `sp${++this.savepoints}`;
 		this.db.exec(`SAVEPOINT ${name}`);
 		try {
