@@ -27,7 +27,10 @@ function manual(
 ) {
 	const turns: Array<() => void> = [];
 	const group = new GroupCommit((run) => turns.push(run), failed);
-	return { group, endTurn: () => turns.splice(0).forEach((run) => run()), scheduled: () => turns.length };
+	const endTurn = () => {
+		for (const run of turns.splice(0)) run();
+	};
+	return { group, endTurn, scheduled: () => turns.length };
 }
 
 describe("GroupCommit", () => {
