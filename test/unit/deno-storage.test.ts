@@ -33,57 +33,101 @@ function manual(
 	return { group, endTurn, scheduled: () => turns.length };
 }
 
+/** A file whose fsync the test completes by hand. */
+function fakeFile(log: string[], name: string) {
+	const syncs: Array<() => void> = [];
+	return {
+		commit: () => log.push(`commit ${name}`),
+		sync: () =>
+			new Promise<void>((resolve) => {
+				log.push(`sync ${name}`);
+				syncs.push(resolve);
+			}),
+		finishSync: () => syncs.shift()?.(),
+	};
+}
+const microtasks = () => new Promise((r) => setTimeout(r, 0));
+
 describe("GroupCommit", () => {
-	it("lets output out at once when nothing is pending, and holds it in order until the turn's commit otherwise", () => {
+	it("lets output out at once when nothing is pending, and otherwise only after the turn's commit and every file's fsync", async () => {
 		const { group, endTurn, scheduled } = manual();
-		const out: string[] = [];
-		group.afterCommit(() => out.push("idle"));
-		expect(out).toEqual(["idle"]);
-		const committed: string[] = [];
-		group.began({ commit: () => committed.push("a") });
-		group.began({ commit: () => committed.push("b") });
+		const log: string[] = [];
+		group.afterCommit(() => log.push("idle"));
+		const a = fakeFile(log, "a");
+		const b = fakeFile(log, "b");
+		group.began(a);
+		group.began(b);
+		group.began(a);
 		expect(scheduled()).toBe(1);
-		group.afterCommit(() => out.push("ack 1"));
-		group.afterCommit(() => out.push("broadcast 1"));
-		expect(out).toEqual(["idle"]);
+		group.afterCommit(() => log.push("ack 1"));
 		endTurn();
-		expect(committed).toEqual(["a", "b"]);
-		expect(out).toEqual(["idle", "ack 1", "broadcast 1"]);
-		expect(group.stats()).toEqual({ commits: 1, files: 2 });
+		// Committed and syncing: output produced now waits for this group as well.
+		group.afterCommit(() => log.push("broadcast 1"));
+		a.finishSync();
+		await microtasks();
+		expect(log).toEqual(["idle", "commit a", "commit b", "sync a", "sync b"]);
+		b.finishSync();
+		await microtasks();
+		expect(log).toEqual(["idle", "commit a", "commit b", "sync a", "sync b", "ack 1", "broadcast 1"]);
+		expect(group.stats()).toEqual({ groups: 1, files: 2 });
 	});
 
-	it("never lets out what waited for a commit that failed, and reports the failure", () => {
+	it("releases groups in order even when a later group's fsync finishes first", async () => {
+		const { group, endTurn } = manual();
+		const log: string[] = [];
+		const a = fakeFile(log, "a");
+		const b = fakeFile(log, "b");
+		group.began(a);
+		group.afterCommit(() => log.push("first"));
+		endTurn();
+		group.began(b);
+		group.afterCommit(() => log.push("second"));
+		endTurn();
+		b.finishSync();
+		await microtasks();
+		expect(log).toEqual(["commit a", "sync a", "commit b", "sync b"]);
+		a.finishSync();
+		await microtasks();
+		expect(log).toEqual(["commit a", "sync a", "commit b", "sync b", "first", "second"]);
+	});
+
+	it("never lets out what waited for a commit or fsync that failed, and reports the failure", async () => {
 		const failures: unknown[] = [];
 		const { group, endTurn } = manual((e) => failures.push(e));
 		const out: string[] = [];
 		group.began({
-			commit: () => {
-				throw new Error("disk full");
-			},
+			commit: () => {},
+			sync: () => Promise.reject(new Error("EIO")),
 		});
 		group.afterCommit(() => out.push("ack"));
 		let settled = false;
 		void group.settled().then(() => (settled = true));
 		endTurn();
+		await microtasks();
+		group.afterCommit(() => out.push("later"));
 		expect(out).toEqual([]);
-		expect(String(failures[0])).toBe("Error: disk full");
+		expect(String(failures[0])).toBe("Error: EIO");
 		expect(settled).toBe(false);
 	});
 });
 
 describe("SqliteFile", () => {
-	it("opens in WAL with synchronous=FULL and an exclusive lock a second opener cannot take", () => {
+	it("opens in WAL with an exclusive lock a second opener cannot take (synchronous=FULL only per statement)", async () => {
 		const { group } = manual();
 		const path = join(scratch(), "room.sqlite");
 		const file = new SqliteFile(path, group);
 		expect(file.sql.exec("PRAGMA journal_mode").toArray()).toEqual([{ journal_mode: "wal" }]);
-		expect(file.sql.exec("PRAGMA synchronous").toArray()).toEqual([{ synchronous: 2 }]);
+		// NORMAL: COMMIT does not fsync; the group commit fsyncs the WAL before any output (next test).
+		expect(file.sql.exec("PRAGMA synchronous").toArray()).toEqual([{ synchronous: 1 }]);
 		expect(file.sql.exec("PRAGMA locking_mode").toArray()).toEqual([{ locking_mode: "exclusive" }]);
 		expect(() => new SqliteFile(path, group)).toThrow(/database is locked/);
-		file.close();
+		await file.close();
+		const perStatement = new SqliteFile(path, group, true);
+		expect(perStatement.sql.exec("PRAGMA synchronous").toArray()).toEqual([{ synchronous: 2 }]);
+		await perStatement.close();
 	});
 
-	it("puts a turn's writes in one transaction, committed by the group commit (rolled back by a crash before it)", () => {
+	it("puts a turn's writes in one transaction, committed and fsynced by the group commit (rolled back by a crash before it)", async () => {
 		const { group, endTurn } = manual();
 		const dir = scratch();
 		const file = new SqliteFile(join(dir, "room.sqlite"), group);
@@ -96,6 +140,8 @@ describe("SqliteFile", () => {
 		group.afterCommit(() => (sent = true));
 		expect(sent).toBe(false);
 		endTurn();
+		expect(sent).toBe(false);
+		await group.settled();
 		expect(sent).toBe(true);
 		log.append({ ...input, id: "m3" });
 		// Closing without the turn's commit is what a crash leaves: m3 was never acknowledged, and is gone.
@@ -108,10 +154,10 @@ describe("SqliteFile", () => {
 			[1, "m1", undefined],
 			[2, "m2", "k"],
 		]);
-		reopened.close();
+		await reopened.close();
 	});
 
-	it("has the cursor shape drizzle and the room log use: toArray, one, next, raw with duplicate column names", () => {
+	it("has the cursor shape drizzle and the room log use: toArray, one, next, raw with duplicate column names", async () => {
 		const { group } = manual();
 		const file = new SqliteFile(join(scratch(), "x.sqlite"), group);
 		file.sql.exec("CREATE TABLE a (id TEXT, flag INTEGER)");
@@ -135,6 +181,6 @@ describe("SqliteFile", () => {
 			}),
 		).toThrow("undo");
 		expect(file.sql.exec("SELECT count(*) AS n FROM a").one()).toEqual({ n: 2 });
-		file.close();
+		await file.close();
 	});
 });

@@ -47,3 +47,11 @@ declare module "node:timers" {
 declare module "node:crypto" {
 	export function createHash(algorithm: "sha256"): { update(data: string): { digest(encoding: "hex"): string } };
 }
+
+declare module "node:fs/promises" {
+	export interface FileHandle {
+		sync(): Promise<void>;
+		close(): Promise<void>;
+	}
+	export function open(path: string, flags: "r"): Promise<FileHandle>;
+}

@@ -35,8 +35,8 @@ export interface DenoHost {
 	group: GroupCommit;
 	/** Shutdown, first step: every socket closed with 1001; resolves when their closing handshakes are done. */
 	closeSockets(): Promise<void>;
-	/** Shutdown, last step: commits and closes every database file. */
-	closeFiles(): void;
+	/** Shutdown, last step: commits, syncs and closes every database file. */
+	closeFiles(): Promise<void>;
 	rearmed: number;
 }
 
@@ -108,16 +108,16 @@ export function createDenoHost(options: HostOptions): DenoHost {
 		async closeSockets() {
 			alarms.stop();
 			// What is queued leaves first, then the close.
-			group.commit();
+			await group.drain();
 			const closing = [
 				...rooms.all().flatMap((room) => room.closeAll(CLOSE_GOING_AWAY, "server shutting down")),
 				...gateways.all().flatMap((gateway) => gateway.closeAll(CLOSE_GOING_AWAY, "server shutting down")),
 			];
 			await Promise.all(closing);
 		},
-		closeFiles() {
-			group.commit();
-			for (const file of files) file.close();
+		async closeFiles() {
+			await group.drain();
+			for (const file of files) await file.close();
 		},
 	};
 }

@@ -55,7 +55,7 @@ const stop = async () => {
 	const grace = (ms: number) => new Promise((r) => setTimeout(r, ms));
 	await Promise.race([host.closeSockets(), grace(2_000)]);
 	await Promise.race([server.shutdown(), grace(2_000)]);
-	host.closeFiles();
+	await host.closeFiles();
 	Deno.exit(0);
 };
 Deno.addSignalListener("SIGTERM", stop);
