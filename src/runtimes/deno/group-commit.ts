@@ -63,7 +63,8 @@ export class GroupCommit {
 		try {
 			for (const file of group.files) file.commit();
 		} catch (error) {
-			return this.fail(error);
+			this.fail(error);
+			return;
 		}
 		this.counters.groups++;
 		this.counters.files += group.files.size;
