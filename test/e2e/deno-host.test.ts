@@ -103,6 +103,51 @@ describe("Deno host", () => {
 		}
 	});
 
+	it("lets no ack out before its commit: with commits held 400 ms, acks wait, and a SIGKILL before the commit loses only what was never acknowledged", async () => {
+		let server = await start({ vars: { DENO_COMMIT_DELAY_MS: "400" } });
+		let api = new Api(server.base);
+		const t = await api.tenant(server.adminToken);
+		const alice = t.users[0]!;
+		const room = (await api.call("POST", "/room", { Authorization: `Bearer ${alice.token}` }, {})).json;
+		const socket = await openRoomSocket(server.base, room.id, alice.token);
+		await socket.request("join_room", { room_id: room.id }, "j");
+
+		// REST and socket acks both leave only after the commit (each send opens a group of its own:
+		// the previous one is long committed).
+		const quiet = () => new Promise((r) => setTimeout(r, 600));
+		await quiet();
+		let started = Date.now();
+		const one = await api.call(
+			"POST",
+			`/room/${room.id}/message/send`,
+			{ Authorization: `Bearer ${alice.token}` },
+			{ text_message: "one" },
+		);
+		expect(one.status).toBe(201);
+		expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+		await quiet();
+		started = Date.now();
+		const two = await socket.request("send_message", { room_id: room.id, text_message: "two" }, "s2");
+		expect(two.data.seq).toBe(2);
+		expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+
+		// Sent, not yet committed: no ack has come when the process dies.
+		await quiet();
+		let acked = false;
+		void socket.request("send_message", { room_id: room.id, text_message: "three" }, "s3").then(
+			() => (acked = true),
+			() => {},
+		);
+		await new Promise((r) => setTimeout(r, 150));
+		expect(acked).toBe(false);
+		await server.stop("SIGKILL");
+		server = await start({ stateDir: server.stateDir, adminToken: server.adminToken, jwtSecret: server.jwtSecret });
+		api = new Api(server.base);
+		const history = (await api.call("GET", `/room/${room.id}/messages`, { clientKey: t.key })).json.messages;
+		expect(history).toEqual([one.json, two.data]);
+		expect(acked).toBe(false);
+	});
+
 	it("refuses a second process on the same DATA_DIR, and the first keeps serving", async () => {
 		const server = await start();
 		const second = spawn(denoBinary(), denoArgs({ dataDir: server.stateDir }), {

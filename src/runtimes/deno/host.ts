@@ -47,7 +47,10 @@ export interface DenoHost {
  */
 export function createDenoHost(options: HostOptions): DenoHost {
 	const { dataDir } = options;
-	const group = new GroupCommit(setImmediate, options.fatal);
+	// DENO_COMMIT_DELAY_MS holds every group commit that long: a very slow disk, for the durability test only.
+	const delay = Number(options.vars.DENO_COMMIT_DELAY_MS ?? 0);
+	const later = delay > 0 ? (run: () => void) => void setTimeout(run, delay) : setImmediate;
+	const group = new GroupCommit(later, options.fatal);
 	const files: SqliteFile[] = [];
 	const perStatement = options.vars.DENO_COMMIT === "statement";
 	const open = (path: string) => {
