@@ -3,6 +3,7 @@
 // sent at its scheduled time whatever the server does, and its latency is send -> delivery to each
 // of the room's 5 sockets (the sender's too). Server CPU comes from /proc (utime + stime of the server process).
 // Writes bench/results/deno-open-loop.json. Separate from bench/run.mjs on purpose.
+// Run it with the project's Node 22 (`npm run bench:deno`): the workerd bundle is built by npm run build.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -122,11 +123,11 @@ async function connect(base, { users, rooms }) {
 
 const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null);
 
-async function runRate(server, conn, rate) {
+async function runRate(server, conn, rate, seconds = SECONDS) {
 	const latencies = [];
 	let acks = 0;
 	// Every joined socket of the room gets the message, the sender's included.
-	const expected = rate * SECONDS * PER_ROOM;
+	const expected = rate * seconds * PER_ROOM;
 	conn.onEvent.fn = (_socket, line, now) => {
 		if (line.startsWith('{"event":"new_message"')) {
 			const sentAt = Number(/"text_message":"t(\d+(?:\.\d+)?)"/.exec(line)?.[1]);
@@ -135,7 +136,7 @@ async function runRate(server, conn, rate) {
 	};
 	const cpuBefore = cpuMs(server.child.pid);
 	const started = performance.now();
-	const total = rate * SECONDS;
+	const total = rate * seconds;
 	let n = 0;
 	// Open loop: send whatever is due every millisecond, never waiting for the server.
 	while (n < total) {
@@ -171,6 +172,8 @@ for (const system of SYSTEMS) {
 		const conn = await connect(server.base, await setup(server.base));
 		const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, "utf8"))?.[1] ?? 0);
 		results.systems[system] = { rss_mib_with_sockets: Math.round(rss / 102.4) / 10, rates: [] };
+		// Warm-up, not recorded: every room and gateway object loaded, the JIT warm.
+		await runRate(server, conn, 250, 3);
 		for (const rate of RATES) {
 			const row = await runRate(server, conn, rate);
 			results.systems[system].rates.push(row);

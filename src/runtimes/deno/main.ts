@@ -45,6 +45,7 @@ console.log(`
     Docs     ${local}/docs
     Demo     ${local}/demo
     Data     ${dataDir}${host.rearmed ? ` (${host.rearmed} alarms re-armed)` : ""}
+    Admin    ADMIN_TOKEN is in ${vars.ROOMKIT_ADMIN_TOKEN_IN ?? "your environment"}
 `);
 
 let stopping = false;
