@@ -75,7 +75,9 @@ async function call(base, method, path, headers, body) {
 	return res.json();
 }
 
-async function setup(base) {
+const setup = (base) => setupRooms(base, ROOMS);
+
+async function setupRooms(base, roomCount) {
 	const client = await call(base, "POST", "/admin/clients", { Authorization: "Bearer bench-admin" }, { name: "bench" });
 	const key = client.api_token;
 	const users = [];
@@ -84,7 +86,7 @@ async function setup(base) {
 		users.push({ id: user.id, token: (await call(base, "POST", `/auth/${user.id}`, { clientKey: key })).token });
 	}
 	const rooms = [];
-	for (let r = 0; r < ROOMS; r++) {
+	for (let r = 0; r < roomCount; r++) {
 		const room = await call(base, "POST", "/room", { clientKey: `${key}.${users[0].id}` }, { members: users.slice(1).map((u) => u.id) });
 		rooms.push(room.id);
 	}
@@ -163,6 +165,42 @@ async function runRate(server, conn, rate, seconds = SECONDS) {
 		p99_ms: Math.round(percentile(latencies, 99) * 10) / 10,
 		server_cpu_ms_per_delivery: Math.round((cpu / Math.max(1, latencies.length)) * 1000) / 1000,
 	};
+}
+
+const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+
+/** IDLE_SOCKETS=n: resident memory per idle room socket instead (n sockets over n/5 rooms, joined, then quiet). */
+async function idleMemory(system, count) {
+	const server = await start(system);
+	try {
+		const rooms = Math.ceil(count / PER_ROOM);
+		const fixture = await setupRooms(server.base, rooms);
+		await sleep(2_000);
+		const before = rssKiB(server.child.pid);
+		const conn = await connect(server.base, fixture);
+		await sleep(5_000);
+		const after = rssKiB(server.child.pid);
+		for (const s of conn.sockets) s.ws.terminate();
+		return {
+			sockets: conn.sockets.length,
+			rss_before_mib: Math.round(before / 102.4) / 10,
+			rss_after_mib: Math.round(after / 102.4) / 10,
+			kib_per_socket: Math.round(((after - before) / conn.sockets.length) * 10) / 10,
+		};
+	} finally {
+		server.child.kill("SIGKILL");
+	}
+}
+
+if (process.env.IDLE_SOCKETS) {
+	const idle = { when: new Date().toISOString(), systems: {} };
+	for (const system of SYSTEMS) {
+		idle.systems[system] = await idleMemory(system, Number(process.env.IDLE_SOCKETS));
+		console.log(system, JSON.stringify(idle.systems[system]));
+	}
+	mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+	writeFileSync(join(ROOT, "bench", "results", "deno-idle-memory.json"), `${JSON.stringify(idle, null, 2)}\n`);
+	process.exit(0);
 }
 
 const results = { when: new Date().toISOString(), rooms: ROOMS, sockets_per_room: PER_ROOM, seconds_per_rate: SECONDS, systems: {} };
