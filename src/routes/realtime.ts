@@ -86,7 +86,7 @@ async function handshake(c: AppContext): Promise<{ user: UserPrincipal; label: b
  */
 function forward(c: AppContext, stub: { fetch(url: string, init: RequestInit): Promise<Response> }, url: string, headers: Headers) {
 	const local = c.env.LOCAL_UPGRADE;
-	return local ? local(stub, new Request(url, { headers }), c.req.raw) : stub.fetch(url, { headers });
+	return typeof local === "function" ? local(stub, new Request(url, { headers }), c.req.raw) : stub.fetch(url, { headers });
 }
 
 export const realtimeRoutes = new OpenAPIHono<AppEnv>()

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MessageLog } from "../../src/room/message-log";
+import { Alarms } from "../../src/runtimes/deno/alarms";
 import { GroupCommit } from "../../src/runtimes/deno/group-commit";
 import { SqliteFile } from "../../src/runtimes/deno/sqlite-file";
 
@@ -182,5 +183,36 @@ describe("SqliteFile", () => {
 		).toThrow("undo");
 		expect(file.sql.exec("SELECT count(*) AS n FROM a").one()).toEqual({ n: 2 });
 		await file.close();
+	});
+});
+
+describe("Alarms", () => {
+	it("keeps one time per object, persisted: a new process re-arms it and fires it once, cleared before the handler runs", async () => {
+		const { group, endTurn } = manual();
+		const path = join(scratch(), "alarms.sqlite");
+		const fired: string[] = [];
+		const file = new SqliteFile(path, group);
+		const first = new Alarms(file, (key) => fired.push(key));
+		const slot = first.slot("room:r1");
+		expect(slot.getAlarm()).toBe(null);
+		slot.setAlarm(Date.now() + 60_000);
+		slot.setAlarm(Date.now() + 100);
+		expect(slot.getAlarm()).toBeGreaterThan(Date.now());
+		endTurn();
+		await group.settled();
+		// The process stops before the alarm is due.
+		first.stop();
+		await file.close();
+		expect(fired).toEqual([]);
+
+		const reopened = new SqliteFile(path, group);
+		const second = new Alarms(reopened, (key) => fired.push(`${key} (slot ${second.get(key)})`));
+		expect(second.rearm()).toBe(1);
+		await new Promise((r) => setTimeout(r, 250));
+		expect(fired).toEqual(["room:r1 (slot null)"]);
+		second.stop();
+		endTurn();
+		await group.settled();
+		await reopened.close();
 	});
 });
