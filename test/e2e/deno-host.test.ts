@@ -179,6 +179,20 @@ describe("Deno host", () => {
 		expect(Date.now() - opened).toBeLessThan(4_000);
 	});
 
+	it("opens a member's socket to a private room (membership read again first) and closes it with 4003 on removal", async () => {
+		const server = await start();
+		const api = new Api(server.base);
+		const t = await api.tenant(server.adminToken);
+		const [alice, bob] = t.users as [{ id: string; token: string }, { id: string; token: string }];
+		const room = (await api.call("POST", "/room", { clientKey: t.key }, { name: "ops", private: true, members: [alice.id, bob.id] })).json;
+		const socket = await openRoomSocket(server.base, room.id, bob.token);
+		expect((await socket.request("join_room", { room_id: room.id }, "j")).data).toEqual({ room_id: room.id, last_seq: 0 });
+		const removed = closed(socket);
+		expect((await api.call("DELETE", `/room/${room.id}/members/${bob.id}`, { clientKey: t.key })).status).toBe(204);
+		expect(await removed).toEqual({ code: 4003, reason: "removed from room" });
+		await expect(openRoomSocket(server.base, room.id, bob.token)).rejects.toThrow(/403/);
+	});
+
 	it("applies the same socket limits (429 past MAX_SOCKETS_PER_USER) and still upgrades within them", async () => {
 		const server = await start({ vars: { MAX_SOCKETS_PER_USER: "2" } });
 		const api = new Api(server.base);

@@ -63,6 +63,8 @@ export class RoomHost {
 	private readonly peers = new Map<HostedSocket, Peer>();
 	private readonly budget: SocketBudget<HostedSocket>;
 	private syncing: Promise<void> | undefined;
+	/** Handshakes to a private room between their membership read and their socket. */
+	private readonly handshakes = new Set<{ userId: string; removed: boolean }>();
 	private readonly env: Env;
 
 	constructor(
@@ -108,14 +110,29 @@ export class RoomHost {
 		const identity = ConnState.safeParse(JSON.parse(forwarded.headers.get(IDENTITY_HEADER) ?? "null"));
 		if (!identity.success) return json(400, "validation_failed", "Missing identity");
 		await this.ensureMembers(identity.data.clientId);
+		const state: ConnState = identity.data;
+		// workerd accepts first and then reads the membership again, so that a removal in between is
+		// seen. Deno cannot refuse once it upgraded, so the check comes first, with the handshake
+		// listed meanwhile: a removal during the read marks it (disconnectUser), one after finds the socket.
+		if (forwarded.headers.get(MEMBERS_ONLY_HEADER) === "1") {
+			const handshake = { userId: state.userId, removed: false };
+			this.handshakes.add(handshake);
+			let member: boolean;
+			try {
+				member = await openDirectory(this.env).isMember(state.clientId, state.roomId, state.userId);
+			} finally {
+				this.handshakes.delete(handshake);
+			}
+			if (!member || handshake.removed) return json(403, "forbidden", "This room is private and you are not a member");
+		}
+		// Counted with no await before the socket is listed, so concurrent handshakes cannot exceed the limits.
 		const config = loadConfig(this.env);
 		if (this.peers.size >= config.maxSocketsPerRoom) {
 			return json(429, "too_many_connections", "This room has as many sockets as it may hold");
 		}
-		if (this.sockets(identity.data.userId).length >= config.maxSocketsPerUser) {
+		if (this.sockets(state.userId).length >= config.maxSocketsPerUser) {
 			return json(429, "too_many_connections", "Too many sockets for this user in this room");
 		}
-		const state: ConnState = identity.data;
 		const { socket, response } = upgrade(original, forwarded.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL);
 		const hosted: HostedSocket = new HostedSocket(socket, state.userId, this.deps.group, {
 			message: (data) => this.message(hosted, data),
@@ -134,14 +151,6 @@ export class RoomHost {
 		};
 		this.peers.set(hosted, peer);
 		this.core.attach(peer);
-		// As on workerd: accepted first, then membership read again, so a removal in between is seen.
-		if (forwarded.headers.get(MEMBERS_ONLY_HEADER) === "1") {
-			const { clientId, roomId, userId } = state;
-			if (!(await openDirectory(this.env).isMember(clientId, roomId, userId))) {
-				this.close(hosted, CLOSE_REMOVED, "removed from room");
-				return json(403, "forbidden", "This room is private and you are not a member");
-			}
-		}
 		if (state.exp > 0) this.scheduleAlarm(state.exp * 1000);
 		return response;
 	}
@@ -248,6 +257,7 @@ export class RoomHost {
 	}
 
 	disconnectUser(userId: string): void {
+		for (const handshake of this.handshakes) if (handshake.userId === userId) handshake.removed = true;
 		for (const hosted of this.sockets(userId)) this.close(hosted, CLOSE_REMOVED, "removed from room");
 	}
 
