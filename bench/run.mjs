@@ -49,7 +49,7 @@ for (const name of SYSTEMS)
 	if (!(name in TYPICAL_PROTOCOLS)) throw new Error(`unknown system ${name}: one of ${Object.keys(TYPICAL_PROTOCOLS).join(", ")}`);
 for (const w of WORKLOADS) if (w !== "fanout" && w !== "typical") throw new Error(`unknown workload ${w}: fanout or typical`);
 /** The systems bench/load.mjs (fan-out, memory) knows. */
-const FANOUT_SYSTEMS = SYSTEMS.filter((name) => ["ours", "ours-deflate", "bare", "socketio"].includes(name));
+const FANOUT_SYSTEMS = SYSTEMS.filter((name) => ["ours", "ours-deflate", "ours-ws", "bare", "socketio"].includes(name));
 const OUT = arg("out", join(ROOT, "bench", "results", "last-run.json"));
 // "workerd": the service as `npm run selfhost` runs it and the bare object on bare workerd;
 // "wrangler": both under `wrangler dev` (which adds a proxy workerd in front of the worker).

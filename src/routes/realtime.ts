@@ -81,6 +81,15 @@ async function handshake(c: AppContext): Promise<{ user: UserPrincipal; label: b
 	return { user: requireUser(principal), label: subprotocols.label };
 }
 
+/**
+ * Hands the verified handshake to the object. On workerd a fresh request carries only what was
+ * verified; a host that upgrades in-process (Deno) also needs the client's own request.
+ */
+function forward(c: AppContext, stub: { fetch(url: string, init: RequestInit): Promise<Response> }, url: string, headers: Headers) {
+	const local = c.env.LOCAL_UPGRADE;
+	return typeof local === "function" ? local(stub, new Request(url, { headers }), c.req.raw) : stub.fetch(url, { headers });
+}
+
 export const realtimeRoutes = new OpenAPIHono<AppEnv>()
 	.openapi(connect, async (c) => {
 		const { user, label } = await handshake(c);
@@ -90,8 +99,8 @@ export const realtimeRoutes = new OpenAPIHono<AppEnv>()
 		if (label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
 		if (room.private) headers.set(MEMBERS_ONLY_HEADER, "1");
 		// A fresh request: nothing the client sent reaches the room object except what was verified.
-		const response = await roomStub(c.env, room.id).fetch("https://room.internal/ws", { headers });
-		return negotiateCompression(response, configOf(c).wsCompression);
+		// Deno's in-process upgrade has no `webSocket` on its 101, and is passed through unchanged.
+		return negotiateCompression(await forward(c, roomStub(c.env, room.id), "https://room.internal/ws", headers), configOf(c).wsCompression);
 	})
 	.openapi(connectUser, async (c) => {
 		const { user, label } = await handshake(c);
@@ -99,6 +108,8 @@ export const realtimeRoutes = new OpenAPIHono<AppEnv>()
 		const headers = new Headers({ Upgrade: "websocket", [GATEWAY_IDENTITY_HEADER]: JSON.stringify(identity) });
 		if (label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
 		const gateway = gatewayName(user.clientId, user.userId, configOf(c).gatewayShards);
-		const response = await gatewayStub(c.env, gateway).fetch("https://gateway.internal/ws", { headers });
-		return negotiateCompression(response, configOf(c).wsCompression);
+		return negotiateCompression(
+			await forward(c, gatewayStub(c.env, gateway), "https://gateway.internal/ws", headers),
+			configOf(c).wsCompression,
+		);
 	});

@@ -3,7 +3,11 @@
 // full read-back of every room is checked against what the clients were told and saw.
 import { afterAll, expect, it } from "vitest";
 import { type ChatMessage, createClient, type RoomConnection } from "../../src/client";
+import { DenoServer } from "./deno-server";
 import { duplicates, randomBetween, readRoom, record, seqFaults, setup, sleep, Workerd } from "./support";
+
+/** The runtime under test: bare workerd, or the Deno host (crash-deno.test.ts sets CHAOS_RUNTIME=deno). */
+const Server = process.env.CHAOS_RUNTIME === "deno" ? DenoServer : Workerd;
 
 const CLIENTS = Number(process.env.CHAOS_CLIENTS ?? 20);
 const ROOMS = Number(process.env.CHAOS_ROOMS ?? 5);
@@ -14,7 +18,7 @@ const WINDOW = 8;
 const REST_SENDERS = Number(process.env.CHAOS_REST_SENDERS ?? 2);
 const REST_MESSAGES = Number(process.env.CHAOS_REST_MESSAGES ?? 500);
 
-let server: Workerd | undefined;
+let server: Workerd | DenoServer | undefined;
 const rooms: RoomConnection[] = [];
 afterAll(async () => {
 	for (const r of rooms) r.close();
@@ -31,7 +35,7 @@ async function until(check: () => boolean, what: string, timeoutMs: number): Pro
 
 it(`loses no acknowledged message across ${KILLS} SIGKILLs (${CLIENTS} sockets + ${REST_SENDERS} REST senders, ${ROOMS} rooms, ${MESSAGES} + ${REST_SENDERS * REST_MESSAGES} messages)`, async () => {
 	// Limits high enough that the run measures durability, not throttling.
-	server = await Workerd.start({
+	server = await Server.start({
 		WS_RATE_PER_SECOND: "100000",
 		WS_RATE_BURST: "100000",
 		REST_SEND_RATE_PER_SECOND: "100000",
@@ -173,7 +177,7 @@ it(`loses no acknowledged message across ${KILLS} SIGKILLs (${CLIENTS} sockets +
 	}).length;
 	const deliveredDuplicates = seen.reduce((n, list) => n + duplicates(list.map((m) => m.id)), 0);
 
-	record("crash durability (bare workerd, SIGKILL)", {
+	record(`crash durability (${Server === DenoServer ? "Deno host" : "bare workerd"}, SIGKILL)`, {
 		sockets: CLIENTS,
 		rest_senders: REST_SENDERS,
 		rooms: ROOMS,

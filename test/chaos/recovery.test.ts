@@ -4,7 +4,12 @@
 import { afterAll, expect, it } from "vitest";
 import { type ChatMessage, createClient, type RoomConnection } from "../../src/client";
 import { TcpProxy } from "../e2e/sdk-tcp-proxy";
+import { DenoServer } from "./deno-server";
 import { duplicates, randomBetween, readRoom, record, seqFaults, setup, sleep, Workerd } from "./support";
+
+/** The runtime under test: bare workerd, or the Deno host (recovery-deno.test.ts sets CHAOS_RUNTIME=deno). */
+const Server = process.env.CHAOS_RUNTIME === "deno" ? DenoServer : Workerd;
+const RUNTIME = Server === DenoServer ? "Deno host" : "bare workerd";
 
 const CLIENTS = Number(process.env.CHAOS_RECOVERY_CLIENTS ?? 10);
 const CYCLES = Number(process.env.CHAOS_CYCLES ?? 100);
@@ -12,7 +17,7 @@ const CYCLES = Number(process.env.CHAOS_CYCLES ?? 100);
 const LOADERS = 4;
 const OFFLINE_MESSAGES = Number(process.env.CHAOS_OFFLINE_MESSAGES ?? 5_000);
 
-let server: Workerd;
+let server: Workerd | DenoServer;
 const cleanups: Array<() => unknown> = [];
 afterAll(async () => {
 	for (const cleanup of cleanups) await cleanup();
@@ -28,7 +33,7 @@ async function until(check: () => boolean, what: string, timeoutMs: number): Pro
 }
 
 it(`delivers every message exactly once, in order, through ${CYCLES} connection resets per client under load`, async () => {
-	server = await Workerd.start({ WS_RATE_PER_SECOND: "100000", WS_RATE_BURST: "100000", MAX_SOCKETS_PER_USER: "100" });
+	server = await Server.start({ WS_RATE_PER_SECOND: "100000", WS_RATE_BURST: "100000", MAX_SOCKETS_PER_USER: "100" });
 	const { key, users, rooms: roomIds, token } = await setup(server.base, server.adminToken, CLIENTS + LOADERS, 2);
 	const rooms: RoomConnection[] = [];
 	const proxies: TcpProxy[] = [];
@@ -120,7 +125,7 @@ it(`delivers every message exactly once, in order, through ${CYCLES} connection 
 		const texts = new Set(messages.map((m) => m.text_message));
 		for (const [text, m] of acked) if (m.room_id === messages[0]?.room_id && !texts.has(text)) lost++;
 	}
-	record("recovery: connection resets under load (bare workerd, TCP proxy per client)", {
+	record(`recovery: connection resets under load (${RUNTIME}, TCP proxy per client)`, {
 		clients: CLIENTS,
 		resets_per_client: Math.min(...resets),
 		total_resets: resets.reduce((a, b) => a + b, 0),
@@ -189,7 +194,7 @@ it(`lets a client offline through ${OFFLINE_MESSAGES} messages catch up through 
 	const resumeMs = Date.now() - started;
 	const expectedCount = per * senders.length;
 
-	record("recovery: client offline through a burst catches up", {
+	record(`recovery: client offline through a burst catches up${Server === DenoServer ? " (Deno host)" : ""}`, {
 		missed_messages: expectedCount,
 		history_pages_read: Math.ceil(history.length / 200),
 		history_messages: history.length,

@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { denoArgs, denoBinary } from "../../scripts/deno-command.mjs";
 import { workerdArgs } from "../../selfhost/command.mjs";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -153,6 +154,37 @@ export async function startSelfhost(options: StartOptions = {}): Promise<Running
 		stdio: ["ignore", "pipe", "pipe"],
 		env,
 	});
+	let output = "";
+	child.stdout?.on("data", (d) => (output += d));
+	child.stderr?.on("data", (d) => (output += d));
+	const base = `http://127.0.0.1:${port}`;
+	try {
+		await waitForHealth(base, child, 30_000);
+	} catch (error) {
+		await stopChild(child, "SIGKILL");
+		throw new Error(`${(error as Error).message}\n${output}`);
+	}
+	return { base, adminToken, jwtSecret, stateDir, logs: () => output, stop: (signal) => stopChild(child, signal) };
+}
+
+/**
+ * The Deno host (what `npm run start:deno` runs) on a free port, with the exact arguments of
+ * scripts/deno-command.mjs. Like startSelfhost: pass `stateDir` to restart on a stopped server's data.
+ */
+export async function startDeno(options: StartOptions = {}): Promise<RunningServer> {
+	const port = await freePort();
+	const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "roomkit-deno-"));
+	const adminToken = options.adminToken ?? randomBytes(18).toString("base64url");
+	const jwtSecret = options.jwtSecret ?? randomBytes(24).toString("base64url");
+	const env = {
+		PATH: process.env.PATH ?? "",
+		ADMIN_TOKEN: adminToken,
+		JWT_SECRET: jwtSecret,
+		PORT: String(port),
+		DATA_DIR: stateDir,
+		...options.vars,
+	};
+	const child = spawn(denoBinary(), denoArgs({ dataDir: stateDir }), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env });
 	let output = "";
 	child.stdout?.on("data", (d) => (output += d));
 	child.stderr?.on("data", (d) => (output += d));

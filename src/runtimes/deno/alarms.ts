@@ -1,0 +1,72 @@
+import type { SqliteFile } from "./sqlite-file";
+
+/** Longest setTimeout delay; later alarms re-arm when it fires. */
+const MAX_DELAY = 2 ** 31 - 1;
+
+/** An object's alarm, as a Durable Object's storage offers it: one time per object, persisted. */
+export interface AlarmSlot {
+	getAlarm(): number | null;
+	setAlarm(at: number): void;
+}
+
+/**
+ * Alarms as timers whose times are kept in one SQLite file (written in the same group commit as
+ * everything else), so the host re-arms them at startup. `fire` wakes the object by its key.
+ */
+export class Alarms {
+	private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+	private stopped = false;
+
+	constructor(
+		private readonly file: SqliteFile,
+		private readonly fire: (key: string) => void,
+	) {
+		file.sql.exec("CREATE TABLE IF NOT EXISTS alarms (key TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+	}
+
+	slot(key: string): AlarmSlot {
+		return { getAlarm: () => this.get(key), setAlarm: (at) => this.set(key, at) };
+	}
+
+	get(key: string): number | null {
+		const row = this.file.sql.exec("SELECT at FROM alarms WHERE key = ?", key).toArray()[0];
+		return row ? Number(row.at) : null;
+	}
+
+	set(key: string, at: number): void {
+		this.file.sql.exec("INSERT INTO alarms (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET at = excluded.at", key, at);
+		this.arm(key, at);
+	}
+
+	/** Arms every persisted alarm (startup); those already due fire at once. */
+	rearm(): number {
+		const rows = this.file.sql.exec("SELECT key, at FROM alarms").toArray();
+		for (const row of rows) this.arm(String(row.key), Number(row.at));
+		return rows.length;
+	}
+
+	stop(): void {
+		this.stopped = true;
+		for (const timer of this.timers.values()) clearTimeout(timer);
+		this.timers.clear();
+	}
+
+	private arm(key: string, at: number): void {
+		const previous = this.timers.get(key);
+		if (previous !== undefined) clearTimeout(previous);
+		const delay = Math.max(0, at - Date.now());
+		const timer = setTimeout(
+			() => {
+				this.timers.delete(key);
+				if (this.stopped) return;
+				if (delay === MAX_DELAY && at > Date.now()) return this.arm(key, at);
+				// As on workerd, the alarm is cleared before the handler runs; the handler sets the next one.
+				if (this.get(key) !== at) return;
+				this.file.sql.exec("DELETE FROM alarms WHERE key = ?", key);
+				this.fire(key);
+			},
+			Math.min(delay, MAX_DELAY),
+		);
+		this.timers.set(key, timer);
+	}
+}
