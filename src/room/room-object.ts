@@ -1,28 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadConfig } from "../config";
 import type { Env } from "../env";
-import type { Caller, GatewayPort, RoomChange, RoomPush, SendOptions } from "../gateway/push";
-import { gatewayName } from "../gateway/shard";
+import type { Caller, GatewayPort, RoomChange, SendOptions } from "../gateway/push";
 import { gatewayStub } from "../gateway/stub";
 import { uuidv7 } from "../ids";
 import { encodeError } from "../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
 import { openDirectory } from "../storage";
-// webhooks: message.new from the room's log (src/webhooks/room-feed.ts)
-import { openRoomWebhookFeed, type RoomWebhookFeed } from "../webhooks/room-feed";
-import { GatewayFeed } from "./gateway-feed";
-import { Membership, type RoomMeta } from "./membership";
+import { openRoomWebhookFeed } from "../webhooks/room-feed";
+import type { RoomMeta } from "./membership";
 import type { HistoryRange } from "./message-log";
-import { MessageLog } from "./message-log";
-import { Outbox, workerdScheduler } from "./outbox";
-import { ConnState, type Peer, RoomCore, type SendInput, type SendResult } from "./room-core";
-import { RoomInbox } from "./room-inbox";
+import { workerdScheduler } from "./outbox";
+import { ConnState, type Peer, type RoomCore, type SendInput, type SendResult } from "./room-core";
+import { RoomService } from "./room-service";
 import { SocketBudget } from "./socket-budget";
 import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "./stub";
-
-/** Members read from the directory per page when a room loads its member list. */
-const MEMBER_PAGE = 200;
 
 /** Close code for a socket the room cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
@@ -35,64 +28,35 @@ const json = (status: number, code: string, message: string) => Response.json({ 
  * lives in their attachment, so a room that hibernated wakes with every socket intact.
  */
 export class RoomObject extends DurableObject<Env> {
+	private readonly service: RoomService;
 	private readonly core: RoomCore;
-	private readonly log: MessageLog;
-	private readonly membership: Membership;
-	private readonly feed: GatewayFeed;
-	private readonly inbox: RoomInbox;
-	/** One stub per gateway: calls through one stub arrive in order; a stub that threw is replaced. */
-	private readonly gateways = new Map<string, GatewayPort>();
 	private readonly peers = new Map<WebSocket, Peer>();
 	/** Sockets this object closed: frames still in flight from them are ignored, and they are never re-attached. */
 	private readonly closing = new WeakSet<WebSocket>();
 	private readonly budget: SocketBudget;
-	/** webhooks: hands stored messages to the client's dispatcher, from a durable cursor. */
-	private readonly webhookFeed: RoomWebhookFeed;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		const config = loadConfig(env);
 		this.budget = new SocketBudget(config.maxUnreadBytes, (ws) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0);
-		const log = new MessageLog(ctx.storage.sql);
-		this.log = log;
 		const roomId = ctx.id.name;
 		if (!roomId) throw new Error("RoomObject must be addressed by its room id (idFromName)");
-		this.membership = new Membership(ctx.storage.sql);
-		this.feed = new GatewayFeed({
+		this.service = new RoomService({
+			roomId,
 			sql: ctx.storage.sql,
-			log,
-			membership: this.membership,
-			roomId,
-			gatewayOf: (clientId, userId) => gatewayName(clientId, userId, config.gatewayShards),
-			push: (gateway, push) => this.pushTo(gateway, push),
-			signal: (gateway, event, data) => this.gatewayOf(gateway).signal(roomId, event, data),
-			now: Date.now,
-			soon: (flush) => setTimeout(flush, 0),
-			after: (ms, run) => {
-				setTimeout(run, ms);
-			},
-			inboxDebounceMs: config.inboxDebounceMs,
-			wakeAt: (at) => void this.scheduleAlarm(at),
-		});
-		this.core = new RoomCore({
-			log,
-			outbox: new Outbox(workerdScheduler),
-			limits: config,
-			now: Date.now,
+			config,
+			directory: () => openDirectory(env),
+			gateway: (name) => gatewayStub(env, name) as unknown as GatewayPort,
+			scheduler: workerdScheduler,
 			newId: uuidv7,
-			roomId,
-			appended: (event) => {
-				this.feed.appended(event.seq);
-				this.webhookFeed.poke(); // webhooks
-			},
-			after: (ms, run) => {
-				setTimeout(run, ms);
-			},
-			signal: (event, data) => this.feed.signal(event, data as { room_id: string }),
+			wakeAt: (at) => void this.scheduleAlarm(at),
+			exclusive: (load) => ctx.blockConcurrencyWhile(load),
+			disconnectUser: (userId) => this.disconnectUser(userId),
+			// webhooks: message.new from the room's log (src/webhooks/room-feed.ts)
+			webhooks: (core) => openRoomWebhookFeed(ctx.storage.sql, env, core, (at) => this.scheduleAlarm(at)),
 		});
-		this.inbox = new RoomInbox(roomId, this.core, log, this.membership, this.feed);
+		this.core = this.service.core;
 		// Heartbeats are answered by the runtime without waking the object.
-		this.webhookFeed = openRoomWebhookFeed(ctx.storage.sql, env, this.core, (at) => this.scheduleExpiry(at)); // webhooks
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
 		for (const ws of ctx.getWebSockets()) this.peerOf(ws);
 	}
@@ -143,9 +107,9 @@ export class RoomObject extends DurableObject<Env> {
 		const identity = ConnState.safeParse(JSON.parse(request.headers.get(IDENTITY_HEADER) ?? "null"));
 		if (!identity.success) return json(400, "validation_failed", "Missing identity");
 		// The Worker checked the room is this client's (roomFor) before forwarding the handshake.
-		this.webhookFeed.bind(identity.data.clientId); // webhooks
+		this.service.verified(identity.data.clientId);
 		// Sends on this socket fan out to the members' user sockets: the member list must be known first.
-		await this.ensureMembers(identity.data.clientId);
+		await this.service.ensureMembers(identity.data.clientId);
 		const config = loadConfig(this.env);
 		if (this.ctx.getWebSockets().length >= config.maxSocketsPerRoom) {
 			return json(429, "too_many_connections", "This room has as many sockets as it may hold");
@@ -168,7 +132,7 @@ export class RoomObject extends DurableObject<Env> {
 				return json(403, "forbidden", "This room is private and you are not a member");
 			}
 		}
-		if (identity.data.exp > 0) await this.scheduleExpiry(identity.data.exp * 1000);
+		if (identity.data.exp > 0) await this.scheduleAlarm(identity.data.exp * 1000);
 		const headers =
 			request.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL ? { "Sec-WebSocket-Protocol": PROTOCOL_LABEL } : undefined;
 		return new Response(null, { status: 101, webSocket: client, headers });
@@ -202,7 +166,6 @@ export class RoomObject extends DurableObject<Env> {
 
 	/** Closes sockets whose JWT expired (code 4001), retries pushes to gateways and runs the webhook feed, then waits for whichever is next. */
 	override async alarm(): Promise<void> {
-		this.feed.retryDue();
 		const now = Date.now();
 		let next = Number.POSITIVE_INFINITY;
 		for (const ws of this.ctx.getWebSockets()) {
@@ -212,191 +175,64 @@ export class RoomObject extends DurableObject<Env> {
 			if (exp * 1000 <= now) this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
 			else next = Math.min(next, exp * 1000);
 		}
-		const retry = this.feed.nextRetryAt();
-		if (retry !== null) next = Math.min(next, Math.max(retry, now + 1_000));
-		await this.webhookFeed.run(); // webhooks: forward stored messages (never throws)
-		next = Math.min(next, this.webhookFeed.wantsAlarmAt() ?? Number.POSITIVE_INFINITY); // webhooks
+		next = Math.min(next, (await this.service.alarm()) ?? Number.POSITIVE_INFINITY);
 		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
 	}
 
-	/** RPC from the Worker: a REST send. */
-	async send(input: SendInput & { clientId: string }): Promise<SendResult> {
-		this.webhookFeed.bind(input.clientId); // webhooks: the route checked the room is this client's
-		await this.ensureMembers(input.clientId);
-		const { clientId: _, ...send } = input;
-		return this.core.sendFromRest(send);
+	// RPC from the Worker and from gateway objects: the room's behaviour is RoomService's.
+	send(input: SendInput & { clientId: string }): Promise<SendResult> {
+		return this.service.send(input);
 	}
-
-	/** RPC from the Worker: the room was created with these members. */
 	created(meta: RoomMeta, memberIds: string[]): void {
-		this.inbox.initialize(meta, memberIds);
+		this.service.created(meta, memberIds);
 	}
-
-	/** RPC from the Worker, after the directory recorded the membership. */
 	memberAdded(meta: RoomMeta, userId: string): Promise<void> {
-		return this.syncMember(meta, userId);
+		return this.service.memberAdded(meta, userId);
 	}
-
-	/** RPC from the Worker, after the directory removed the membership. */
 	memberRemoved(meta: RoomMeta, userId: string): Promise<void> {
-		return this.syncMember(meta, userId);
+		return this.service.memberRemoved(meta, userId);
 	}
-
-	private memberSyncs: Promise<unknown> = Promise.resolve();
-
-	/**
-	 * Brings the room's copy of one membership in line with the directory, whatever the order in
-	 * which add and remove calls arrive: each reads the directory afresh, one after the other, so
-	 * the last to run applies the latest state. A retry of a failed call repairs a lost one.
-	 */
-	private syncMember(meta: RoomMeta, userId: string): Promise<void> {
-		const run = async () => {
-			await this.ensureMembers(meta.clientId, meta);
-			const isMember = await openDirectory(this.env).isMember(meta.clientId, this.ctx.id.name as string, userId);
-			if (isMember) this.inbox.memberAdded(userId);
-			else {
-				this.inbox.memberRemoved(userId);
-				if (meta.private) this.disconnectUser(userId);
-			}
-		};
-		const next = this.memberSyncs.then(run, run);
-		this.memberSyncs = next.catch(() => undefined);
-		return next;
+	summary(caller: Caller) {
+		return this.service.summary(caller);
 	}
-
-	/** RPC from the Worker: the user's place in this room (REST unread counts). */
-	async summary(caller: Caller) {
-		await this.ensureMembers(caller.clientId);
-		const access = this.membership.access(caller.clientId, caller.userId);
-		return access.ok ? { ok: true as const, ...this.inbox.summary(caller.userId) } : access;
-	}
-
-	/** RPCs from a gateway object (the user socket) and the Worker (REST reads). */
-	async subscribe(caller: Caller, gateway: string) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.subscribe(caller, gateway);
+	subscribe(caller: Caller, gateway: string) {
+		return this.service.subscribe(caller, gateway);
 	}
 	unsubscribe(gateway: string): void {
-		this.inbox.unsubscribe(gateway);
+		this.service.unsubscribe(gateway);
 	}
-	async range(caller: Caller, afterSeq: number, limit: number) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.range(caller, afterSeq, limit);
+	range(caller: Caller, afterSeq: number, limit: number) {
+		return this.service.range(caller, afterSeq, limit);
 	}
-	async sendAs(caller: Caller, text: string, options?: SendOptions) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.sendAs(caller, text, options);
+	sendAs(caller: Caller, text: string, options?: SendOptions) {
+		return this.service.sendAs(caller, text, options);
 	}
-	async change(caller: Caller, change: RoomChange) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.change(caller, change);
+	change(caller: Caller, change: RoomChange) {
+		return this.service.change(caller, change);
 	}
-	async typing(caller: Caller) {
-		await this.ensureMembers(caller.clientId);
-		this.inbox.typing(caller);
+	typing(caller: Caller) {
+		return this.service.typing(caller);
 	}
-	async markRead(caller: Caller, seq: number) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.markRead(caller, seq);
+	markRead(caller: Caller, seq: number) {
+		return this.service.markRead(caller, seq);
 	}
-
-	/**
-	 * A room created before it kept its own member list (or that missed the creation call) loads it
-	 * once from the directory. Nothing else runs meanwhile, so a membership change cannot interleave.
-	 */
-	private async ensureMembers(clientId: string, known?: RoomMeta): Promise<void> {
-		if (this.membership.isSynced()) return this.bindWebhooks();
-		// Nothing else runs while the list loads; a directory failure is thrown after the block, so it
-		// fails this call only (a throw inside would reset the object and drop its sockets).
-		let failure: unknown;
-		await this.ctx.blockConcurrencyWhile(async () => {
-			if (this.membership.isSynced()) return;
-			try {
-				await this.loadMembers(clientId, known);
-			} catch (error) {
-				failure = error;
-			}
-		});
-		if (failure !== undefined) throw failure;
-		this.bindWebhooks();
+	deleteAsBackend(clientId: string, messageId: string) {
+		return this.service.deleteAsBackend(clientId, messageId);
 	}
-
-	/** webhooks: the room's owner, once the directory confirmed it (the room's meta). */
-	private bindWebhooks(): void {
-		const meta = this.membership.meta();
-		if (meta) this.webhookFeed.bind(meta.clientId);
-	}
-
-	private async loadMembers(clientId: string, known?: RoomMeta): Promise<void> {
-		const directory = openDirectory(this.env);
-		const roomId = this.ctx.id.name as string;
-		let meta = known;
-		if (!meta) {
-			const room = await directory.getRoom(clientId, roomId);
-			if (!room) return;
-			meta = { clientId, private: room.private };
-		}
-		const memberIds: string[] = [];
-		let after: string | undefined;
-		for (;;) {
-			const page = await directory.listMembers(meta.clientId, roomId, { after, limit: MEMBER_PAGE });
-			memberIds.push(...page.map((m) => m.userId));
-			if (page.length < MEMBER_PAGE) break;
-			after = page[page.length - 1]?.userId;
-		}
-		this.inbox.initialize(meta, memberIds);
-	}
-
-	private gatewayOf(gateway: string): GatewayPort {
-		let stub = this.gateways.get(gateway);
-		if (!stub) {
-			stub = gatewayStub(this.env, gateway) as unknown as GatewayPort;
-			this.gateways.set(gateway, stub);
-		}
-		return stub;
-	}
-
-	private async pushTo(gateway: string, push: RoomPush): Promise<void> {
-		const stub = this.gatewayOf(gateway);
-		try {
-			await stub.deliver(push);
-		} catch (error) {
-			this.gateways.delete(gateway);
-			throw error;
-		}
-	}
-
-	/** RPC from the Worker: the client's backend deletes any message (the route checked the room is the client's). */
-	async deleteAsBackend(clientId: string, messageId: string) {
-		await this.ensureMembers(clientId);
-		return this.core.remove({ userId: null, messageId });
-	}
-
-	/** RPC from the Worker: every version of a message, or null when there is no such message. */
 	versions(messageId: string) {
-		return this.log.versions(messageId);
+		return this.service.versions(messageId);
 	}
-
-	/** RPC from the Worker: replies to a message, or null when there is no such message. */
 	replies(messageId: string, afterSeq: number, limit: number) {
-		if (!this.log.byId(messageId)) return null;
-		return this.log.replies(messageId, afterSeq, limit);
+		return this.service.replies(messageId, afterSeq, limit);
 	}
-
-	/** RPC from the Worker: each member's read position. */
-	async reads(clientId: string) {
-		await this.ensureMembers(clientId);
-		return this.inbox.reads();
+	reads(clientId: string) {
+		return this.service.reads(clientId);
 	}
-
-	/** RPC from the Worker: a page of history. */
 	history(range: HistoryRange): MessageT[] {
-		return this.core.history(range);
+		return this.service.history(range);
 	}
-
-	/** RPC from the Worker (moderation): one stored message by id, or null. */
 	message(id: string): MessageT | null {
-		return this.log.byId(id);
+		return this.service.message(id);
 	}
 
 	/** RPC from the Worker: a member was removed from this private room. */
@@ -412,10 +248,6 @@ export class RoomObject extends DurableObject<Env> {
 		} catch {
 			// Already closed.
 		}
-	}
-
-	private scheduleExpiry(at: number): Promise<void> {
-		return this.scheduleAlarm(at);
 	}
 
 	private async scheduleAlarm(at: number): Promise<void> {

@@ -9,6 +9,7 @@ import { CLOSE_NOT_READING, CLOSE_TOKEN_EXPIRED, PROTOCOL_LABEL } from "../../pr
 import { Outbox, workerdScheduler } from "../../room/outbox";
 import { SocketBudget } from "../../room/socket-budget";
 import { roomStub } from "../../room/stub";
+import { openDirectory } from "../../storage";
 import { HostedSocket } from "./hosted-socket";
 import type { HostDeps } from "./room-host";
 import { upgrade } from "./upgrade";
@@ -16,7 +17,7 @@ import { upgrade } from "./upgrade";
 const json = (status: number, code: string, message: string) => Response.json({ error: { code, message } }, { status });
 
 /** What rooms call on a gateway (GatewayObject's RPC methods). */
-export const GATEWAY_METHODS = ["deliver", "alarm"] as const;
+export const GATEWAY_METHODS = ["deliver", "signal", "alarm"] as const;
 
 /**
  * A shard of a client's user sockets in this process: the same GatewayCore and GatewayStore as
@@ -43,6 +44,7 @@ export class GatewayHost {
 			outbox: new Outbox(workerdScheduler),
 			limits: config,
 			now: Date.now,
+			roomExists: async (clientId, roomId) => (await openDirectory(deps.env).getRoom(clientId, roomId)) !== null,
 		});
 		// No socket survives a restart of this process: forget the subscriptions of the old ones.
 		this.core.prune(new Set());
@@ -115,6 +117,11 @@ export class GatewayHost {
 	/** From a room: its news for the sockets and inbox rows here. */
 	deliver(push: RoomPush): Promise<void> {
 		return this.core.deliver(push);
+	}
+
+	/** From a room: an ephemeral event (typing, read receipts) for the sockets here that joined it. */
+	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): void {
+		this.core.signal(roomId, event, data);
 	}
 
 	closeAll(code: number, reason: string): Promise<void>[] {

@@ -1,28 +1,26 @@
 import { loadConfig } from "../../config";
 import type { Env } from "../../env";
-import type { Caller, GatewayPort, RoomPush } from "../../gateway/push";
-import { gatewayName } from "../../gateway/shard";
+import type { Caller, GatewayPort, RoomChange, SendOptions } from "../../gateway/push";
 import { gatewayStub } from "../../gateway/stub";
 import { uuidv7 } from "../../ids";
 import { encodeError } from "../../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PROTOCOL_LABEL } from "../../protocol/frames";
-import { GatewayFeed } from "../../room/gateway-feed";
-import { Membership, type RoomMeta } from "../../room/membership";
-import { type HistoryRange, MessageLog } from "../../room/message-log";
-import { Outbox, workerdScheduler } from "../../room/outbox";
-import { ConnState, type Peer, RoomCore, type SendInput } from "../../room/room-core";
-import { RoomInbox } from "../../room/room-inbox";
+import type { RoomMeta } from "../../room/membership";
+import type { HistoryRange } from "../../room/message-log";
+import { workerdScheduler } from "../../room/outbox";
+import { ConnState, type Peer, type RoomCore, type SendInput } from "../../room/room-core";
+import { RoomService } from "../../room/room-service";
 import { SocketBudget } from "../../room/socket-budget";
 import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "../../room/stub";
 import type { MessageT } from "../../schemas/message";
 import { openDirectory } from "../../storage";
+import { openRoomWebhookFeed } from "../../webhooks/room-feed";
 import type { AlarmSlot } from "./alarms";
 import type { GroupCommit } from "./group-commit";
 import { HostedSocket } from "./hosted-socket";
 import type { SqliteFile } from "./sqlite-file";
 import { upgrade } from "./upgrade";
 
-const MEMBER_PAGE = 200;
 const json = (status: number, code: string, message: string) => Response.json({ error: { code, message } }, { status });
 
 /** What the routes and the gateways call on a room (RoomObject's RPC methods), plus the upgrade. */
@@ -36,8 +34,15 @@ export const ROOM_METHODS = [
 	"unsubscribe",
 	"range",
 	"sendAs",
+	"change",
+	"typing",
 	"markRead",
+	"deleteAsBackend",
+	"versions",
+	"replies",
+	"reads",
 	"history",
+	"message",
 	"disconnectUser",
 	"alarm",
 ] as const;
@@ -55,11 +60,8 @@ export interface HostDeps {
  * Mirrors RoomObject method for method; nothing here decides room behaviour.
  */
 export class RoomHost {
+	private readonly service: RoomService;
 	private readonly core: RoomCore;
-	private readonly membership: Membership;
-	private readonly feed: GatewayFeed;
-	private readonly inbox: RoomInbox;
-	private readonly gateways = new Map<string, GatewayPort>();
 	private readonly peers = new Map<HostedSocket, Peer>();
 	private readonly budget: SocketBudget<HostedSocket>;
 	private syncing: Promise<void> | undefined;
@@ -72,31 +74,29 @@ export class RoomHost {
 		private readonly deps: HostDeps,
 	) {
 		this.env = deps.env;
-		const config = loadConfig(deps.env);
+		const env = deps.env;
+		const config = loadConfig(env);
 		this.budget = new SocketBudget<HostedSocket>(config.maxUnreadBytes, (s) => s.heartbeatAt);
-		const sql = deps.file.sql;
-		const log = new MessageLog(sql);
-		this.membership = new Membership(sql);
-		this.feed = new GatewayFeed({
-			sql,
-			log,
-			membership: this.membership,
+		this.service = new RoomService({
 			roomId,
-			gatewayOf: (clientId, userId) => gatewayName(clientId, userId, config.gatewayShards),
-			push: (gateway, push) => this.pushTo(gateway, push),
-			now: Date.now,
-			soon: (flush) => setTimeout(flush, 0),
-			wakeAt: (at) => this.scheduleAlarm(at),
-		});
-		this.core = new RoomCore({
-			log,
-			outbox: new Outbox(workerdScheduler),
-			limits: config,
-			now: Date.now,
+			sql: deps.file.sql,
+			config,
+			directory: () => openDirectory(env),
+			gateway: (name) => gatewayStub(env, name) as unknown as GatewayPort,
+			scheduler: workerdScheduler,
 			newId: uuidv7,
-			appended: (message) => this.feed.appended(message.seq),
+			wakeAt: (at) => this.scheduleAlarm(at),
+			// One JS thread: concurrent callers wait for the same load (what blockConcurrencyWhile gives on workerd).
+			exclusive: (load) => {
+				this.syncing ??= load().finally(() => {
+					this.syncing = undefined;
+				});
+				return this.syncing;
+			},
+			disconnectUser: (userId) => this.disconnectUser(userId),
+			webhooks: env.WEBHOOKS ? (core) => openRoomWebhookFeed(deps.file.sql, env, core, async (at) => this.scheduleAlarm(at)) : undefined,
 		});
-		this.inbox = new RoomInbox(roomId, this.core, log, this.membership, this.feed);
+		this.core = this.service.core;
 	}
 
 	private sockets(tag?: string): HostedSocket[] {
@@ -109,7 +109,8 @@ export class RoomHost {
 			return json(426, "validation_failed", "Expected a WebSocket upgrade");
 		const identity = ConnState.safeParse(JSON.parse(forwarded.headers.get(IDENTITY_HEADER) ?? "null"));
 		if (!identity.success) return json(400, "validation_failed", "Missing identity");
-		await this.ensureMembers(identity.data.clientId);
+		this.service.verified(identity.data.clientId);
+		await this.service.ensureMembers(identity.data.clientId);
 		const state: ConnState = identity.data;
 		// workerd accepts first and then reads the membership again, so that a removal in between is
 		// seen. Deno cannot refuse once it upgraded, so the check comes first, with the handshake
@@ -135,7 +136,7 @@ export class RoomHost {
 		}
 		const { socket, response } = upgrade(original, forwarded.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL);
 		const hosted: HostedSocket = new HostedSocket(socket, state.userId, this.deps.group, {
-			message: (data) => this.message(hosted, data),
+			message: (data) => this.frame(hosted, data),
 			closed: () => this.drop(hosted),
 		});
 		const peer: Peer = {
@@ -155,7 +156,7 @@ export class RoomHost {
 		return response;
 	}
 
-	private message(hosted: HostedSocket, message: string | ArrayBuffer): void {
+	private frame(hosted: HostedSocket, message: string | ArrayBuffer): void {
 		if (typeof message !== "string" || !message.includes('"join_room"')) this.budget.alive(hosted);
 		const peer = this.peers.get(hosted);
 		if (!peer) return;
@@ -189,9 +190,8 @@ export class RoomHost {
 		});
 	}
 
-	/** Closes sockets whose JWT expired (4001), retries pushes to gateways that failed, then waits for the next of either. */
-	alarm(): void {
-		this.feed.retryDue();
+	/** Closes sockets whose JWT expired (4001), retries pushes to gateways and runs webhooks, then waits for the next of either. */
+	async alarm(): Promise<void> {
 		const now = Date.now();
 		let next = Number.POSITIVE_INFINITY;
 		for (const [hosted, peer] of this.peers) {
@@ -200,103 +200,69 @@ export class RoomHost {
 			if (exp * 1000 <= now) this.close(hosted, CLOSE_TOKEN_EXPIRED, "token expired");
 			else next = Math.min(next, exp * 1000);
 		}
-		const retry = this.feed.nextRetryAt();
-		if (retry !== null) next = Math.min(next, Math.max(retry, now + 100));
+		next = Math.min(next, (await this.service.alarm()) ?? Number.POSITIVE_INFINITY);
 		if (Number.isFinite(next)) this.deps.alarm.setAlarm(next);
 	}
 
-	async send(input: SendInput & { clientId: string }) {
-		await this.ensureMembers(input.clientId);
-		const { clientId: _, ...send } = input;
-		return this.core.sendFromRest(send);
+	// The RPC surface of src/room/room-object.ts: the room's behaviour is RoomService's.
+	send(input: SendInput & { clientId: string }) {
+		return this.service.send(input);
 	}
-
 	created(meta: RoomMeta, memberIds: string[]): void {
-		this.inbox.initialize(meta, memberIds);
+		this.service.created(meta, memberIds);
 	}
-
-	async memberAdded(meta: RoomMeta, userId: string): Promise<void> {
-		await this.ensureMembers(meta.clientId, meta);
-		this.inbox.memberAdded(userId);
+	memberAdded(meta: RoomMeta, userId: string): Promise<void> {
+		return this.service.memberAdded(meta, userId);
 	}
-
-	async memberRemoved(meta: RoomMeta, userId: string): Promise<void> {
-		await this.ensureMembers(meta.clientId, meta);
-		this.inbox.memberRemoved(userId);
-		if (meta.private) this.disconnectUser(userId);
+	memberRemoved(meta: RoomMeta, userId: string): Promise<void> {
+		return this.service.memberRemoved(meta, userId);
 	}
-
-	async summary(caller: Caller) {
-		await this.ensureMembers(caller.clientId);
-		const access = this.membership.access(caller.clientId, caller.userId);
-		return access.ok ? { ok: true as const, ...this.inbox.summary(caller.userId) } : access;
+	summary(caller: Caller) {
+		return this.service.summary(caller);
 	}
-
-	async subscribe(caller: Caller, gateway: string) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.subscribe(caller, gateway);
+	subscribe(caller: Caller, gateway: string) {
+		return this.service.subscribe(caller, gateway);
 	}
 	unsubscribe(gateway: string): void {
-		this.inbox.unsubscribe(gateway);
+		this.service.unsubscribe(gateway);
 	}
-	async range(caller: Caller, afterSeq: number, limit: number) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.range(caller, afterSeq, limit);
+	range(caller: Caller, afterSeq: number, limit: number) {
+		return this.service.range(caller, afterSeq, limit);
 	}
-	async sendAs(caller: Caller, text: string, clientMsgId?: string) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.sendAs(caller, text, clientMsgId);
+	sendAs(caller: Caller, text: string, options?: SendOptions) {
+		return this.service.sendAs(caller, text, options);
 	}
-	async markRead(caller: Caller, seq: number) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.markRead(caller, seq);
+	change(caller: Caller, change: RoomChange) {
+		return this.service.change(caller, change);
 	}
-
+	typing(caller: Caller) {
+		return this.service.typing(caller);
+	}
+	markRead(caller: Caller, seq: number) {
+		return this.service.markRead(caller, seq);
+	}
+	deleteAsBackend(clientId: string, messageId: string) {
+		return this.service.deleteAsBackend(clientId, messageId);
+	}
+	versions(messageId: string) {
+		return this.service.versions(messageId);
+	}
+	replies(messageId: string, afterSeq: number, limit: number) {
+		return this.service.replies(messageId, afterSeq, limit);
+	}
+	reads(clientId: string) {
+		return this.service.reads(clientId);
+	}
 	history(range: HistoryRange): MessageT[] {
-		return this.core.history(range);
+		return this.service.history(range);
+	}
+	message(id: string): MessageT | null {
+		return this.service.message(id);
 	}
 
 	disconnectUser(userId: string): void {
 		for (const handshake of this.handshakes) if (handshake.userId === userId) handshake.removed = true;
 		for (const hosted of this.sockets(userId)) this.close(hosted, CLOSE_REMOVED, "removed from room");
-	}
-
-	/** Loads the member list once (what blockConcurrencyWhile does on workerd): concurrent callers wait for the same load. */
-	private ensureMembers(clientId: string, known?: RoomMeta): Promise<void> {
-		if (this.membership.isSynced()) return Promise.resolve();
-		this.syncing ??= this.loadMembers(clientId, known).finally(() => {
-			this.syncing = undefined;
-		});
-		return this.syncing;
-	}
-
-	private async loadMembers(clientId: string, known?: RoomMeta): Promise<void> {
-		if (this.membership.isSynced()) return;
-		const directory = openDirectory(this.env);
-		let meta = known;
-		if (!meta) {
-			const room = await directory.getRoom(clientId, this.roomId);
-			if (!room) return;
-			meta = { clientId, private: room.private };
-		}
-		const memberIds: string[] = [];
-		let after: string | undefined;
-		for (;;) {
-			const page = await directory.listMembers(meta.clientId, this.roomId, { after, limit: MEMBER_PAGE });
-			memberIds.push(...page.map((m) => m.userId));
-			if (page.length < MEMBER_PAGE) break;
-			after = page[page.length - 1]?.userId;
-		}
-		if (!this.membership.isSynced()) this.inbox.initialize(meta, memberIds);
-	}
-
-	private async pushTo(gateway: string, push: RoomPush): Promise<void> {
-		let stub = this.gateways.get(gateway);
-		if (!stub) {
-			stub = gatewayStub(this.env, gateway) as unknown as GatewayPort;
-			this.gateways.set(gateway, stub);
-		}
-		await stub.deliver(push);
 	}
 
 	private scheduleAlarm(at: number): void {
