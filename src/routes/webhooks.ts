@@ -203,7 +203,8 @@ const DIRECTORY_CHANGES = [
  */
 export const kickWebhooks = createMiddleware<AppEnv>(async (c, next) => {
 	await next();
-	if (c.req.method === "GET" || c.res.status >= 300) return;
+	// A runtime without a dispatcher (the Deno host) keeps no webhooks.
+	if (!c.env.WEBHOOKS || c.req.method === "GET" || c.res.status >= 300) return;
 	const clientId = c.get("clientId");
 	const path = new URL(c.req.url).pathname;
 	if (!clientId || !DIRECTORY_CHANGES.some((route) => route.test(path))) return;
