@@ -1,7 +1,7 @@
-import type { GatewayObject } from "./gateway/gateway-object";
-import type { RoomObject } from "./room/room-object";
-import type { DirectoryObject } from "./storage/directory-object";
-import type { WebhookDispatcher } from "./webhooks/dispatcher";
+import type { DirectoryObject } from "./runtimes/cloudflare/directory-object";
+import type { GatewayObject } from "./runtimes/cloudflare/gateway-object";
+import type { RoomObject } from "./runtimes/cloudflare/room-object";
+import type { WebhookDispatcher } from "./runtimes/cloudflare/webhook-dispatcher";
 
 /** Every binding and setting the Worker reads, each documented in one line. */
 export interface Env {

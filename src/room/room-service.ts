@@ -37,7 +37,7 @@ export interface RoomServiceDeps {
 /**
  * One room's behaviour behind its RPC methods, the same on every runtime: the log, members and
  * read positions, the user-socket feed, the conversation changes, webhooks. A runtime wraps it
- * with what only it has (sockets, alarms, storage): src/room/room-object.ts (workerd) and
+ * with what only it has (sockets, alarms, storage): src/runtimes/cloudflare/room-object.ts (workerd) and
  * src/runtimes/deno/room-host.ts. Every method here is an RPC the Worker or a gateway calls.
  */
 export class RoomService {

@@ -2,7 +2,7 @@ import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
  * The directory's side of webhooks. Endpoints themselves live in each client's dispatcher
- * object (src/webhooks/dispatcher.ts); the directory only needs to know which clients want
+ * object (src/runtimes/cloudflare/webhook-dispatcher.ts); the directory only needs to know which clients want
  * events, so that its triggers (migrations/0001_webhooks.sql) write an outbox row in the same
  * transaction as the change that caused it, and only for those clients.
  */

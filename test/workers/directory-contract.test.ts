@@ -4,8 +4,8 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
+import type { DirectoryObject } from "../../src/runtimes/cloudflare/directory-object";
 import { type Directory, openDirectory } from "../../src/storage";
-import type { DirectoryObject } from "../../src/storage/directory-object";
 import { MIGRATIONS, statements } from "../../src/storage/migrations";
 import type { ClientRow, MembershipRow, RoomRow, UserRow } from "../../src/storage/schema";
 

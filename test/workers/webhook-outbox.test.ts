@@ -4,9 +4,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env";
+import type { DirectoryObject } from "../../src/runtimes/cloudflare/directory-object";
 import { openDirectory } from "../../src/storage";
 import type { Directory } from "../../src/storage/directory";
-import type { DirectoryObject } from "../../src/storage/directory-object";
 
 const bindings = env as unknown as Env;
 const DIRECTORY = bindings.DIRECTORY as DurableObjectNamespace<DirectoryObject>;

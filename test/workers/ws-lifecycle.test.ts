@@ -5,8 +5,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { signUserToken } from "../../src/auth/jwt";
 import type { Env } from "../../src/env";
-import type { RoomObject } from "../../src/room/room-object";
 import { roomStub } from "../../src/room/stub";
+import type { RoomObject } from "../../src/runtimes/cloudflare/room-object";
 import { call, JWT_SECRET, room, tenant } from "./helpers";
 import { connect, type Event, handshake, join, send, viaProtocol } from "./ws-support";
 

@@ -21,7 +21,7 @@ export const GATEWAY_METHODS = ["deliver", "signal", "alarm"] as const;
 
 /**
  * A shard of a client's user sockets in this process: the same GatewayCore and GatewayStore as
- * src/gateway/gateway-object.ts, its SQLite in a file of its own, its sockets from Deno.
+ * src/runtimes/cloudflare/gateway-object.ts, its SQLite in a file of its own, its sockets from Deno.
  */
 export class GatewayHost {
 	private readonly core: GatewayCore;

@@ -56,7 +56,7 @@ export interface HostDeps {
 
 /**
  * One room in this process: the same RoomCore, MessageLog, Membership, GatewayFeed and RoomInbox
- * as src/room/room-object.ts, with its SQLite in a file of its own and its sockets from Deno.
+ * as src/runtimes/cloudflare/room-object.ts, with its SQLite in a file of its own and its sockets from Deno.
  * Mirrors RoomObject method for method; nothing here decides room behaviour.
  */
 export class RoomHost {
@@ -204,7 +204,7 @@ export class RoomHost {
 		if (Number.isFinite(next)) this.deps.alarm.setAlarm(next);
 	}
 
-	// The RPC surface of src/room/room-object.ts: the room's behaviour is RoomService's.
+	// The RPC surface of src/runtimes/cloudflare/room-object.ts: the room's behaviour is RoomService's.
 	send(input: SendInput & { clientId: string }) {
 		return this.service.send(input);
 	}

@@ -1,16 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
-import { loadConfig } from "../config";
-import type { Env } from "../env";
-import { encodeError } from "../protocol/codec";
-import { CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
-import { Outbox, workerdScheduler } from "../room/outbox";
-import { SocketBudget } from "../room/socket-budget";
-import { roomStub } from "../room/stub";
-import { openDirectory } from "../storage";
-import { GatewayCore, type GatewayPeer, GatewaySocketState } from "./gateway-core";
-import { GatewayStore } from "./gateway-store";
-import type { RoomPort, RoomPush } from "./push";
-import { GATEWAY_IDENTITY_HEADER, GatewayIdentity } from "./stub";
+import { loadConfig } from "../../config";
+import type { Env } from "../../env";
+import { GatewayCore, type GatewayPeer, GatewaySocketState } from "../../gateway/gateway-core";
+import { GatewayStore } from "../../gateway/gateway-store";
+import type { RoomPort, RoomPush } from "../../gateway/push";
+import { GATEWAY_IDENTITY_HEADER, GatewayIdentity } from "../../gateway/stub";
+import { encodeError } from "../../protocol/codec";
+import { CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../../protocol/frames";
+import { Outbox, workerdScheduler } from "../../room/outbox";
+import { SocketBudget } from "../../room/socket-budget";
+import { roomStub } from "../../room/stub";
+import { openDirectory } from "../../storage";
 
 /** Close code for a socket the gateway cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;

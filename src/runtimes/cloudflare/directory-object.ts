@@ -1,10 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/durable-sqlite";
-import type { Env } from "../env";
-import type { Directory, Page } from "./directory";
-import { DrizzleDirectory } from "./drizzle-directory";
-import { MIGRATIONS, statements } from "./migrations";
-import * as schema from "./schema";
+import type { Env } from "../../env";
+import type { Directory, Page } from "../../storage/directory";
+import { DrizzleDirectory } from "../../storage/drizzle-directory";
+import { MIGRATIONS, statements } from "../../storage/migrations";
+import * as schema from "../../storage/schema";
 
 /**
  * The directory on bare workerd, where there is no D1: one SQLite-backed Durable Object

@@ -1,14 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
-import { uuidv7 } from "../ids";
-import type { MessageT } from "../schemas/message";
-import { openDirectory } from "../storage";
-import { encryptionSecretOf, loadWebhookConfig, type WebhookConfig } from "./config";
-import { type DeliveryRow, DeliveryStore, type EndpointRow } from "./delivery-store";
-import { directoryEvent, type EventTypeT, messageEvent } from "./events";
-import { retryAfterMs, retryDelayMs } from "./schedule";
-import { SecretBox } from "./secret-box";
-import { generateSecret, signedHeaders } from "./signing";
+import type { Env } from "../../env";
+import { uuidv7 } from "../../ids";
+import type { MessageT } from "../../schemas/message";
+import { openDirectory } from "../../storage";
+import { encryptionSecretOf, loadWebhookConfig, type WebhookConfig } from "../../webhooks/config";
+import { type DeliveryRow, DeliveryStore, type EndpointRow } from "../../webhooks/delivery-store";
+import { directoryEvent, type EventTypeT, messageEvent } from "../../webhooks/events";
+import { retryAfterMs, retryDelayMs } from "../../webhooks/schedule";
+import { SecretBox } from "../../webhooks/secret-box";
+import { generateSecret, signedHeaders } from "../../webhooks/signing";
 
 /** Attempts in flight at once, across lanes. */
 const CONCURRENCY = 8;

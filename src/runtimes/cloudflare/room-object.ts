@@ -1,21 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
-import { loadConfig } from "../config";
-import type { Env } from "../env";
-import type { Caller, GatewayPort, RoomChange, SendOptions } from "../gateway/push";
-import { gatewayStub } from "../gateway/stub";
-import { uuidv7 } from "../ids";
-import { encodeError } from "../protocol/codec";
-import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../protocol/frames";
-import type { MessageT } from "../schemas/message";
-import { openDirectory } from "../storage";
-import { openRoomWebhookFeed } from "../webhooks/room-feed";
-import type { RoomMeta } from "./membership";
-import type { HistoryRange } from "./message-log";
-import { workerdScheduler } from "./outbox";
-import { ConnState, type Peer, type RoomCore, type SendInput, type SendResult } from "./room-core";
-import { RoomService } from "./room-service";
-import { SocketBudget } from "./socket-budget";
-import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "./stub";
+import { loadConfig } from "../../config";
+import type { Env } from "../../env";
+import type { Caller, GatewayPort, RoomChange, SendOptions } from "../../gateway/push";
+import { gatewayStub } from "../../gateway/stub";
+import { uuidv7 } from "../../ids";
+import { encodeError } from "../../protocol/codec";
+import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../../protocol/frames";
+import type { RoomMeta } from "../../room/membership";
+import type { HistoryRange } from "../../room/message-log";
+import { workerdScheduler } from "../../room/outbox";
+import { ConnState, type Peer, type RoomCore, type SendInput, type SendResult } from "../../room/room-core";
+import { RoomService } from "../../room/room-service";
+import { SocketBudget } from "../../room/socket-budget";
+import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "../../room/stub";
+import type { MessageT } from "../../schemas/message";
+import { openDirectory } from "../../storage";
+import { openRoomWebhookFeed } from "../../webhooks/room-feed";
 
 /** Close code for a socket the room cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
