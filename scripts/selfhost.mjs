@@ -3,40 +3,16 @@
 // and `.env` (created from .env.example with fresh secrets on first run), creates DATA_DIR and
 // runs the same workerd command as the production image (selfhost/command.mjs).
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { workerdArgs } from "../selfhost/command.mjs";
+import { loadEnvFile } from "./env-file.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-// ENV_FILE picks another settings file, e.g. /etc/roomkit.env on a server.
-const envPath = resolve(root, process.env.ENV_FILE || ".env");
-
-if (!existsSync(envPath)) {
-	const example = readFileSync(join(root, ".env.example"), "utf8");
-	writeFileSync(
-		envPath,
-		example.replace(/=generate$/gm, () => `=${randomBytes(24).toString("base64url")}`),
-		{ mode: 0o600 },
-	);
-	console.log(`Created ${envPath} with fresh secrets (ADMIN_TOKEN, JWT_SECRET).`);
-}
-
-// The shell wins over .env, as with docker-compose.
-const fromFile = {};
-for (const line of readFileSync(envPath, "utf8").split(/\r?\n/)) {
-	const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(line);
-	if (match?.[1]) fromFile[match[1]] = match[2].trim();
-}
-const env = { ...fromFile, ...process.env };
-for (const name of ["ADMIN_TOKEN", "JWT_SECRET"]) {
-	if (!env[name] || env[name] === "generate") {
-		console.error(`${name} is not set: set it in ${envPath} (see .env.example) or in the environment.`);
-		process.exit(1);
-	}
-}
+// ENV_FILE picks another settings file, e.g. /etc/roomkit.env on a server; the shell wins over it.
+const { env, envPath } = loadEnvFile(root);
 
 const built = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), "--if-stale"], { cwd: root, stdio: "inherit" });
 if (built.status !== 0) process.exit(built.status ?? 1);
