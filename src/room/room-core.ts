@@ -152,6 +152,11 @@ export class RoomCore {
 		return this.deps.log.lastSeq();
 	}
 
+	/** The room's stored events after `afterSeq`, in order (webhooks, the events feed). */
+	events(afterSeq: number, limit: number): RoomEvent[] {
+		return this.deps.log.events(afterSeq, limit);
+	}
+
 	/** A send from REST: rate-limited per user, then the same path as a socket send. */
 	sendFromRest(input: SendInput): SendResult {
 		if (!this.restLimiter.take(input.userId, this.deps.now())) return { ok: false, code: "rate_limited" };

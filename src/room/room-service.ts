@@ -6,7 +6,7 @@ import type { Directory } from "../storage";
 import type { RoomWebhookFeed } from "../webhooks/room-feed";
 import { GatewayFeed } from "./gateway-feed";
 import { Membership, type RoomMeta } from "./membership";
-import type { HistoryRange, SyncSql } from "./message-log";
+import type { HistoryRange, RoomEvent, SyncSql } from "./message-log";
 import { MessageLog } from "./message-log";
 import { Outbox, type Scheduler } from "./outbox";
 import { RoomCore, type SendInput, type SendResult } from "./room-core";
@@ -190,6 +190,11 @@ export class RoomService {
 
 	history(range: HistoryRange): MessageT[] {
 		return this.core.history(range);
+	}
+
+	/** The room's stored events after `afterSeq` (GET /room/{room_id}/events). */
+	events(afterSeq: number, limit: number): RoomEvent[] {
+		return this.core.events(afterSeq, limit);
 	}
 
 	/** One stored message by id (reports), or null. */

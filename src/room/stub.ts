@@ -1,7 +1,7 @@
 import type { Env } from "../env";
 import type { Caller, ReadResult, RoomChange, RoomChangeResult } from "../gateway/push";
 import type { MessageT } from "../schemas/message";
-import type { HistoryRange } from "./message-log";
+import type { HistoryRange, RoomEvent } from "./message-log";
 import type { ChangeResult, SendInput, SendResult } from "./room-core";
 import type { RoomSummary } from "./room-inbox";
 
@@ -21,6 +21,7 @@ export const MEMBERS_ONLY_HEADER = "X-Roomkit-Members-Only";
 export interface RoomRpc {
 	send(input: SendInput & { clientId: string }): Promise<SendResult>;
 	history(range: HistoryRange): Promise<MessageT[]>;
+	events(afterSeq: number, limit: number): Promise<RoomEvent[]>;
 	message(id: string): Promise<MessageT | null>;
 	change(caller: Caller, change: RoomChange): Promise<RoomChangeResult>;
 	deleteAsBackend(clientId: string, messageId: string): Promise<ChangeResult>;

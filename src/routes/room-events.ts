@@ -3,7 +3,7 @@ import { roomFor } from "../auth/access";
 import { requireBackend } from "../auth/credentials";
 import { roomRpc } from "../room/stub";
 import { RoomEventPage, RoomEventQuery } from "../schemas/webhook";
-import { messageEvent } from "../webhooks/events";
+import { roomEvent } from "../webhooks/events";
 import { type AppEnv, directoryOf, pageSizeOf, principalOf } from "./context";
 import { callers, errors, json, RoomIdParam, security } from "./openapi";
 
@@ -13,7 +13,7 @@ const roomEvents = createRoute({
 	tags: ["Webhooks"],
 	summary: "The room's stored events in seq order, as webhooks deliver them (to rebuild after losing track)",
 	description:
-		"Today the room's log holds its messages, so these are `message.new` events. Each `id` is the `webhook-id` its deliveries carry, so a receiver can de-duplicate across both paths.",
+		"Every stored change of the room: `message.new`, `message.updated`, `message.deleted`, `reaction.added`, `reaction.removed`, numbered by the room's seq with no gaps. A replayed event shows its message as it is now. Each `id` is the `webhook-id` its deliveries carry, so a receiver can de-duplicate across both paths.",
 	security: security.backend,
 	middleware: [callers.backend] as const,
 	request: { params: RoomIdParam, query: RoomEventQuery },
@@ -31,12 +31,12 @@ export const roomEventRoutes = new OpenAPIHono<AppEnv>().openapi(roomEvents, asy
 	const room = await roomFor(directoryOf(c), backend, c.req.valid("param").room_id);
 	const { after_seq, limit } = c.req.valid("query");
 	const afterSeq = after_seq ?? 0;
-	const messages = await roomRpc(c.env, room.id).history({ afterSeq, limit: pageSizeOf(c, limit) });
-	const events = messages.map((message) => ({
-		id: messageEvent(message).id,
-		type: "message.new" as const,
-		timestamp: message.created_at,
-		data: message,
-	}));
-	return c.json({ events, last_seq: messages[messages.length - 1]?.seq ?? afterSeq }, 200);
+	const stored = await roomRpc(c.env, room.id).events(afterSeq, pageSizeOf(c, limit));
+	const now = Date.now();
+	const events = stored.map((event) => {
+		const hook = roomEvent(event, now);
+		const body = JSON.parse(hook.body) as { timestamp: string; data: Record<string, unknown> };
+		return { id: hook.id, type: hook.type, timestamp: body.timestamp, data: body.data };
+	});
+	return c.json({ events, last_seq: stored[stored.length - 1]?.seq ?? afterSeq }, 200);
 });

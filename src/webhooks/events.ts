@@ -1,11 +1,32 @@
 import { z } from "zod";
+import { MessageDeletedData, MessageUpdatedData, ReactionEventData } from "../protocol/frames";
+import type { RoomEvent } from "../room/message-log";
 import { Id, Timestamp } from "../schemas/common";
 import { Message, type MessageT } from "../schemas/message";
 import { User } from "../schemas/user";
 import type { WebhookOutboxRow } from "../storage/schema";
 
 /** Every event type an endpoint can subscribe to. */
-export const EVENT_TYPES = ["message.new", "message.flagged", "room.created", "member.added", "member.removed", "user.created"] as const;
+export const EVENT_TYPES = [
+	"message.new",
+	"message.updated",
+	"message.deleted",
+	"reaction.added",
+	"reaction.removed",
+	"message.flagged",
+	"room.created",
+	"member.added",
+	"member.removed",
+	"user.created",
+] as const;
+/** The room's log as webhook types (`new_message` is `message.new`, and so on). */
+export const ROOM_EVENT_TYPES = {
+	new_message: "message.new",
+	message_updated: "message.updated",
+	message_deleted: "message.deleted",
+	reaction_added: "reaction.added",
+	reaction_removed: "reaction.removed",
+} as const satisfies Record<RoomEvent["event"], EventTypeT>;
 export const EventType = z.enum(EVENT_TYPES).meta({ id: "WebhookEventType" });
 export type EventTypeT = z.infer<typeof EventType>;
 
@@ -14,6 +35,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** `data` of each event type: the same objects the REST API returns, plus `room_id` on room events. */
 export const EventData = {
 	"message.new": Message,
+	"message.updated": MessageUpdatedData.extend({ room_id: Id }).meta({ id: "MessageUpdatedHookData" }),
+	"message.deleted": MessageDeletedData,
+	"reaction.added": ReactionEventData,
+	"reaction.removed": ReactionEventData,
 	"room.created": z
 		.object({ room_id: Id, name: z.string().nullable(), private: z.boolean(), created_by: Id.nullable(), created_at: Timestamp })
 		.meta({ id: "RoomCreatedData" }),
@@ -56,6 +81,20 @@ export interface WebhookEvent {
 }
 
 const envelope = (type: EventTypeT, occurredAt: number, data: unknown) => JSON.stringify({ type, timestamp: iso(occurredAt), data });
+
+/**
+ * A stored event of the room as a webhook event. `message.new` keeps its id from the message; the
+ * others take theirs from the room and seq. Either way a re-forwarded event dedups.
+ */
+export function roomEvent(event: RoomEvent, now: number): WebhookEvent {
+	if (event.event === "new_message") return messageEvent(event.data);
+	const type = ROOM_EVENT_TYPES[event.event];
+	const roomId = event.event === "message_updated" ? event.data.message.room_id : event.data.room_id;
+	const edited = event.event === "message_updated" ? Date.parse(event.data.message.edited_at ?? "") : Number.NaN;
+	const occurredAt = Number.isFinite(edited) ? edited : now;
+	const data = event.event === "message_updated" ? { room_id: roomId, ...event.data } : event.data;
+	return { id: `evt_${roomId}_${event.seq}`, type, orderKey: `messages:${roomId}`, occurredAt, body: envelope(type, occurredAt, data) };
+}
 
 /** A stored message as a `message.new` event; its id derives from the message, so a re-forwarded message dedups. */
 export function messageEvent(message: MessageT): WebhookEvent {

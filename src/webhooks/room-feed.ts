@@ -1,6 +1,5 @@
 import type { Env } from "../env";
-import type { HistoryRange, SyncSql } from "../room/message-log";
-import type { MessageT } from "../schemas/message";
+import type { RoomEvent, SyncSql } from "../room/message-log";
 import { dispatcherStub } from "./stub";
 
 /** Messages handed over per call to the dispatcher. */
@@ -14,9 +13,9 @@ const MAX_BACKOFF_MS = 30_000;
 export interface FeedDeps {
 	sql: SyncSql;
 	/** The room's log, through RoomCore. */
-	log: { lastSeq(): number; history(range: HistoryRange): MessageT[] };
-	/** Hands messages to the client's dispatcher; `active` is false when no endpoint wants `message.new`. */
-	forward(clientId: string, messages: MessageT[]): Promise<{ active: boolean }>;
+	log: { lastSeq(): number; events(afterSeq: number, limit: number): RoomEvent[] };
+	/** Hands events to the client's dispatcher; `active` is false when no endpoint wants any room event. */
+	forward(clientId: string, events: RoomEvent[]): Promise<{ active: boolean }>;
 	/** Makes the room's alarm fire no later than `at` (the room object combines it with its other alarms). */
 	armAlarm(at: number): Promise<void>;
 	now(): number;
@@ -88,13 +87,9 @@ export class RoomWebhookFeed {
 			for (let i = 0; i < BATCHES_PER_RUN; i++) {
 				// Everything stored until now is older than any endpoint the dispatcher does not yet know.
 				const upTo = this.deps.log.lastSeq();
-				const batch = this.deps.log.history({ afterSeq: this.cursor, limit: BATCH });
+				const batch = this.deps.log.events(this.cursor, BATCH);
 				const last = batch[batch.length - 1];
-				if (!last) {
-					// Only other events (edits, reactions) after the cursor: nothing to hand over up to here.
-					this.advance(upTo);
-					return;
-				}
+				if (!last) return;
 				const { active } = await this.deps.forward(clientId, batch);
 				this.failures = 0;
 				this.advance(active ? last.seq : upTo);
@@ -129,7 +124,7 @@ export function openRoomWebhookFeed(
 	return new RoomWebhookFeed({
 		sql,
 		log,
-		forward: (clientId, messages) => dispatcherStub(env, clientId).acceptRoomMessages(clientId, messages),
+		forward: (clientId, events) => dispatcherStub(env, clientId).acceptRoomEvents(clientId, events),
 		armAlarm,
 		now: Date.now,
 	});

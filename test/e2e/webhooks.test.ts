@@ -270,6 +270,72 @@ describe.each([
 		);
 	});
 
+	it("delivers a room's edits, deletes and reactions as numbered events in the room's lane, and lists them in the events feed", async () => {
+		const r = await receiver();
+		const tenant = await api.tenant(server.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, {
+			url: r.url,
+			events: ["message.new", "message.updated", "message.deleted", "reaction.added"],
+		});
+		expect(hook.status).toBe(201);
+		const [alice, bob] = tenant.users as [{ id: string; token: string }, { id: string; token: string }];
+		const room = (await api.call("POST", "/room", key, { members: [alice.id, bob.id] })).json.id as string;
+		const asAlice = { Authorization: `Bearer ${alice.token}` };
+		const sent = (await api.call("POST", `/room/${room}/message/send`, asAlice, { text_message: "helo" })).json;
+		expect((await api.call("PATCH", `/room/${room}/messages/${sent.id}`, asAlice, { text_message: "hello" })).status).toBe(200);
+		expect(
+			(await api.call("POST", `/room/${room}/messages/${sent.id}/reactions`, { Authorization: `Bearer ${bob.token}` }, { type: "🎉" }))
+				.status,
+		).toBe(200);
+		// Not subscribed: reaction.removed is stored in the log but not delivered to this endpoint.
+		expect(
+			(
+				await api.call("DELETE", `/room/${room}/messages/${sent.id}/reactions/${encodeURIComponent("🎉")}`, {
+					Authorization: `Bearer ${bob.token}`,
+				})
+			).status,
+		).toBe(200);
+		expect((await api.call("DELETE", `/room/${room}/messages/${sent.id}`, key)).status).toBe(200);
+		const acked = await eventually(
+			"the room's four subscribed events",
+			() => r.acknowledged().filter((x) => bodyOf(x).data.room_id === room),
+			(l) => l.length >= 4,
+		);
+		expect(acked.map((x) => [bodyOf(x).type, bodyOf(x).data.seq])).toEqual([
+			["message.new", 1],
+			["message.updated", 2],
+			["reaction.added", 3],
+			["message.deleted", 5],
+		]);
+		expect(bodyOf(acked[1] as Attempt).data).toMatchObject({
+			room_id: room,
+			seq: 2,
+			message: { id: sent.id, text_message: "hello", version: 2 },
+		});
+		expect(bodyOf(acked[2] as Attempt).data).toEqual({
+			room_id: room,
+			message_id: sent.id,
+			user_id: bob.id,
+			type: "🎉",
+			reactions: { "🎉": 1 },
+			seq: 3,
+		});
+		for (const x of acked) expect(verifySignature(hook.json.secret, x.id, x.timestamp, x.body, x.signatures)).toBe(true);
+		// The feed lists every stored event, reaction.removed too, with the same ids.
+		const feed = await api.call("GET", `/room/${room}/events`, key);
+		expect(feed.json.events.map((e: { type: string }) => e.type)).toEqual([
+			"message.new",
+			"message.updated",
+			"reaction.added",
+			"reaction.removed",
+			"message.deleted",
+		]);
+		expect(feed.json.last_seq).toBe(5);
+		const byId = new Map(feed.json.events.map((e: { id: string }) => [e.id, e]));
+		for (const x of acked) expect(byId.has(x.id)).toBe(true);
+	});
+
 	it("signs with the old and the new secret after a rotation", async () => {
 		const r = await receiver();
 		const tenant = await api.tenant(server.adminToken);

@@ -18,10 +18,11 @@ function room(db = new DatabaseSync(":memory:")) {
 	let reply: () => Promise<{ active: boolean }> = async () => ({ active: true });
 	const feed = new RoomWebhookFeed({
 		sql,
-		log: { lastSeq: () => log.lastSeq(), history: (range) => log.range(range) },
-		forward: async (clientId, messages) => {
+		log: { lastSeq: () => log.lastSeq(), events: (after, limit) => log.events(after, limit) },
+		forward: async (clientId, events) => {
 			expect(clientId).toBe(CLIENT);
-			handed.push(messages);
+			// These tests store messages only: each event is a new_message.
+			handed.push(events.map((e) => e.data as MessageT));
 			return reply();
 		},
 		armAlarm: async (at) => {

@@ -205,8 +205,12 @@ describe("the OpenAPI document", () => {
 		expect(Object.keys(doc.webhooks).sort()).toEqual([
 			"member.added",
 			"member.removed",
+			"message.deleted",
 			"message.flagged",
 			"message.new",
+			"message.updated",
+			"reaction.added",
+			"reaction.removed",
 			"room.created",
 			"user.created",
 		]);

@@ -231,6 +231,9 @@ export class RoomObject extends DurableObject<Env> {
 	history(range: HistoryRange): MessageT[] {
 		return this.service.history(range);
 	}
+	events(afterSeq: number, limit: number) {
+		return this.service.events(afterSeq, limit);
+	}
 	message(id: string): MessageT | null {
 		return this.service.message(id);
 	}

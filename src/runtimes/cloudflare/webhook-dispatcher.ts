@@ -1,11 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../../env";
 import { uuidv7 } from "../../ids";
-import type { MessageT } from "../../schemas/message";
+import type { RoomEvent } from "../../room/message-log";
 import { openDirectory } from "../../storage";
 import { encryptionSecretOf, loadWebhookConfig, type WebhookConfig } from "../../webhooks/config";
 import { type DeliveryRow, DeliveryStore, type EndpointRow } from "../../webhooks/delivery-store";
-import { directoryEvent, type EventTypeT, messageEvent } from "../../webhooks/events";
+import { directoryEvent, type EventTypeT, ROOM_EVENT_TYPES, roomEvent } from "../../webhooks/events";
 import { retryAfterMs, retryDelayMs } from "../../webhooks/schedule";
 import { SecretBox } from "../../webhooks/secret-box";
 import { generateSecret, signedHeaders } from "../../webhooks/signing";
@@ -194,14 +194,18 @@ export class WebhookDispatcher extends DurableObject<Env> {
 	// RPC: events.
 
 	/** From a room's feed: stored messages, in seq order. `active` tells the room whether anyone listens. */
-	async acceptRoomMessages(clientId: string, messages: MessageT[]): Promise<{ active: boolean }> {
+	async acceptRoomEvents(clientId: string, events: RoomEvent[]): Promise<{ active: boolean }> {
 		this.bind(clientId);
-		const endpoints = this.store.endpoints();
-		const listening = endpoints.filter((e) => e.disabledReason === null && (e.events === null || e.events.includes("message.new")));
-		if (listening.length === 0) return { active: false };
+		const endpoints = this.store.endpoints().filter((e) => e.disabledReason === null);
+		const wants = (type: EventTypeT) => endpoints.filter((e) => e.events === null || e.events.includes(type));
+		if (!Object.values(ROOM_EVENT_TYPES).some((type) => wants(type).length > 0)) return { active: false };
 		const now = Date.now();
 		let queued = 0;
-		for (const message of messages) queued += this.store.enqueue(messageEvent(message), listening, uuidv7, now);
+		for (const event of events) {
+			const hook = roomEvent(event, now);
+			const listening = wants(hook.type);
+			if (listening.length > 0) queued += this.store.enqueue(hook, listening, uuidv7, now);
+		}
 		if (queued > 0) await this.arm(now);
 		return { active: true };
 	}

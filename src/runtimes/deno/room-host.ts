@@ -42,6 +42,7 @@ export const ROOM_METHODS = [
 	"replies",
 	"reads",
 	"history",
+	"events",
 	"message",
 	"disconnectUser",
 	"alarm",
@@ -255,6 +256,9 @@ export class RoomHost {
 	}
 	history(range: HistoryRange): MessageT[] {
 		return this.service.history(range);
+	}
+	events(afterSeq: number, limit: number) {
+		return this.service.events(afterSeq, limit);
 	}
 	message(id: string): MessageT | null {
 		return this.service.message(id);
