@@ -34,6 +34,8 @@ export default defineConfig(async () => {
 						include: ["test/unit/**/*.test.ts", "test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
 						environment: "node",
 						testTimeout: 60_000,
+						// A shared 2-core machine: a poll waits up to 10 s (a passing one returns as soon as it holds).
+						expect: { poll: { timeout: 10_000 } },
 						hookTimeout: 180_000,
 					},
 				},

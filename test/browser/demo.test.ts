@@ -238,9 +238,10 @@ describe("room list with live unread badges (user socket)", () => {
 		await bob.messages.send(roomId, { text_message: "are you there?" });
 		await bob.messages.send(roomId, { text_message: "hello?" });
 		for (const tab of [tab1, tab2]) {
-			await expect.poll(() => badge(tab).textContent()).toBe("2");
+			// Room-list updates to a user who has not joined the room come at most once a second (INBOX_DEBOUNCE_MS).
+			await expect.poll(() => badge(tab).textContent(), { timeout: 10_000 }).toBe("2");
 			expect(await badge(tab).isVisible()).toBe(true);
-			await expect.poll(() => tab.title()).toBe("(2) Roomkit chat demo");
+			await expect.poll(() => tab.title(), { timeout: 10_000 }).toBe("(2) Roomkit chat demo");
 		}
 
 		await tab1.getByRole("button", { name: "Open room lobby" }).click();
@@ -251,8 +252,8 @@ describe("room list with live unread badges (user socket)", () => {
 				[2, "bob", "hello?"],
 			]);
 		// Read in one tab: the badge clears in the other, without a reload.
-		await expect.poll(() => badge(tab2).isVisible()).toBe(false);
-		await expect.poll(() => tab2.title()).toBe("Roomkit chat demo");
+		await expect.poll(() => badge(tab2).isVisible(), { timeout: 10_000 }).toBe(false);
+		await expect.poll(() => tab2.title(), { timeout: 10_000 }).toBe("Roomkit chat demo");
 		expect((await backend.users.unread(aliceId)).unread_total).toBe(0);
 		// While tab1 has the room open, new messages are read there and never badge tab2.
 		await bob.messages.send(roomId, { text_message: "third" });
@@ -278,7 +279,7 @@ describe("conversation features in the demo", () => {
 
 		// Typing shows on the other page, then the message arrives.
 		await alice.getByLabel("Message", { exact: true }).pressSequentially("Helo");
-		await expect.poll(() => bob.locator("#typing").textContent()).toBe("alice is typing…");
+		await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 10_000 }).toBe("alice is typing…");
 		await alice.getByRole("button", { name: "Send", exact: true }).click();
 		await expect.poll(() => shown(bob)).toEqual([[1, "alice", "Helo"]]);
 		await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 10_000 }).toBe("");

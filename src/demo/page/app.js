@@ -575,7 +575,8 @@ $("send-form").addEventListener("submit", (event) => void sendMessage(event));
 let lastTypingAt = 0;
 $("message-input").addEventListener("input", () => {
 	// "Typing" at most once a second; the server drops it after 6 s without a refresh.
-	if (!room || Date.now() - lastTypingAt < 1_000) return;
+	// Only once the room is joined (a keystroke before that would be dropped and hold back the next one).
+	if (!room?.joined || Date.now() - lastTypingAt < 1_000) return;
 	lastTypingAt = Date.now();
 	room.typing();
 });
