@@ -168,7 +168,7 @@ export function asyncApiDocument(serverUrl: string) {
 					new_message: message("new_message", "A message in a room this socket joined", schema(NewMessageEvent)),
 					inbox_update: message(
 						"inbox_update",
-						"News in a member room this socket did not join: its last seq, unread count and latest message (at most one per room flush; the last one always says the final state)",
+						"News in a member room this socket did not join: its last seq, unread count and latest message (debounced: at most one per room every INBOX_DEBOUNCE_MS, default 1 s; the last one always says the final state)",
 						schema(InboxUpdateEvent),
 					),
 					read: message("read", "The user's read position moved (another device, or REST)", schema(ReadEvent)),
