@@ -278,7 +278,16 @@ describe("conversation features in the demo", () => {
 		const item = (page: Page, text: string) => page.locator("#messages li", { hasText: text });
 
 		// Typing shows on the other page, then the message arrives.
-		await alice.getByLabel("Message", { exact: true }).pressSequentially("Helo");
+		// Typing as a person does, a key now and then, until bob's page shows it (alice's page sends
+		// "typing" once its room is joined, at most once a second).
+		const input = alice.getByLabel("Message", { exact: true });
+		for (const key of "Helo") await input.press(key);
+		for (let i = 0; i < 20 && (await bob.locator("#typing").textContent()) !== "alice is typing…"; i++) {
+			await input.press("End");
+			await input.press(" ");
+			await input.press("Backspace");
+			await new Promise((r) => setTimeout(r, 500));
+		}
 		await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 10_000 }).toBe("alice is typing…");
 		await alice.getByRole("button", { name: "Send", exact: true }).click();
 		await expect.poll(() => shown(bob)).toEqual([[1, "alice", "Helo"]]);
