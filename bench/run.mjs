@@ -6,7 +6,7 @@
 //     --rates=250,500,1000,2000 --seconds=5 --deflate=on (on,off runs both client offers)
 //   memory: --idle=5000 (0 skips it) --hibernation-wait=60000
 //   --out=bench/results/last-run.json
-// Systems: ours, ours-deflate (ours with WS_COMPRESSION=on), ours-ws (ours through the user
+// Systems: ours, ours-deflate (ours with WS_COMPRESSION=on), deno and deno-ws (ours on the Deno host), ours-ws (ours through the user
 // socket GET /ws; typical only), bare, bare-microtask (experiment), socketio, socketio-sqlite (WAL, synchronous=NORMAL),
 // socketio-sqlite-full (WAL, synchronous=FULL). Fan-out runs ours, ours-deflate, bare and socketio.
 import { randomBytes, randomUUID } from "node:crypto";
@@ -19,6 +19,7 @@ import {
 	selfhostAvailable,
 	spawnWithFds,
 	startBareWorkerd,
+	startDenoHost,
 	startSelfhost,
 	startSocketio,
 	startWrangler,
@@ -49,7 +50,7 @@ for (const name of SYSTEMS)
 	if (!(name in TYPICAL_PROTOCOLS)) throw new Error(`unknown system ${name}: one of ${Object.keys(TYPICAL_PROTOCOLS).join(", ")}`);
 for (const w of WORKLOADS) if (w !== "fanout" && w !== "typical") throw new Error(`unknown workload ${w}: fanout or typical`);
 /** The systems bench/load.mjs (fan-out, memory) knows. */
-const FANOUT_SYSTEMS = SYSTEMS.filter((name) => ["ours", "ours-deflate", "ours-ws", "bare", "socketio"].includes(name));
+const FANOUT_SYSTEMS = SYSTEMS.filter((name) => ["ours", "ours-deflate", "ours-ws", "deno", "deno-ws", "bare", "socketio"].includes(name));
 const OUT = arg("out", join(ROOT, "bench", "results", "last-run.json"));
 // "workerd": the service as `npm run selfhost` runs it and the bare object on bare workerd;
 // "wrangler": both under `wrangler dev` (which adds a proxy workerd in front of the worker).
@@ -125,7 +126,8 @@ async function tenantOf(server) {
 	return { key, users, headers: users.map((u) => `${key}.${u}`), tokens };
 }
 
-const isOurs = (system) => system.name.startsWith("ours");
+/** Our service, on workerd (ours*) or on Deno (deno*). */
+const isOurs = (system) => system.name.startsWith("ours") || system.name.startsWith("deno");
 
 async function newRoom(system) {
 	if (!isOurs(system)) return randomUUID();
@@ -135,13 +137,13 @@ async function newRoom(system) {
 
 function wsUrl(system, roomId) {
 	// The user socket: one connection, the room joined on it (the load generator ignores `ready`).
-	if (system.name === "ours-ws") return `${system.base.replace("http", "ws")}/ws`;
+	if (system.name === "ours-ws" || system.name === "deno-ws") return `${system.base.replace("http", "ws")}/ws`;
 	if (isOurs(system)) return `${system.base.replace("http", "ws")}/room/${roomId}/ws`;
 	if (system.name === "bare") return `${system.base.replace("http", "ws")}/ws`;
 	return system.base;
 }
 
-const runtimeComm = (system) => (system.name.startsWith("socketio") ? "node" : "workerd");
+const runtimeComm = (system) => (system.name.startsWith("socketio") ? "node" : system.name.startsWith("deno") ? "deno" : "workerd");
 
 /**
  * Runs the load generator in its own process; resolves with its JSON result plus the server's
@@ -249,11 +251,17 @@ async function start(name) {
 		const adminToken = randomBytes(18).toString("base64url");
 		const vars = { ADMIN_TOKEN: adminToken, JWT_SECRET: randomBytes(24).toString("base64url"), ...BENCH_VARS };
 		if (name === "ours-deflate") vars.WS_COMPRESSION = "on";
-		const server =
-			RUNTIME === "workerd"
+		const onDeno = name.startsWith("deno");
+		const server = onDeno
+			? await startDenoHost({ dataDir: join(tmp, name), env: vars })
+			: RUNTIME === "workerd"
 				? await startSelfhost({ dataDir: join(tmp, "ours"), env: vars })
 				: await startWrangler({ stateDir: join(tmp, "ours"), vars, migrateD1: true });
-		const runtime = RUNTIME === "workerd" ? `${workerdVersion()} as npm run selfhost runs it (selfhost/)` : "wrangler dev";
+		const runtime = onDeno
+			? "Deno 2.9.6 as npm run start:deno runs it (src/runtimes/deno)"
+			: RUNTIME === "workerd"
+				? `${workerdVersion()} as npm run selfhost runs it (selfhost/)`
+				: "wrangler dev";
 		const system = { name, kind: "ours", ...server, adminToken, runtime };
 		if (name === "ours-ws") {
 			// Fails here, before any load, when the server has no user socket yet.

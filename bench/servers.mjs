@@ -39,6 +39,19 @@ export async function startSelfhost({ dataDir, env }) {
 	return { child, base, port };
 }
 
+/** The service on Deno, as `npm run start:deno` runs it (one process, SQLite files, group commit). */
+export async function startDenoHost({ dataDir, env }) {
+	const { denoArgs, denoBinary } = await import(join(ROOT, "scripts", "deno-command.mjs"));
+	const port = await freePort();
+	mkdirSync(dataDir, { recursive: true });
+	const child = spawnWithFds([denoBinary(), ...denoArgs({ dataDir })], {
+		env: { ...process.env, ...env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir },
+	});
+	const base = `http://127.0.0.1:${port}`;
+	await waitForHealth(base, child);
+	return { child, base, port };
+}
+
 /** The bare object on bare workerd: bundled by wrangler (no dev server), served by a generated config. */
 export async function startBareWorkerd({ dir, env = {} }) {
 	const dist = join(dir, "dist");

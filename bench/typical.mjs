@@ -12,6 +12,8 @@ export const TYPICAL_PROTOCOLS = {
 	ours: "room",
 	"ours-deflate": "room",
 	"ours-ws": "user",
+	deno: "room",
+	"deno-ws": "user",
 	bare: "bare",
 	"bare-microtask": "bare",
 	socketio: "socketio",
@@ -49,7 +51,7 @@ export function runTypical(system, { rooms, socketsPerRoom, rates, seconds, defl
 		seconds,
 		deflate,
 		serverPid: system.child.pid,
-		serverComm: protocol === "socketio" ? "node" : "workerd",
+		serverComm: protocol === "socketio" ? "node" : system.name.startsWith("deno") ? "deno" : "workerd",
 	};
 	if (system.tenant) options.auth = { headers: system.tenant.headers, tokens: system.tenant.tokens };
 	const child = spawnWithFds([process.execPath, join(ROOT, "bench", "typical-load.mjs"), JSON.stringify(options)]);

@@ -209,6 +209,9 @@ export class GatewayCore {
 					this.track(roomId, peer.state.socketId, cursor);
 					this.deps.store.setCursor(peer.state.socketId, roomId, cursor);
 					this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: roomId, last_seq: cursor }));
+					// Typing that started before this join: the whole current set, as every typing event is.
+					const typing = (subscribed.typing ?? []).filter((id) => id !== caller.userId);
+					if (typing.length > 0) this.deps.outbox.push(peer, encodeEvent("typing", { room_id: roomId, user_ids: typing }));
 				});
 				return;
 			}

@@ -46,7 +46,8 @@ export interface Caller {
 export type Refusal = { ok: false; code: "not_found" | "forbidden" | "rate_limited" | "message_deleted" };
 
 export type ReadResult = { ok: true; room_id: string; last_seq: number; last_read_seq: number; unread: number } | Refusal;
-export type SubscribeResult = { ok: true; last_seq: number } | Refusal;
+/** `typing`: who is typing in the room now, so a socket that joins late sees it too. */
+export type SubscribeResult = { ok: true; last_seq: number; typing: string[] } | Refusal;
 export type RangeResult = { ok: true; events: RoomEvent[] } | Refusal;
 export type RoomSendResult = { ok: true; message: MessageT; created: boolean } | Refusal;
 export type RoomChangeResult = { ok: true; data: unknown } | Refusal;

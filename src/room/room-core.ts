@@ -252,6 +252,9 @@ export class RoomCore {
 					peer.saveState();
 				}
 				this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: state.roomId, last_seq: this.deps.log.lastSeq() }));
+				// Typing that started before this join: the whole current set, as every typing event is.
+				const typing = this.typing.current().filter((id) => id !== state.userId);
+				if (typing.length > 0) this.deps.outbox.push(peer, encodeEvent("typing", { room_id: state.roomId, user_ids: typing }));
 				return;
 			}
 			case "leave_room": {

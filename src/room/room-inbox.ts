@@ -64,7 +64,7 @@ export class RoomInbox {
 		const refused = this.refusal(caller);
 		if (refused) return refused;
 		this.feed.subscribe(gateway);
-		return { ok: true, last_seq: this.log.lastSeq() };
+		return { ok: true, last_seq: this.log.lastSeq(), typing: this.core.typing.current() };
 	}
 
 	unsubscribe(gateway: string): void {

@@ -169,6 +169,13 @@ describe.each([
 		for (const s of [watcher, watcherUser]) {
 			expect(await s.next((e) => e.event === "typing")).toEqual({ event: "typing", data: { room_id: roomId, user_ids: [bob.id] } });
 		}
+		// A socket that joins while bob types learns it at once, on either socket kind.
+		const lateRoom = track(await openRoomSocket(server.base, roomId, alice.token));
+		await lateRoom.request("join_room", { room_id: roomId }, "late");
+		expect(await lateRoom.next((e) => e.event === "typing")).toEqual({ event: "typing", data: { room_id: roomId, user_ids: [bob.id] } });
+		const lateUser = track(await openUserSocket(server.base, alice.token));
+		await lateUser.request("join_room", { room_id: roomId }, "late");
+		expect(await lateUser.next((e) => e.event === "typing")).toEqual({ event: "typing", data: { room_id: roomId, user_ids: [bob.id] } });
 		// Refreshed before the expiry: still typing, no new broadcast; then it expires.
 		await new Promise((r) => setTimeout(r, TYPING_TTL_MS / 2));
 		await typist.request("typing", { room_id: roomId }, "t2");
