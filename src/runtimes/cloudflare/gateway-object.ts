@@ -9,6 +9,7 @@ import { encodeError } from "../../protocol/codec";
 import { CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../../protocol/frames";
 import { Outbox, workerdScheduler } from "../../room/outbox";
 import { SocketBudget } from "../../room/socket-budget";
+import { echoCode, expireTokens } from "../../room/socket-expiry";
 import { roomStub } from "../../room/stub";
 import { openDirectory } from "../../storage";
 
@@ -153,7 +154,7 @@ export class GatewayObject extends DurableObject<Env> {
 
 	override webSocketClose(ws: WebSocket, code: number, reason: string): void {
 		this.drop(ws);
-		this.close(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
+		this.close(ws, echoCode(code), reason);
 	}
 
 	override webSocketError(ws: WebSocket): void {
@@ -161,15 +162,12 @@ export class GatewayObject extends DurableObject<Env> {
 	}
 
 	override async alarm(): Promise<void> {
-		const now = Date.now();
-		let next = Number.POSITIVE_INFINITY;
-		for (const ws of this.ctx.getWebSockets()) {
-			if (this.closing.has(ws)) continue;
-			const exp = this.peerOf(ws)?.state.exp ?? 0;
-			if (exp === 0) continue;
-			if (exp * 1000 <= now) this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
-			else next = Math.min(next, exp * 1000);
-		}
+		const open = this.ctx.getWebSockets().filter((ws) => !this.closing.has(ws));
+		const next = expireTokens(
+			open.map((ws) => [ws, this.peerOf(ws)?.state.exp ?? 0] as [WebSocket, number]),
+			Date.now(),
+			(ws) => this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired"),
+		);
 		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
 	}
 

@@ -12,6 +12,7 @@ import { workerdScheduler } from "../../room/outbox";
 import { ConnState, type Peer, type RoomCore, type SendInput, type SendResult } from "../../room/room-core";
 import { RoomService } from "../../room/room-service";
 import { SocketBudget } from "../../room/socket-budget";
+import { echoCode, expireTokens } from "../../room/socket-expiry";
 import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "../../room/stub";
 import type { MessageT } from "../../schemas/message";
 import { openDirectory } from "../../storage";
@@ -157,7 +158,7 @@ export class RoomObject extends DurableObject<Env> {
 	override webSocketClose(ws: WebSocket, code: number, reason: string): void {
 		this.drop(ws);
 		// Echo the peer's Close, or browsers wait in CLOSING.
-		this.close(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
+		this.close(ws, echoCode(code), reason);
 	}
 
 	override webSocketError(ws: WebSocket): void {
@@ -166,15 +167,12 @@ export class RoomObject extends DurableObject<Env> {
 
 	/** Closes sockets whose JWT expired (code 4001), retries pushes to gateways and runs the webhook feed, then waits for whichever is next. */
 	override async alarm(): Promise<void> {
-		const now = Date.now();
-		let next = Number.POSITIVE_INFINITY;
-		for (const ws of this.ctx.getWebSockets()) {
-			if (this.closing.has(ws)) continue;
-			const exp = this.peerOf(ws)?.state.exp ?? 0;
-			if (exp === 0) continue;
-			if (exp * 1000 <= now) this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
-			else next = Math.min(next, exp * 1000);
-		}
+		const open = this.ctx.getWebSockets().filter((ws) => !this.closing.has(ws));
+		let next = expireTokens(
+			open.map((ws) => [ws, this.peerOf(ws)?.state.exp ?? 0] as [WebSocket, number]),
+			Date.now(),
+			(ws) => this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired"),
+		);
 		next = Math.min(next, (await this.service.alarm()) ?? Number.POSITIVE_INFINITY);
 		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
 	}

@@ -8,6 +8,7 @@ import { encodeError } from "../../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_TOKEN_EXPIRED, PROTOCOL_LABEL } from "../../protocol/frames";
 import { Outbox, workerdScheduler } from "../../room/outbox";
 import { SocketBudget } from "../../room/socket-budget";
+import { expireTokens } from "../../room/socket-expiry";
 import { roomStub } from "../../room/stub";
 import { openDirectory } from "../../storage";
 import { HostedSocket } from "./hosted-socket";
@@ -103,14 +104,11 @@ export class GatewayHost {
 	}
 
 	alarm(): void {
-		const now = Date.now();
-		let next = Number.POSITIVE_INFINITY;
-		for (const [hosted, peer] of this.peers) {
-			const exp = peer.state.exp;
-			if (exp === 0) continue;
-			if (exp * 1000 <= now) this.close(hosted, CLOSE_TOKEN_EXPIRED, "token expired");
-			else next = Math.min(next, exp * 1000);
-		}
+		const next = expireTokens(
+			[...this.peers].map(([hosted, peer]) => [hosted, peer.state.exp] as [HostedSocket, number]),
+			Date.now(),
+			(hosted) => this.close(hosted, CLOSE_TOKEN_EXPIRED, "token expired"),
+		);
 		if (Number.isFinite(next)) this.deps.alarm.setAlarm(next);
 	}
 

@@ -11,6 +11,7 @@ import { workerdScheduler } from "../../room/outbox";
 import { ConnState, type Peer, type RoomCore, type SendInput } from "../../room/room-core";
 import { RoomService } from "../../room/room-service";
 import { SocketBudget } from "../../room/socket-budget";
+import { expireTokens } from "../../room/socket-expiry";
 import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "../../room/stub";
 import type { MessageT } from "../../schemas/message";
 import { openDirectory } from "../../storage";
@@ -193,14 +194,11 @@ export class RoomHost {
 
 	/** Closes sockets whose JWT expired (4001), retries pushes to gateways and runs webhooks, then waits for the next of either. */
 	async alarm(): Promise<void> {
-		const now = Date.now();
-		let next = Number.POSITIVE_INFINITY;
-		for (const [hosted, peer] of this.peers) {
-			const exp = peer.state.exp;
-			if (exp === 0) continue;
-			if (exp * 1000 <= now) this.close(hosted, CLOSE_TOKEN_EXPIRED, "token expired");
-			else next = Math.min(next, exp * 1000);
-		}
+		let next = expireTokens(
+			[...this.peers].map(([hosted, peer]) => [hosted, peer.state.exp] as [HostedSocket, number]),
+			Date.now(),
+			(hosted) => this.close(hosted, CLOSE_TOKEN_EXPIRED, "token expired"),
+		);
 		next = Math.min(next, (await this.service.alarm()) ?? Number.POSITIVE_INFINITY);
 		if (Number.isFinite(next)) this.deps.alarm.setAlarm(next);
 	}
