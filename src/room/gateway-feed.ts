@@ -50,6 +50,13 @@ const ADDED = [
 	["feed_pending", "all_members", "INTEGER NOT NULL DEFAULT 1"],
 ] as const;
 
+interface PendingRow {
+	from: number;
+	all: boolean;
+	attempts: number;
+	nextAt: number;
+}
+
 /** When nothing else wakes the room, pushes owed are tried again this long after they were written. */
 const WATCHDOG_MS = 10_000;
 
@@ -90,6 +97,14 @@ export class GatewayFeed {
 	private subscribers: Set<string>;
 	private readonly maxMessages: number;
 	private readonly counters = { pushes: 0, failures: 0 };
+	/**
+	 * The three tables, mirrored in memory (loaded once, then kept in step with every write), so a
+	 * stored event costs a write only when it changes what a gateway is owed, and a flush reads no
+	 * table: in a steady room most events find their gateways already owed.
+	 */
+	private readonly pending = new Map<string, PendingRow>();
+	private readonly removedOf = new Map<string, Map<string, boolean>>();
+	private readonly pendingUsers = new Map<string, Set<string>>();
 
 	constructor(private readonly deps: FeedDeps) {
 		for (const statement of SCHEMA) deps.sql.exec(statement);
@@ -107,8 +122,22 @@ export class GatewayFeed {
 				.toArray()
 				.map((r) => String(r.gateway)),
 		);
+		for (const r of deps.sql.exec("SELECT gateway, from_seq, attempts, next_at, all_members FROM feed_pending").toArray()) {
+			this.pending.set(String(r.gateway), {
+				from: Number(r.from_seq),
+				all: Number(r.all_members) === 1,
+				attempts: Number(r.attempts),
+				nextAt: Number(r.next_at),
+			});
+		}
+		for (const r of deps.sql.exec("SELECT gateway, user_id, revoke FROM feed_removed").toArray()) {
+			this.removedMap(String(r.gateway)).set(String(r.user_id), Number(r.revoke) === 1);
+		}
+		for (const r of deps.sql.exec("SELECT gateway, user_id FROM feed_pending_users").toArray()) {
+			this.usersSet(String(r.gateway)).add(String(r.user_id));
+		}
 		// Owed from before a restart: try again now.
-		if (this.pendingRows().length > 0) this.schedule();
+		if (this.pending.size > 0) this.schedule();
 	}
 
 	/** An event was stored: every member's gateway and every subscribed gateway is owed it. */
@@ -123,8 +152,16 @@ export class GatewayFeed {
 		if (!gateway) return;
 		this.forgetSettled(gateway);
 		// A member added again is no longer owed a removal that had not landed yet.
-		this.deps.sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
-		this.deps.sql.exec("INSERT INTO feed_pending_users (gateway, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", gateway, userId);
+		const removed = this.removedOf.get(gateway);
+		if (removed?.delete(userId)) {
+			this.deps.sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
+			if (removed.size === 0) this.removedOf.delete(gateway);
+		}
+		const users = this.usersSet(gateway);
+		if (!users.has(userId)) {
+			this.deps.sql.exec("INSERT INTO feed_pending_users (gateway, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", gateway, userId);
+			users.add(userId);
+		}
 		this.owe(gateway, this.deps.log.lastSeq() + 1, false);
 	}
 
@@ -139,6 +176,7 @@ export class GatewayFeed {
 			userId,
 			revoke ? 1 : 0,
 		);
+		this.removedMap(gateway).set(userId, revoke);
 		this.owe(gateway, this.deps.log.lastSeq() + 1, false);
 	}
 
@@ -162,16 +200,9 @@ export class GatewayFeed {
 
 	/** Gateways owed news and since when (tests and the alarm read this). */
 	pendingRows(): Array<{ gateway: string; from_seq: number; attempts: number; next_at: number; all_members: boolean }> {
-		return this.deps.sql
-			.exec("SELECT gateway, from_seq, attempts, next_at, all_members FROM feed_pending ORDER BY gateway")
-			.toArray()
-			.map((r) => ({
-				gateway: String(r.gateway),
-				from_seq: Number(r.from_seq),
-				attempts: Number(r.attempts),
-				next_at: Number(r.next_at),
-				all_members: Number(r.all_members) === 1,
-			}));
+		return [...this.pending.entries()]
+			.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+			.map(([gateway, r]) => ({ gateway, from_seq: r.from, attempts: r.attempts, next_at: r.nextAt, all_members: r.all }));
 	}
 
 	/** Gateways still owed something (what landed and is only waiting to be forgotten aside). */
@@ -207,44 +238,44 @@ export class GatewayFeed {
 		const last = log.lastSeq();
 		// What is owed, at most maxMessages events (the gateway reads any older gap itself).
 		const afterSeq = Math.max(fromSeq - 1, last - this.maxMessages);
-		const events = afterSeq >= last ? [] : log.events(afterSeq, this.maxMessages);
+		// Events serve sockets that joined the room; a gateway without any holds room lists only
+		// (should a join be on its way, the gateway reads what it lacks from the room).
+		const events = afterSeq >= last || !this.subscribers.has(gateway) ? [] : log.events(afterSeq, this.maxMessages);
 		const here = withInbox ? (this.memberGateways().get(gateway) ?? []) : [];
 		const changed = !withInbox
 			? []
 			: allMembers
 				? here
-				: this.deps.sql
-						.exec("SELECT user_id FROM feed_pending_users WHERE gateway = ?", gateway)
-						.toArray()
-						.map((r) => String(r.user_id))
-						.filter((userId) => membership.has(userId));
+				: [...(this.pendingUsers.get(gateway) ?? [])].filter((userId) => membership.has(userId)).sort();
 		const inbox: InboxEntry[] = changed.map((userId) => {
 			const lastRead = membership.lastRead(userId);
 			return { user_id: userId, last_read_seq: lastRead, unread: log.countUnread(lastRead, userId) };
 		});
-		const gone = withInbox
-			? this.deps.sql.exec("SELECT user_id, revoke FROM feed_removed WHERE gateway = ? ORDER BY user_id", gateway).toArray()
-			: [];
-		const removed = gone.filter((r) => Number(r.revoke) === 1).map((r) => String(r.user_id));
-		const left = gone.filter((r) => Number(r.revoke) !== 1).map((r) => String(r.user_id));
-		const latest = inbox.length > 0 ? (log.range({ limit: 1 })[0] ?? null) : null;
+		const gone = withInbox ? [...(this.removedOf.get(gateway) ?? new Map<string, boolean>()).entries()].sort(([a], [b]) => (a < b ? -1 : 1)) : [];
+		const removed = gone.filter(([, revoke]) => revoke).map(([userId]) => userId);
+		const left = gone.filter(([, revoke]) => !revoke).map(([userId]) => userId);
+		const latest = inbox.length > 0 ? log.latest() : null;
 		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed, left };
 	}
 
 	private owe(gateway: string, fromSeq: number, allMembers: boolean): void {
 		// In the same write as the change: what landed before it is forgotten now.
-		this.forgetSettled(gateway);
+		const forgot = this.forgetSettled(gateway, false);
+		const row = this.pending.get(gateway);
 		const through = this.eventsThrough.get(gateway);
-		if (through !== undefined) {
-			this.deps.sql.exec("UPDATE feed_pending SET from_seq = MAX(from_seq, ?) WHERE gateway = ?", through + 1, gateway);
+		const kept = row && through !== undefined ? Math.max(row.from, through + 1) : row?.from;
+		const from = kept === undefined ? fromSeq : Math.min(kept, fromSeq);
+		const all = (row?.all ?? false) || allMembers;
+		if (forgot || !row || row.from !== from || row.all !== all) {
+			this.deps.sql.exec(
+				`INSERT INTO feed_pending (gateway, from_seq, all_members) VALUES (?, ?, ?) ON CONFLICT(gateway) DO UPDATE SET
+				from_seq = excluded.from_seq, all_members = excluded.all_members${forgot ? ", attempts = 0, next_at = 0" : ""}`,
+				gateway,
+				from,
+				all ? 1 : 0,
+			);
+			this.pending.set(gateway, { from, all, attempts: forgot || !row ? 0 : row.attempts, nextAt: forgot || !row ? 0 : row.nextAt });
 		}
-		this.deps.sql.exec(
-			`INSERT INTO feed_pending (gateway, from_seq, all_members) VALUES (?, ?, ?) ON CONFLICT(gateway) DO UPDATE SET
-			from_seq = MIN(from_seq, excluded.from_seq), all_members = MAX(all_members, excluded.all_members)`,
-			gateway,
-			fromSeq,
-			allMembers ? 1 : 0,
-		);
 		if (this.inFlight.has(gateway)) this.again.add(gateway);
 		this.schedule();
 	}
@@ -269,20 +300,13 @@ export class GatewayFeed {
 		const now = this.deps.now();
 		const debounce = this.deps.inboxDebounceMs ?? 1_000;
 		const last = this.deps.log.lastSeq();
-		const removing = new Set(
-			this.deps.sql
-				.exec("SELECT DISTINCT gateway FROM feed_removed")
-				.toArray()
-				.map((r) => String(r.gateway)),
-		);
-		for (const row of this.pendingRows()) {
-			const { gateway } = row;
-			if (this.inFlight.has(gateway) || this.settled.has(gateway) || row.next_at > now) continue;
-			const from = Math.max(row.from_seq, (this.eventsThrough.get(gateway) ?? 0) + 1);
+		for (const [gateway, row] of this.pending) {
+			if (this.inFlight.has(gateway) || this.settled.has(gateway) || row.nextAt > now) continue;
+			const from = Math.max(row.from, (this.eventsThrough.get(gateway) ?? 0) + 1);
 			const inboxDueAt = (this.inboxAt.get(gateway) ?? Number.NEGATIVE_INFINITY) + debounce;
-			const inboxDue = inboxDueAt <= now || removing.has(gateway);
-			if (this.subscribers.has(gateway) && from <= last) this.send(gateway, from, row.all_members, inboxDue);
-			else if (inboxDue) this.send(gateway, from, row.all_members, true);
+			const inboxDue = inboxDueAt <= now || this.removedOf.has(gateway);
+			if (this.subscribers.has(gateway) && from <= last) this.send(gateway, from, row.all, inboxDue);
+			else if (inboxDue) this.send(gateway, from, row.all, true);
 			else this.flushAt(inboxDueAt);
 		}
 	}
@@ -327,24 +351,57 @@ export class GatewayFeed {
 		else this.flushAt((this.inboxAt.get(gateway) ?? 0) + (this.deps.inboxDebounceMs ?? 1_000));
 	}
 
-	private forgetSettled(gateway: string): void {
+	/**
+	 * Forgets what landed at `gateway`; returns whether there was anything. `dropRow` false leaves
+	 * its `feed_pending` row to the caller, which rewrites it at once (one statement, not two).
+	 */
+	private forgetSettled(gateway: string, dropRow = true): boolean {
 		const settled = this.settled.get(gateway);
-		if (!settled) return;
+		if (!settled) return false;
 		this.settled.delete(gateway);
 		const { sql } = this.deps;
-		sql.exec("DELETE FROM feed_pending WHERE gateway = ?", gateway);
-		sql.exec("DELETE FROM feed_pending_users WHERE gateway = ?", gateway);
-		for (const userId of settled.removed) sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
+		if (dropRow) sql.exec("DELETE FROM feed_pending WHERE gateway = ?", gateway);
+		this.pending.delete(gateway);
+		if (this.pendingUsers.delete(gateway)) sql.exec("DELETE FROM feed_pending_users WHERE gateway = ?", gateway);
+		const removed = this.removedOf.get(gateway);
+		for (const userId of settled.removed) {
+			if (!removed?.delete(userId)) continue;
+			sql.exec("DELETE FROM feed_removed WHERE gateway = ? AND user_id = ?", gateway, userId);
+		}
+		if (removed?.size === 0) this.removedOf.delete(gateway);
+		return true;
+	}
+
+	private removedMap(gateway: string): Map<string, boolean> {
+		let map = this.removedOf.get(gateway);
+		if (!map) {
+			map = new Map();
+			this.removedOf.set(gateway, map);
+		}
+		return map;
+	}
+
+	private usersSet(gateway: string): Set<string> {
+		let set = this.pendingUsers.get(gateway);
+		if (!set) {
+			set = new Set();
+			this.pendingUsers.set(gateway, set);
+		}
+		return set;
 	}
 
 	private failed(gateway: string): void {
 		this.inFlight.delete(gateway);
 		this.again.delete(gateway);
 		this.counters.failures++;
-		const row = this.deps.sql.exec("SELECT attempts FROM feed_pending WHERE gateway = ?", gateway).toArray()[0];
-		const attempts = Number(row?.attempts ?? 0) + 1;
+		const row = this.pending.get(gateway);
+		const attempts = (row?.attempts ?? 0) + 1;
 		const at = this.deps.now() + retryDelay(attempts);
 		this.deps.sql.exec("UPDATE feed_pending SET attempts = ?, next_at = ? WHERE gateway = ?", attempts, at, gateway);
+		if (row) {
+			row.attempts = attempts;
+			row.nextAt = at;
+		}
 		this.deps.wakeAt(at);
 	}
 

@@ -30,6 +30,8 @@ export class Membership {
 	private synced = false;
 	private readonly members = new Set<string>();
 	private version = 0;
+	/** Read positions already read from storage (a push recounts members' unread often). */
+	private readonly reads = new Map<string, number>();
 
 	constructor(private readonly sql: SyncSql) {
 		for (const statement of SCHEMA) sql.exec(statement);
@@ -105,6 +107,15 @@ export class Membership {
 	}
 
 	lastRead(userId: string): number {
+		let seq = this.reads.get(userId);
+		if (seq === undefined) {
+			seq = this.storedRead(userId);
+			this.reads.set(userId, seq);
+		}
+		return seq;
+	}
+
+	private storedRead(userId: string): number {
 		const row = this.sql.exec("SELECT last_read_seq FROM read_positions WHERE user_id = ?", userId).toArray()[0];
 		return row ? Number(row.last_read_seq) : 0;
 	}
@@ -117,6 +128,7 @@ export class Membership {
 			userId,
 			seq,
 		);
+		this.reads.set(userId, seq);
 		return true;
 	}
 }

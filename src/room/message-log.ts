@@ -129,6 +129,7 @@ export type EditResult = { ok: true; event: RoomEvent } | { ok: false; code: "no
  * synchronously (no await between reading and writing it): 1, 2, 3, ... with no gaps.
  */
 export class MessageLog {
+	private latestAt: { seq: number; message: MessageT | null } | null = null;
 	private last: number;
 	/** Messages stored so far (the highest `n`). */
 	private messageCount: number;
@@ -163,6 +164,17 @@ export class MessageLog {
 
 	lastSeq(): number {
 		return this.last;
+	}
+
+	/**
+	 * The newest message (room lists show it), read once per `seq`: every change to any message
+	 * is an event and moves `seq`, so a cached answer for the current `seq` is the answer.
+	 */
+	latest(): MessageT | null {
+		if (this.latestAt?.seq === this.last) return this.latestAt.message;
+		const message = this.range({ limit: 1 })[0] ?? null;
+		this.latestAt = { seq: this.last, message };
+		return message;
 	}
 
 	/** Stores a message with the next `seq`. The caller checked idempotency and `reply_to` first. */
