@@ -251,7 +251,9 @@ export class GatewayFeed {
 			const lastRead = membership.lastRead(userId);
 			return { user_id: userId, last_read_seq: lastRead, unread: log.countUnread(lastRead, userId) };
 		});
-		const gone = withInbox ? [...(this.removedOf.get(gateway) ?? new Map<string, boolean>()).entries()].sort(([a], [b]) => (a < b ? -1 : 1)) : [];
+		const gone = withInbox
+			? [...(this.removedOf.get(gateway) ?? new Map<string, boolean>()).entries()].sort(([a], [b]) => (a < b ? -1 : 1))
+			: [];
 		const removed = gone.filter(([, revoke]) => revoke).map(([userId]) => userId);
 		const left = gone.filter(([, revoke]) => !revoke).map(([userId]) => userId);
 		const latest = inbox.length > 0 ? log.latest() : null;
