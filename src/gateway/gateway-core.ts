@@ -8,7 +8,7 @@ import { KeyedLimiter } from "../room/rate-limit";
 import { encodeRoomEvent, type FrameOutcome } from "../room/room-core";
 import type { MessageT } from "../schemas/message";
 import type { GatewayStore, InboxRow } from "./gateway-store";
-import type { Caller, Refusal, RoomChange, RoomPort, RoomPush } from "./push";
+import type { Caller, DeliverReply, Refusal, RoomChange, RoomPort, RoomPush } from "./push";
 
 /** Messages read per call while a socket catches up or a gap is filled. */
 const PAGE = 500;
@@ -79,10 +79,17 @@ export class GatewayCore {
 	private readonly chains = new Map<string, Promise<void>>();
 	private readonly decode;
 	private readonly limiter;
+	/** Sockets whose `ready` waits for their rooms to wake: nothing else goes to them before it. */
+	private readonly readying = new Map<string, Promise<void>>();
+	/** Wakes under way, per user. */
+	private readonly waking = new Map<string, Promise<void>>();
+	/** Orders idle answers against wakes (see DeliverReply); grows with each wake. */
+	private token: number;
 
 	constructor(private readonly deps: GatewayDeps) {
 		this.decode = createGatewayDecoder(deps.limits.maxMessageLength, deps.limits.maxFrameBytes);
 		this.limiter = new KeyedLimiter<GatewayPeer>(deps.limits.wsRatePerSecond, deps.limits.wsRateBurst);
+		this.token = deps.now();
 		for (const sub of deps.store.subscriptions()) this.track(sub.room_id, sub.socket_id, sub.cursor);
 	}
 
@@ -114,8 +121,23 @@ export class GatewayCore {
 		for (const socketId of [...this.roomsOf.keys()]) if (!liveSocketIds.has(socketId)) this.forgetSocket(socketId);
 	}
 
-	/** The first frame of a connection: the user's rooms, those with news first, and the total unread. */
-	ready(peer: GatewayPeer): void {
+	/**
+	 * The first frame of a connection: the user's rooms, those with news first, and the total
+	 * unread. Rooms that stopped sending the user's state (they had no socket here) are woken first,
+	 * so the counts are the rooms' own; frames the socket sends meanwhile wait for it.
+	 */
+	ready(peer: GatewayPeer): Promise<void> {
+		const { socketId, userId, clientId } = peer.state;
+		const run = this.wake({ clientId, userId })
+			.then(() => {
+				if (this.peers.get(socketId) === peer) this.sendReady(peer);
+			})
+			.finally(() => this.readying.delete(socketId));
+		this.readying.set(socketId, run);
+		return run;
+	}
+
+	private sendReady(peer: GatewayPeer): void {
 		const { rooms, unreadTotal } = this.deps.store.inbox(peer.state.userId, this.deps.limits.readyMaxRooms);
 		this.deps.outbox.push(
 			peer,
@@ -133,6 +155,8 @@ export class GatewayCore {
 
 	async handleFrame(peer: GatewayPeer, raw: string | ArrayBuffer): Promise<FrameOutcome> {
 		const { state } = peer;
+		const readying = this.readying.get(state.socketId);
+		if (readying) await readying;
 		const now = this.deps.now();
 		if (state.exp !== 0 && now >= state.exp * 1000) return { close: { code: CLOSE_TOKEN_EXPIRED, reason: "token expired" } };
 		if (!this.limiter.take(peer, now)) {
@@ -153,11 +177,45 @@ export class GatewayCore {
 		}
 	}
 
-	/** A room's push: applied in `seq` order per socket, gaps read from the room first. Resolves once applied. */
-	async deliver(push: RoomPush): Promise<void> {
-		await this.onRoom(push.room_id, () => this.apply(push));
+	/**
+	 * A room's push: applied in `seq` order per socket, gaps read from the room first. Resolves once
+	 * applied, naming the members in it with no socket here (the room then stops sending their state).
+	 */
+	async deliver(push: RoomPush): Promise<DeliverReply | undefined> {
+		let idle: string[] = [];
+		await this.onRoom(push.room_id, async () => {
+			idle = await this.apply(push);
+		});
 		// Answered once stored: the room then stops owing it.
 		await this.deps.store.flushed();
+		return idle.length > 0 ? { idle, token: this.token } : undefined;
+	}
+
+	/** Asks each room that stopped sending the user's state for it (once at a time per user). */
+	private wake(caller: Caller): Promise<void> {
+		const running = this.waking.get(caller.userId);
+		if (running) return running;
+		const rooms = this.deps.store.idleRooms(caller.userId);
+		if (rooms.length === 0) return Promise.resolve();
+		this.token = Math.max(this.deps.now(), this.token + 1);
+		const token = this.token;
+		const run = Promise.all(
+			rooms.map(async (roomId) => {
+				try {
+					const push = await this.deps.rooms(roomId).wake(caller, this.deps.name, token);
+					this.deps.store.clearIdle(caller.userId, roomId);
+					await this.onRoom(roomId, async () => {
+						await this.apply(push);
+					});
+				} catch {
+					// Still marked here: the user's next connection asks again.
+				}
+			}),
+		)
+			.then(() => undefined)
+			.finally(() => this.waking.delete(caller.userId));
+		this.waking.set(caller.userId, run);
+		return run;
 	}
 
 	/** An ephemeral event (typing) for the sockets that joined the room, but those of `except_user_id`. */
@@ -275,38 +333,70 @@ export class GatewayCore {
 		}
 	}
 
-	private readonly knownRooms = new Set<string>();
+	/**
+	 * Rooms the directory confirmed, as the lookups themselves: frames of one socket that wait for
+	 * the same lookup go on in the order they came (each its own lookup could answer out of order,
+	 * and an add_reaction could then overtake the remove_reaction sent after it).
+	 */
+	private readonly knownRooms = new Map<string, Promise<boolean>>();
 
-	private async known(clientId: string, roomId: string): Promise<boolean> {
+	private known(clientId: string, roomId: string): Promise<boolean> {
 		const check = this.deps.roomExists;
-		if (!check) return true;
+		if (!check) return Promise.resolve(true);
 		const key = `${clientId}/${roomId}`;
-		if (this.knownRooms.has(key)) return true;
-		if (!(await check(clientId, roomId))) return false;
-		if (this.knownRooms.size > 10_000) this.knownRooms.clear();
-		this.knownRooms.add(key);
-		return true;
+		let lookup = this.knownRooms.get(key);
+		if (!lookup) {
+			if (this.knownRooms.size > 10_000) this.knownRooms.clear();
+			const forget = () => {
+				if (this.knownRooms.get(key) === lookup) this.knownRooms.delete(key);
+			};
+			lookup = check(clientId, roomId).then(
+				(exists) => {
+					if (!exists) forget();
+					return exists;
+				},
+				(error: unknown) => {
+					forget();
+					throw error;
+				},
+			);
+			this.knownRooms.set(key, lookup);
+		}
+		return lookup;
 	}
 
-	private async apply(push: RoomPush): Promise<void> {
+	/** Applies a push; returns the members in it with no socket here (their rows are left as they were). */
+	private async apply(push: RoomPush): Promise<string[]> {
 		const { store } = this.deps;
 		const roomId = push.room_id;
 		// Removals first: a removed member's sockets must not get what follows. A member listed in
 		// this push's inbox was added again after the removal: they stay.
 		const members = new Set(push.inbox.map((e) => e.user_id));
-		for (const userId of push.left ?? []) if (!members.has(userId)) store.deleteInbox(userId, roomId);
+		for (const userId of push.left ?? []) {
+			if (members.has(userId)) continue;
+			store.deleteInbox(userId, roomId);
+			store.clearIdle(userId, roomId);
+		}
 		for (const userId of push.removed) {
 			if (members.has(userId)) continue;
+			store.clearIdle(userId, roomId);
 			for (const socketId of this.socketsOf.get(userId) ?? []) {
 				if (this.roomsOf.get(socketId)?.has(roomId)) await this.leave(socketId, roomId);
 				const peer = this.peers.get(socketId);
-				if (peer) this.deps.outbox.push(peer, encodeEvent("room_removed", { room_id: roomId }));
+				if (peer && !this.readying.has(socketId)) this.deps.outbox.push(peer, encodeEvent("room_removed", { room_id: roomId }));
 			}
 			store.deleteInbox(userId, roomId);
 		}
 		await this.deliverToJoined(push);
 		const { latest } = push;
+		const idle: string[] = [];
 		for (const entry of push.inbox) {
+			if (!this.socketsOf.has(entry.user_id)) {
+				// Nobody here to tell: the room stops sending this user's state until their next connection wakes it.
+				idle.push(entry.user_id);
+				store.markIdle(entry.user_id, roomId);
+				continue;
+			}
 			const row = store.inboxRow(entry.user_id, roomId);
 			this.applyInbox(
 				row ?? {
@@ -323,6 +413,7 @@ export class GatewayCore {
 				latest,
 			);
 		}
+		return idle;
 	}
 
 	/**
@@ -357,7 +448,8 @@ export class GatewayCore {
 		});
 		for (const socketId of this.socketsOf.get(row.user_id) ?? []) {
 			const peer = this.peers.get(socketId);
-			if (!peer || socketId === exceptSocket) continue;
+			// A socket waiting for its `ready` gets this state in it.
+			if (!peer || socketId === exceptSocket || this.readying.has(socketId)) continue;
 			if (news && !this.roomsOf.get(socketId)?.has(row.room_id)) {
 				this.deps.outbox.push(peer, encodeEvent("inbox_update", { room_id: row.room_id, last_seq: lastSeq, unread: read.unread, message }));
 			}

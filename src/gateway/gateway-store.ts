@@ -31,6 +31,8 @@ const SCHEMA = [
 		updated_at INTEGER NOT NULL,
 		PRIMARY KEY (user_id, room_id)
 	)`,
+	// Rooms told that the user has no socket here: they send that user's state again on `wake`.
+	"CREATE TABLE IF NOT EXISTS gw_idle (user_id TEXT NOT NULL, room_id TEXT NOT NULL, PRIMARY KEY (user_id, room_id))",
 ];
 
 /** Cursor writes wait at most this long (ms). */
@@ -180,6 +182,25 @@ export class GatewayStore {
 	deleteInbox(userId: string, roomId: string): void {
 		this.rows.set(`${userId}\0${roomId}`, null);
 		this.write(() => this.sql.exec("DELETE FROM gw_inbox WHERE user_id = ? AND room_id = ?", userId, roomId));
+	}
+
+	/** The room was told the user has no socket here. */
+	markIdle(userId: string, roomId: string): void {
+		this.write(() => this.sql.exec("INSERT INTO gw_idle (user_id, room_id) VALUES (?, ?) ON CONFLICT DO NOTHING", userId, roomId));
+	}
+
+	/** The room sends the user's state again. */
+	clearIdle(userId: string, roomId: string): void {
+		this.write(() => this.sql.exec("DELETE FROM gw_idle WHERE user_id = ? AND room_id = ?", userId, roomId));
+	}
+
+	/** Rooms to wake for the user (what waits is written first). */
+	idleRooms(userId: string): string[] {
+		if (this.writes.length > 0) this.flush();
+		return this.sql
+			.exec("SELECT room_id FROM gw_idle WHERE user_id = ? ORDER BY room_id", userId)
+			.toArray()
+			.map((r) => String(r.room_id));
 	}
 
 	/** The user's rooms, those with unread first, then by latest activity; and the total over all of them. */

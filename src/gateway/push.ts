@@ -31,6 +31,16 @@ export interface RoomPush {
 	left: string[];
 }
 
+/**
+ * A gateway's answer to a push: the members in it with no socket there (`idle`), whose room-list
+ * state the room stops sending until the gateway calls `wake` for them. `token` orders these
+ * answers against wakes: the room ignores an `idle` older than the user's last wake.
+ */
+export interface DeliverReply {
+	idle: string[];
+	token: number;
+}
+
 /** A change to a message, asked on a user's behalf. */
 export type RoomChange =
 	| { kind: "edit"; messageId: string; text: string; metadata?: Record<string, unknown> }
@@ -68,11 +78,16 @@ export interface RoomPort {
 	/** The caller's socket on a gateway that joined the room is typing. */
 	typing(caller: Caller): Promise<void>;
 	markRead(caller: Caller, seq: number): Promise<ReadResult>;
+	/**
+	 * The caller has a socket again on gateway `gateway`: the room resumes their room-list state
+	 * (it stopped when that gateway said they were idle) and answers it now, as a push.
+	 */
+	wake(caller: Caller, gateway: string, token: number): Promise<RoomPush>;
 }
 
 /** A gateway as a room sees it. */
 export interface GatewayPort {
-	deliver(push: RoomPush): Promise<void>;
+	deliver(push: RoomPush): Promise<DeliverReply | undefined>;
 	/** Ephemeral (typing): to the sockets that joined the room, never stored, never retried. */
 	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): Promise<void>;
 }

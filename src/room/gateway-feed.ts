@@ -1,4 +1,4 @@
-import type { InboxEntry, RoomPush } from "../gateway/push";
+import type { DeliverReply, InboxEntry, RoomPush } from "../gateway/push";
 import type { Membership } from "./membership";
 import type { MessageLog, SyncSql } from "./message-log";
 
@@ -10,7 +10,7 @@ export interface FeedDeps {
 	/** The gateway object holding a user's sockets (src/gateway/shard.ts). */
 	gatewayOf: (clientId: string, userId: string) => string;
 	/** One call to one gateway; rejects when the call failed (it is then retried). */
-	push: (gateway: string, push: RoomPush) => Promise<unknown>;
+	push: (gateway: string, push: RoomPush) => Promise<DeliverReply | undefined>;
 	/** An ephemeral signal to one gateway (typing): not stored, not retried. */
 	signal?: (gateway: string, event: string, data: { room_id: string } & Record<string, unknown>) => Promise<unknown>;
 	now: () => number;
@@ -105,6 +105,14 @@ export class GatewayFeed {
 	private readonly pending = new Map<string, PendingRow>();
 	private readonly removedOf = new Map<string, Map<string, boolean>>();
 	private readonly pendingUsers = new Map<string, Set<string>>();
+	/**
+	 * Members each gateway said have no socket there (always members; memory only: after a restart
+	 * the next push asks again). A gateway holding only such members, and no joined socket, is not
+	 * pushed to: what it would be told is derived again from the log when it calls `wake`.
+	 */
+	private readonly idle = new Map<string, Set<string>>();
+	/** The token of each user's last wake (`gateway\0user`): an idle answer older than it is stale. */
+	private readonly wokenAt = new Map<string, number>();
 
 	constructor(private readonly deps: FeedDeps) {
 		for (const statement of SCHEMA) deps.sql.exec(statement);
@@ -143,13 +151,38 @@ export class GatewayFeed {
 	/** An event was stored: every member's gateway and every subscribed gateway is owed it. */
 	appended(seq: number): void {
 		for (const gateway of this.subscribers) this.owe(gateway, seq, true);
-		for (const gateway of this.memberGateways().keys()) if (!this.subscribers.has(gateway)) this.owe(gateway, seq, true);
+		for (const [gateway, members] of this.memberGateways()) {
+			if (!this.subscribers.has(gateway) && !this.allIdle(gateway, members)) this.owe(gateway, seq, true);
+		}
+	}
+
+	/**
+	 * A member's socket is back on `gateway`: their room-list state flows again, and this is it now
+	 * (their unread recounted from the log; a removal if they are no longer a member).
+	 */
+	wake(gateway: string, userId: string, token: number, isPrivate: boolean): RoomPush {
+		const { log, membership, roomId } = this.deps;
+		this.wokenAt.set(`${gateway}\0${userId}`, token);
+		this.idle.get(gateway)?.delete(userId);
+		const member = membership.has(userId);
+		const inbox = member ? [this.entry(userId)] : [];
+		return {
+			room_id: roomId,
+			last_seq: log.lastSeq(),
+			events: [],
+			latest: member ? log.latest() : null,
+			inbox,
+			removed: !member && isPrivate ? [userId] : [],
+			left: !member && !isPrivate ? [userId] : [],
+		};
 	}
 
 	/** A member's read position or membership changed: their gateway is owed their new state. */
 	memberChanged(userId: string): void {
 		const gateway = this.gatewayOfMember(userId);
 		if (!gateway) return;
+		// Idle there: their wake derives their state afresh.
+		if (this.idle.get(gateway)?.has(userId)) return;
 		this.forgetSettled(gateway);
 		// A member added again is no longer owed a removal that had not landed yet.
 		const removed = this.removedOf.get(gateway);
@@ -169,6 +202,7 @@ export class GatewayFeed {
 	memberRemoved(userId: string, revoke: boolean): void {
 		const gateway = this.gatewayOfMember(userId);
 		if (!gateway) return;
+		this.idle.get(gateway)?.delete(userId);
 		this.forgetSettled(gateway);
 		this.deps.sql.exec(
 			"INSERT INTO feed_removed (gateway, user_id, revoke) VALUES (?, ?, ?) ON CONFLICT(gateway, user_id) DO UPDATE SET revoke = excluded.revoke",
@@ -241,16 +275,14 @@ export class GatewayFeed {
 		// Events serve sockets that joined the room; a gateway without any holds room lists only
 		// (should a join be on its way, the gateway reads what it lacks from the room).
 		const events = afterSeq >= last || !this.subscribers.has(gateway) ? [] : log.events(afterSeq, this.maxMessages);
-		const here = withInbox ? (this.memberGateways().get(gateway) ?? []) : [];
+		const idle = this.idle.get(gateway);
+		const here = withInbox ? (this.memberGateways().get(gateway) ?? []).filter((userId) => !idle?.has(userId)) : [];
 		const changed = !withInbox
 			? []
 			: allMembers
 				? here
-				: [...(this.pendingUsers.get(gateway) ?? [])].filter((userId) => membership.has(userId)).sort();
-		const inbox: InboxEntry[] = changed.map((userId) => {
-			const lastRead = membership.lastRead(userId);
-			return { user_id: userId, last_read_seq: lastRead, unread: log.countUnread(lastRead, userId) };
-		});
+				: [...(this.pendingUsers.get(gateway) ?? [])].filter((userId) => membership.has(userId) && !idle?.has(userId)).sort();
+		const inbox: InboxEntry[] = changed.map((userId) => this.entry(userId));
 		const gone = withInbox
 			? [...(this.removedOf.get(gateway) ?? new Map<string, boolean>()).entries()].sort(([a], [b]) => (a < b ? -1 : 1))
 			: [];
@@ -258,6 +290,24 @@ export class GatewayFeed {
 		const left = gone.filter(([, revoke]) => !revoke).map(([userId]) => userId);
 		const latest = inbox.length > 0 ? log.latest() : null;
 		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed, left };
+	}
+
+	private entry(userId: string): InboxEntry {
+		const lastRead = this.deps.membership.lastRead(userId);
+		return { user_id: userId, last_read_seq: lastRead, unread: this.deps.log.countUnread(lastRead, userId) };
+	}
+
+	/** No joined socket, no removal to tell, and every member there idle. */
+	private idleOnly(gateway: string): boolean {
+		if (this.subscribers.has(gateway) || this.removedOf.has(gateway)) return false;
+		const members = this.memberGateways().get(gateway);
+		return members !== undefined && this.allIdle(gateway, members);
+	}
+
+	/** Whether every member on `gateway` has no socket there (it said so, and none woke since). */
+	private allIdle(gateway: string, members: string[]): boolean {
+		const idle = this.idle.get(gateway);
+		return idle !== undefined && idle.size >= members.length && members.every((userId) => idle.has(userId));
 	}
 
 	private owe(gateway: string, fromSeq: number, allMembers: boolean): void {
@@ -304,6 +354,12 @@ export class GatewayFeed {
 		const last = this.deps.log.lastSeq();
 		for (const [gateway, row] of this.pending) {
 			if (this.inFlight.has(gateway) || this.settled.has(gateway) || row.nextAt > now) continue;
+			if (this.idleOnly(gateway)) {
+				// Nothing to tell it: its members' wakes derive their state from the log.
+				this.settled.set(gateway, { removed: [] });
+				this.forgetSettled(gateway);
+				continue;
+			}
 			const from = Math.max(row.from, (this.eventsThrough.get(gateway) ?? 0) + 1);
 			const inboxDueAt = (this.inboxAt.get(gateway) ?? Number.NEGATIVE_INFINITY) + debounce;
 			const inboxDue = inboxDueAt <= now || this.removedOf.has(gateway);
@@ -334,9 +390,25 @@ export class GatewayFeed {
 		this.again.delete(gateway);
 		this.counters.pushes++;
 		this.deps.push(gateway, push).then(
-			() => this.delivered(gateway, push, withInbox),
+			(reply) => {
+				if (reply) this.markIdle(gateway, reply);
+				this.delivered(gateway, push, withInbox);
+			},
 			() => this.failed(gateway),
 		);
+	}
+
+	private markIdle(gateway: string, reply: DeliverReply): void {
+		for (const userId of reply.idle) {
+			if (!this.deps.membership.has(userId)) continue;
+			if ((this.wokenAt.get(`${gateway}\0${userId}`) ?? Number.NEGATIVE_INFINITY) > reply.token) continue;
+			let set = this.idle.get(gateway);
+			if (!set) {
+				set = new Set();
+				this.idle.set(gateway, set);
+			}
+			set.add(userId);
+		}
 	}
 
 	/** Nothing is written here (a commit per call would cost an fsync each): what landed is kept in memory until the room writes anyway. */

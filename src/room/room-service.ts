@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import type { Caller, GatewayPort, RoomChange, RoomPush, SendOptions } from "../gateway/push";
+import type { Caller, DeliverReply, GatewayPort, RoomChange, RoomPush, SendOptions } from "../gateway/push";
 import { gatewayName } from "../gateway/shard";
 import type { MessageT } from "../schemas/message";
 import type { Directory } from "../storage";
@@ -165,6 +165,19 @@ export class RoomService {
 		return this.inbox.markRead(caller, seq);
 	}
 
+	/** A gateway has a socket of the caller again: their room-list state, and it flows again. */
+	async wake(caller: Caller, gateway: string, token: number): Promise<RoomPush> {
+		await this.ensureMembers(caller.clientId);
+		const meta = this.membership.meta();
+		const own =
+			meta?.clientId === caller.clientId && gateway === gatewayName(caller.clientId, caller.userId, this.deps.config.gatewayShards);
+		if (!meta || !own) {
+			// Not this client's room (or not the user's gateway): it leaves that list.
+			return { room_id: this.deps.roomId, last_seq: 0, events: [], latest: null, inbox: [], removed: [], left: [caller.userId] };
+		}
+		return this.feed.wake(gateway, caller.userId, token, meta.private);
+	}
+
 	/** The client's backend deletes any message (the route checked the room is the client's). */
 	async deleteAsBackend(clientId: string, messageId: string) {
 		await this.ensureMembers(clientId);
@@ -278,9 +291,9 @@ export class RoomService {
 		return port;
 	}
 
-	private async pushTo(gateway: string, push: RoomPush): Promise<void> {
+	private async pushTo(gateway: string, push: RoomPush): Promise<DeliverReply | undefined> {
 		try {
-			await this.gatewayOf(gateway).deliver(push);
+			return await this.gatewayOf(gateway).deliver(push);
 		} catch (error) {
 			this.gateways.delete(gateway);
 			throw error;

@@ -58,9 +58,63 @@ describe("user socket", () => {
 		expect(acks.map((e) => [e.data.room_id, e.data.seq])).toEqual([0, 1, 2, 3, 4].flatMap((n) => [R1, R2, R3].map((id) => [id, n + 1])));
 	});
 
+	it("stops pushing a member's room-list state while they have no socket, and wakes the rooms before their ready", async () => {
+		const world = makeWorld();
+		const r1 = world.room(R1, ["alice", "bob"]);
+		const r2 = world.room(R2, ["alice", "bob"]);
+		const bob = { clientId: "client-1", userId: "bob" };
+		const first = world.connect("alice");
+		const aliceGateway = first.name;
+		await world.settle();
+		world.disconnect(first);
+		// The next push finds nobody there, and is the last until alice is back.
+		r1.inbox.sendAs(bob, "one");
+		r2.inbox.sendAs(bob, "two");
+		await world.settle();
+		const before = world.pushes.filter((p) => p.gateway === aliceGateway).length;
+		for (let n = 0; n < 4; n++) {
+			r1.inbox.sendAs(bob, `one ${n}`);
+			r2.inbox.sendAs(bob, `two ${n}`);
+			await world.settle();
+		}
+		expect(world.pushes.filter((p) => p.gateway === aliceGateway).length).toBe(before);
+		const tab = world.connect("alice");
+		// A frame sent before ready waits for it.
+		const joined = tab.core.handleFrame(tab.peer, frame("join_room", { room_id: R1 }, 1));
+		await world.settle();
+		await joined;
+		expect(world.wakes).toEqual([
+			{ roomId: R1, userId: "alice" },
+			{ roomId: R2, userId: "alice" },
+		]);
+		expect(tab.peer.take().slice(0, 2)).toEqual([
+			{
+				event: "ready",
+				data: {
+					user_id: "alice",
+					rooms: [
+						{ room_id: R1, last_seq: 5, last_read_seq: 0, unread: 5 },
+						{ room_id: R2, last_seq: 5, last_read_seq: 0, unread: 5 },
+					],
+					unread_total: 10,
+				},
+			},
+			{ event: "ack", id: 1, data: { room_id: R1, last_seq: 5 } },
+		]);
+		// Online again: the room list is pushed to as before.
+		r2.inbox.sendAs(bob, "live");
+		await world.settle();
+		expect(tab.peer.take()).toEqual([
+			{ event: "inbox_update", data: { room_id: R2, last_seq: 6, unread: 6, message: expect.objectContaining({ text_message: "live" }) } },
+		]);
+		expect(r1.feed.owed()).toEqual([]);
+	});
+
 	it("fills a gap left by a lost push from the room before delivering more", async () => {
 		const world = makeWorld();
 		const r = world.room(R1, ["alice", "bob"]);
+		// Both members online: both gateways are pushed to (a gateway with nobody there is not).
+		world.connect("bob");
 		const alice = world.connect("alice");
 		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, 1));
 		await world.settle();
@@ -80,6 +134,8 @@ describe("user socket", () => {
 	it("reads from the room what a push no longer carries (more was owed than one push holds)", async () => {
 		const world = makeWorld({ maxMessages: 2 });
 		const r = world.room(R1, ["alice", "bob"]);
+		// Both members online: both gateways are pushed to (a gateway with nobody there is not).
+		world.connect("bob");
 		const alice = world.connect("alice");
 		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, 1));
 		await world.settle();
@@ -153,6 +209,8 @@ describe("user socket", () => {
 	it("ignores a push that arrives after newer ones (its reply was lost and it was sent again)", async () => {
 		const world = makeWorld();
 		const r = world.room(R1, ["alice", "bob"]);
+		// Both members online: both gateways are pushed to (a gateway with nobody there is not).
+		world.connect("bob");
 		const alice = world.connect("alice");
 		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, 1));
 		await world.settle();

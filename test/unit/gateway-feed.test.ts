@@ -1,7 +1,7 @@
 // The room -> gateway feed alone: what it pushes, when, and what it keeps owing.
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
-import type { RoomPush } from "../../src/gateway/push";
+import type { DeliverReply, RoomPush } from "../../src/gateway/push";
 import { GatewayFeed } from "../../src/room/gateway-feed";
 import { Membership } from "../../src/room/membership";
 import { MessageLog } from "../../src/room/message-log";
@@ -9,7 +9,7 @@ import { sqlOf, T0 } from "./room-support";
 
 const ROOM = "0190a000-0000-7000-8000-000000000001";
 
-function feedWith(options: { subscribed?: boolean } = {}) {
+function feedWith(options: { subscribed?: boolean; replies?: Array<DeliverReply | undefined> } = {}) {
 	const sql = sqlOf(new DatabaseSync(":memory:"));
 	const log = new MessageLog(sql);
 	const membership = new Membership(sql);
@@ -28,6 +28,7 @@ function feedWith(options: { subscribed?: boolean } = {}) {
 		gatewayOf: () => "c.0",
 		push: async (_gateway, push) => {
 			pushes.push(push);
+			return options.replies?.shift();
 		},
 		now: () => clock.now,
 		soon: (run) => soon.push(run),
@@ -84,5 +85,56 @@ describe("GatewayFeed", () => {
 			await run(10);
 		}
 		expect(pushes.map((p) => p.last_seq)).toEqual([1, 2, 3]);
+	});
+
+	it("stops pushing to a gateway whose members have no socket there, and derives their state again on wake", async () => {
+		const { feed, pushes, append, run } = feedWith({ replies: [{ idle: ["alice"], token: 5 }] });
+		append(1);
+		await run();
+		expect(pushes.map((p) => p.last_seq)).toEqual([1]);
+		for (let n = 2; n <= 6; n++) append(n);
+		await run(5_000);
+		// Nothing owed, nothing pushed: the alarm has nothing to retry either.
+		expect(pushes.map((p) => p.last_seq)).toEqual([1]);
+		expect(feed.owed()).toEqual([]);
+		expect(feed.wake("c.0", "alice", 6, false)).toEqual({
+			room_id: ROOM,
+			last_seq: 6,
+			events: [],
+			latest: expect.objectContaining({ seq: 6, text_message: "m6" }),
+			inbox: [{ user_id: "alice", last_read_seq: 0, unread: 6 }],
+			removed: [],
+			left: [],
+		});
+		append(7);
+		await run(5_000);
+		expect(pushes.map((p) => [p.last_seq, p.inbox])).toEqual([
+			[1, [{ user_id: "alice", last_read_seq: 0, unread: 1 }]],
+			[7, [{ user_id: "alice", last_read_seq: 0, unread: 7 }]],
+		]);
+	});
+
+	it("ignores an idle answer older than the user's last wake (the answer and the wake crossed)", async () => {
+		const { feed, pushes, append, run } = feedWith({ replies: [{ idle: ["alice"], token: 5 }] });
+		feed.wake("c.0", "alice", 9, false);
+		append(1);
+		await run();
+		append(2);
+		await run(5_000);
+		expect(pushes.map((p) => p.last_seq)).toEqual([1, 2]);
+	});
+
+	it("answers a wake for a member who left with the removal, derived from membership", async () => {
+		const { feed } = feedWith();
+		expect(feed.wake("c.0", "carol", 1, true)).toEqual({
+			room_id: ROOM,
+			last_seq: 0,
+			events: [],
+			latest: null,
+			inbox: [],
+			removed: ["carol"],
+			left: [],
+		});
+		expect(feed.wake("c.0", "carol", 2, false).left).toEqual(["carol"]);
 	});
 });

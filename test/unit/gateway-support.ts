@@ -53,6 +53,9 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	const gateways = new Map<string, { core: GatewayCore; db: DatabaseSync }>();
 	let ids = 0;
 	let sockets = 0;
+	/** Every push that reached a gateway, and every wake a gateway asked for. */
+	const pushes: Array<{ gateway: string; push: RoomPush }> = [];
+	const wakes: Array<{ roomId: string; userId: string }> = [];
 	const outboxOf = () => new Outbox((flush) => tasks.push(flush));
 
 	const gatewayOf = (name: string) => {
@@ -67,11 +70,12 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	/** While set, a room's `range` reads at once but answers only once it resolves (holds a join's catch-up open). */
 	const hold: { range?: Promise<void> } = {};
 	const portOf = (roomId: string): RoomPort => {
-		const room = () => {
-			const found = rooms.get(roomId);
-			if (!found) throw new Error(`no room ${roomId}`);
-			return found.inbox;
+		const found = () => {
+			const made = rooms.get(roomId);
+			if (!made) throw new Error(`no room ${roomId}`);
+			return made;
 		};
+		const room = () => found().inbox;
 		return {
 			subscribe: async (caller, gateway) => room().subscribe(caller, gateway),
 			unsubscribe: async (gateway) => room().unsubscribe(gateway),
@@ -85,6 +89,11 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			change: async (caller, change) => room().change(caller, change),
 			typing: async (caller) => room().typing(caller),
 			markRead: async (caller, seq) => room().markRead(caller, seq),
+			wake: async (caller, gateway, token) => {
+				wakes.push({ roomId, userId: caller.userId });
+				const made = found();
+				return made.feed.wake(gateway, caller.userId, token, made.membership.meta()?.private ?? false);
+			},
 		};
 	};
 	const newGatewayCore = (name: string, db: DatabaseSync) =>
@@ -106,7 +115,8 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			late.push({ gateway, push: structuredClone(message) });
 			throw new Error("reply lost");
 		}
-		await gatewayOf(gateway).core.deliver(structuredClone(message));
+		pushes.push({ gateway, push: structuredClone(message) });
+		return gatewayOf(gateway).core.deliver(structuredClone(message));
 	};
 
 	const room = (id: string, members: string[], isPrivate = false): TestRoom => {
@@ -150,7 +160,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		const peer = new FakeGatewayPeer({ socketId: `socket-${++sockets}`, userId, clientId: CLIENT, exp: 0 });
 		const { core } = gatewayOf(name);
 		core.attach(peer);
-		core.ready(peer);
+		void core.ready(peer);
 		return { peer, core, name };
 	};
 
@@ -195,7 +205,27 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		return Number(row.n);
 	};
 
-	return { clock, faults, hold, rooms, gateways, room, connect, settle, retryAll, deliverLate, restartGateway, recount, gatewayOf };
+	/** Closes a user socket (the runtime's close handler). */
+	const disconnect = (socket: { peer: FakeGatewayPeer; core: GatewayCore }) => socket.core.detach(socket.peer);
+
+	return {
+		clock,
+		faults,
+		hold,
+		rooms,
+		gateways,
+		pushes,
+		wakes,
+		room,
+		connect,
+		disconnect,
+		settle,
+		retryAll,
+		deliverLate,
+		restartGateway,
+		recount,
+		gatewayOf,
+	};
 }
 
 export const frame = (event: string, data: unknown, id?: string | number) =>

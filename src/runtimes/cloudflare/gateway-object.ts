@@ -3,7 +3,7 @@ import { loadConfig } from "../../config";
 import type { Env } from "../../env";
 import { GatewayCore, type GatewayPeer, GatewaySocketState } from "../../gateway/gateway-core";
 import { GatewayStore } from "../../gateway/gateway-store";
-import type { RoomPort, RoomPush } from "../../gateway/push";
+import type { DeliverReply, RoomPort, RoomPush } from "../../gateway/push";
 import { GATEWAY_IDENTITY_HEADER, GatewayIdentity } from "../../gateway/stub";
 import { encodeError } from "../../protocol/codec";
 import { CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../../protocol/frames";
@@ -86,6 +86,7 @@ export class GatewayObject extends DurableObject<Env> {
 				change: (caller, change) => guard(() => stub.change(caller, change)),
 				typing: (caller) => guard(() => stub.typing(caller)),
 				markRead: (caller, seq) => guard(() => stub.markRead(caller, seq)),
+				wake: (caller, gateway, token) => guard(() => stub.wake(caller, gateway, token)),
 			};
 			this.rooms.set(roomId, port);
 		}
@@ -130,7 +131,7 @@ export class GatewayObject extends DurableObject<Env> {
 		this.ctx.acceptWebSocket(server, [identity.data.userId]);
 		server.serializeAttachment({ ...identity.data, socketId: crypto.randomUUID() });
 		const peer = this.peerOf(server);
-		if (peer) this.core.ready(peer);
+		if (peer) void this.core.ready(peer).catch((error) => console.error(JSON.stringify({ msg: "ready failed", error: String(error) })));
 		if (identity.data.exp > 0) await this.scheduleAlarm(identity.data.exp * 1000);
 		const headers =
 			request.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL ? { "Sec-WebSocket-Protocol": PROTOCOL_LABEL } : undefined;
@@ -172,7 +173,7 @@ export class GatewayObject extends DurableObject<Env> {
 	}
 
 	/** RPC from a room: its news for the sockets and inbox rows here. */
-	deliver(push: RoomPush): Promise<void> {
+	deliver(push: RoomPush): Promise<DeliverReply | undefined> {
 		return this.core.deliver(push);
 	}
 

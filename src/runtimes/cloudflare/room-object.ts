@@ -214,6 +214,9 @@ export class RoomObject extends DurableObject<Env> {
 	markRead(caller: Caller, seq: number) {
 		return this.service.markRead(caller, seq);
 	}
+	wake(caller: Caller, gateway: string, token: number) {
+		return this.service.wake(caller, gateway, token);
+	}
 	deleteAsBackend(clientId: string, messageId: string) {
 		return this.service.deleteAsBackend(clientId, messageId);
 	}

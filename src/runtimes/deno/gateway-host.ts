@@ -2,7 +2,7 @@ import { loadConfig } from "../../config";
 import type { Env } from "../../env";
 import { GatewayCore, type GatewayPeer } from "../../gateway/gateway-core";
 import { GatewayStore } from "../../gateway/gateway-store";
-import type { RoomPort, RoomPush } from "../../gateway/push";
+import type { DeliverReply, RoomPort, RoomPush } from "../../gateway/push";
 import { GATEWAY_IDENTITY_HEADER, GatewayIdentity } from "../../gateway/stub";
 import { encodeError } from "../../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_TOKEN_EXPIRED, PROTOCOL_LABEL } from "../../protocol/frames";
@@ -84,7 +84,7 @@ export class GatewayHost {
 		};
 		this.peers.set(hosted, peer);
 		this.core.attach(peer);
-		this.core.ready(peer);
+		void this.core.ready(peer).catch((error) => console.error(JSON.stringify({ msg: "ready failed", error: String(error) })));
 		if (identity.data.exp > 0) this.scheduleAlarm(identity.data.exp * 1000);
 		return response;
 	}
@@ -113,7 +113,7 @@ export class GatewayHost {
 	}
 
 	/** From a room: its news for the sockets and inbox rows here. */
-	deliver(push: RoomPush): Promise<void> {
+	deliver(push: RoomPush): Promise<DeliverReply | undefined> {
 		return this.core.deliver(push);
 	}
 

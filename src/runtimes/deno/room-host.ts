@@ -38,6 +38,7 @@ export const ROOM_METHODS = [
 	"change",
 	"typing",
 	"markRead",
+	"wake",
 	"deleteAsBackend",
 	"versions",
 	"replies",
@@ -239,6 +240,9 @@ export class RoomHost {
 	}
 	markRead(caller: Caller, seq: number) {
 		return this.service.markRead(caller, seq);
+	}
+	wake(caller: Caller, gateway: string, token: number) {
+		return this.service.wake(caller, gateway, token);
 	}
 	deleteAsBackend(clientId: string, messageId: string) {
 		return this.service.deleteAsBackend(clientId, messageId);
