@@ -42,7 +42,9 @@ if (name.startsWith("ours")) {
 	const users = [];
 	for (let i = 0; i < 50; i++)
 		users.push((await call(system.base, "POST", "/user", { clientKey: client.api_token }, { name: `p${i}` })).id);
-	system.tenant = { key: client.api_token, users, headers: users.map((u) => `${client.api_token}.${u}`), tokens: [] };
+	const tokens = [];
+	for (const u of users) tokens.push((await call(system.base, "POST", `/auth/${u}`, { clientKey: client.api_token })).token);
+	system.tenant = { key: client.api_token, users, headers: users.map((u) => `${client.api_token}.${u}`), tokens };
 } else if (name === "bare") system = { name, ...(await startBareWorkerd({ dir: join(tmp, "bare") })) };
 else
 	system = {

@@ -507,9 +507,10 @@ export class GatewayCore {
 				if (targets().length === 0) continue;
 			}
 			send(push.events);
-			for (const socketId of socketIds) if (sockets.has(socketId)) sockets.set(socketId, reached);
-			// One write per group of sockets that were at the same place (usually all of them).
-			this.deps.store.advance(push.room_id, cursor, reached);
+			const still = socketIds.filter((socketId) => sockets.has(socketId));
+			for (const socketId of still) sockets.set(socketId, reached);
+			// Written lazily, the newest cursor of each socket once.
+			this.deps.store.advance(push.room_id, still, reached);
 		}
 	}
 

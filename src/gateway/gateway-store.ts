@@ -37,6 +37,8 @@ const SCHEMA = [
 
 /** Cursor writes wait at most this long (ms). */
 const LAZY_MS = 1_000;
+/** Inbox rows kept in memory at most (then forgotten all at once: they are read again). */
+const STORED_ROWS = 5_000;
 
 const toRow = (r: Record<string, unknown>): InboxRow => ({
 	user_id: String(r.user_id),
@@ -60,13 +62,18 @@ const toRow = (r: Record<string, unknown>): InboxRow => ({
 export class GatewayStore {
 	private readonly writes: Array<() => void> = [];
 	/**
-	 * Cursor writes, which matter only while the sockets live: they ride with the next flush, or a
-	 * timer at most `LAZY_MS` later (well before the object could hibernate), in one commit.
+	 * Subscription writes, which matter only while the sockets live: they ride with the next flush,
+	 * or a timer at most `LAZY_MS` later (well before the object could hibernate). Cursors (`cursors`)
+	 * wait for that timer only, so a socket's cursor is written once a second however many pushes.
 	 */
 	private readonly lazy: Array<() => void> = [];
 	private lazyScheduled = false;
 	/** Inbox rows written or deleted (null) but not yet flushed, by `user\0room`. */
 	private readonly rows = new Map<string, InboxRow | null>();
+	/** Inbox rows as stored, read or written lately (bounded): a push reads the row it replaces. */
+	private readonly stored = new Map<string, InboxRow | null>();
+	/** The newest cursor of each subscription (`socket\0room`) not yet written: one write each per lazy flush. */
+	private readonly cursors = new Map<string, { socketId: string; roomId: string; cursor: number }>();
 	private readonly waiting: Array<() => void> = [];
 	private scheduled = false;
 
@@ -87,6 +94,7 @@ export class GatewayStore {
 		this.scheduled = false;
 		const writes = this.writes.splice(0);
 		this.rows.clear();
+		// Subscription writes first, in order; cursors wait for their own timer (one write per socket a second).
 		for (const write of this.lazy.splice(0)) write();
 		for (const write of writes) write();
 		for (const resolve of this.waiting.splice(0)) resolve();
@@ -98,12 +106,26 @@ export class GatewayStore {
 			return;
 		}
 		this.lazy.push(run);
-		if (this.lazyScheduled) return;
+		this.scheduleLazy();
+	}
+
+	private scheduleLazy(): void {
+		if (this.lazyScheduled || !this.later) return;
 		this.lazyScheduled = true;
 		this.later(LAZY_MS, () => {
 			this.lazyScheduled = false;
-			for (const write of this.lazy.splice(0)) write();
+			this.runLazy();
 		});
+	}
+
+	/** The lazy writes in order, then each subscription's newest cursor (a row deleted meanwhile stays deleted). */
+	private runLazy(): void {
+		for (const write of this.lazy.splice(0)) write();
+		const cursors = [...this.cursors.values()];
+		this.cursors.clear();
+		for (const { socketId, roomId, cursor } of cursors) {
+			this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE socket_id = ? AND room_id = ?", cursor, socketId, roomId);
+		}
 	}
 
 	/** Resolves once what was written so far is flushed. */
@@ -131,6 +153,7 @@ export class GatewayStore {
 	}
 
 	setCursor(socketId: string, roomId: string, cursor: number): void {
+		this.cursors.delete(`${socketId}\0${roomId}`);
 		this.writeLazy(() =>
 			this.sql.exec(
 				"INSERT INTO gw_subs (socket_id, room_id, cursor) VALUES (?, ?, ?) ON CONFLICT(socket_id, room_id) DO UPDATE SET cursor = excluded.cursor",
@@ -141,28 +164,45 @@ export class GatewayStore {
 		);
 	}
 
-	/** Moves every socket of the room that was at `from` to `to`. */
-	advance(roomId: string, from: number, to: number): void {
-		this.writeLazy(() => this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE room_id = ? AND cursor = ?", to, roomId, from));
+	/** These sockets were sent the room's events through `to`. */
+	advance(roomId: string, socketIds: readonly string[], to: number): void {
+		if (!this.soon || !this.later) {
+			for (const socketId of socketIds)
+				this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE socket_id = ? AND room_id = ?", to, socketId, roomId);
+			return;
+		}
+		for (const socketId of socketIds) this.cursors.set(`${socketId}\0${roomId}`, { socketId, roomId, cursor: to });
+		this.scheduleLazy();
 	}
 
 	unsubscribe(socketId: string, roomId: string): void {
+		this.cursors.delete(`${socketId}\0${roomId}`);
 		this.writeLazy(() => this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ? AND room_id = ?", socketId, roomId));
 	}
 
 	forgetSocket(socketId: string): void {
+		for (const [key, entry] of this.cursors) if (entry.socketId === socketId) this.cursors.delete(key);
 		this.writeLazy(() => this.sql.exec("DELETE FROM gw_subs WHERE socket_id = ?", socketId));
 	}
 
 	inboxRow(userId: string, roomId: string): InboxRow | null {
-		const pending = this.rows.get(`${userId}\0${roomId}`);
+		const key = `${userId}\0${roomId}`;
+		const pending = this.rows.get(key) ?? this.stored.get(key);
 		if (pending !== undefined) return pending === null ? null : { ...pending };
-		const row = this.sql.exec("SELECT * FROM gw_inbox WHERE user_id = ? AND room_id = ?", userId, roomId).toArray()[0];
-		return row ? toRow(row) : null;
+		const found = this.sql.exec("SELECT * FROM gw_inbox WHERE user_id = ? AND room_id = ?", userId, roomId).toArray()[0];
+		const row = found ? toRow(found) : null;
+		this.remember(key, row);
+		return row === null ? null : { ...row };
+	}
+
+	private remember(key: string, row: InboxRow | null): void {
+		if (this.stored.size >= STORED_ROWS) this.stored.clear();
+		this.stored.set(key, row);
 	}
 
 	putInbox(row: InboxRow): void {
 		this.rows.set(`${row.user_id}\0${row.room_id}`, { ...row });
+		this.remember(`${row.user_id}\0${row.room_id}`, { ...row });
 		this.write(() =>
 			this.sql.exec(
 				`INSERT INTO gw_inbox (user_id, room_id, last_seq, last_read_seq, unread, last_message, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -181,6 +221,7 @@ export class GatewayStore {
 
 	deleteInbox(userId: string, roomId: string): void {
 		this.rows.set(`${userId}\0${roomId}`, null);
+		this.remember(`${userId}\0${roomId}`, null);
 		this.write(() => this.sql.exec("DELETE FROM gw_inbox WHERE user_id = ? AND room_id = ?", userId, roomId));
 	}
 

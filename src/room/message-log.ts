@@ -129,6 +129,7 @@ export type EditResult = { ok: true; event: RoomEvent } | { ok: false; code: "no
  * synchronously (no await between reading and writing it): 1, 2, 3, ... with no gaps.
  */
 export class MessageLog {
+	private eventsAt: { seq: number; afterSeq: number; limit: number; events: RoomEvent[] } | null = null;
 	private latestAt: { seq: number; message: MessageT | null } | null = null;
 	private last: number;
 	/** Messages stored so far (the highest `n`). */
@@ -369,7 +370,19 @@ export class MessageLog {
 	 * The room's events after `afterSeq`, in order, at most `limit`: what a reconnecting socket
 	 * missed. A message's events show it as it is now (an erased text stays erased).
 	 */
+	/**
+	 * Events after `afterSeq`, at most `limit`. The last answer is kept for the current `seq` (a
+	 * flush asks the same of every gateway it pushes to); callers must not change what it returns.
+	 */
 	events(afterSeq: number, limit: number): RoomEvent[] {
+		const cached = this.eventsAt;
+		if (cached && cached.seq === this.last && cached.afterSeq === afterSeq && cached.limit === limit) return cached.events;
+		const events = this.readEvents(afterSeq, limit);
+		this.eventsAt = { seq: this.last, afterSeq, limit, events };
+		return events;
+	}
+
+	private readEvents(afterSeq: number, limit: number): RoomEvent[] {
 		const messages = this.range({ afterSeq, limit });
 		const others = this.sql
 			.exec("SELECT seq, kind, message_id, data FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ?", afterSeq, limit)
