@@ -5,6 +5,8 @@
 // "load": every socket joins, then `messages` are sent round-robin by the sockets with
 // `inflight` awaiting their ack; each text carries its send time. Prints one JSON line.
 // "idle": connects and joins, prints {"ready":true,...} and waits to be killed.
+// typingPerSecond (ours): while loading, every socket also sends `typing` this often (spread
+// evenly); `typing` events received are counted apart from the messages.
 import { performance } from "node:perf_hooks";
 import { io } from "socket.io-client";
 import WebSocket from "ws";
@@ -28,6 +30,8 @@ const latencies = new Float64Array(Math.max(1, N * M));
 let delivered = 0;
 let duplicates = 0;
 let errors = 0;
+let typingReceived = 0;
+let typingSent = 0;
 let acked = 0;
 let sent = 0;
 let firstSend = 0;
@@ -67,6 +71,8 @@ function onLine(conn, line) {
 		const s = line.indexOf(SEQ_MARK) + SEQ_MARK.length;
 		const t = line.indexOf(TEXT_MARK) + TEXT_MARK.length;
 		conn.delivery(Number.parseInt(line.slice(s, s + 16), 10), Number.parseFloat(line.slice(t, t + 24)));
+	} else if (line.startsWith('{"event":"typing"')) {
+		typingReceived++;
 	} else if (line.startsWith('{"event":"ack"')) {
 		const event = JSON.parse(line);
 		conn.onAck?.(event);
@@ -211,11 +217,30 @@ async function main() {
 	});
 	lastProgress = performance.now();
 	const cpu0 = process.cpuUsage();
+	const typers = [];
+	if (opts.typingPerSecond > 0) {
+		const every = 1000 / opts.typingPerSecond;
+		const frame = JSON.stringify({ event: "typing", data: { room_id: roomId } });
+		conns.forEach((conn, i) => {
+			const start = setTimeout(() => {
+				const tick = () => {
+					if (conn.ws?.readyState === WebSocket.OPEN) {
+						conn.ws.send(frame);
+						typingSent++;
+					}
+				};
+				tick();
+				typers.push(setInterval(tick, every));
+			}, (i * every) / conns.length);
+			typers.push(start);
+		});
+	}
 	if (RATE > 0) {
 		due = performance.now();
 		pace();
 	} else for (let k = 0; k < Math.min(INFLIGHT, M); k++) sendNext();
 	const outcome = await finished;
+	for (const t of typers) clearTimeout(t);
 	const cpu = process.cpuUsage(cpu0);
 	const sorted = latencies.subarray(0, delivered).sort();
 	const seconds = (lastDelivery - firstSend) / 1000;
@@ -231,6 +256,8 @@ async function main() {
 		duplicates,
 		errors,
 		errorSamples,
+		typingSent,
+		typingReceived,
 		acked,
 		seconds: Number(seconds.toFixed(3)),
 		deliveriesPerSecond: Math.round(delivered / seconds),

@@ -43,6 +43,8 @@ const ROOMS = Number(arg("rooms", "100"));
 const SOCKETS_PER_ROOM = Number(arg("sockets-per-room", "5"));
 const RATES = arg("rates", "250,500,1000,2000").split(",").map(Number);
 const SECONDS = Number(arg("seconds", "5"));
+// Fan-out with typing traffic (issue 10): each socket of ours also sends `typing` this often per second (0: none).
+const TYPING = Number(arg("typing", "0"));
 const DEFLATE = arg("deflate", "on")
 	.split(",")
 	.map((v) => v === "on");
@@ -195,6 +197,7 @@ async function load(system, sockets, messages) {
 		timeoutMs: 240_000,
 	};
 	if (isOurs(system)) options.headers = system.tenant.headers;
+	if (isOurs(system) && TYPING > 0) options.typingPerSecond = TYPING;
 	const result = await runGenerator(system, options, 330_000);
 	// The bare object reports its Outbox counters: how many flushes and frames the load took.
 	if (system.name === "bare")
