@@ -64,7 +64,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 			replyTo: reply_to,
 			metadata,
 		});
-		if (!result.ok) throw changeError(result.code, "No such message to reply to in this room");
+		if (!result.ok) throw changeError(result, "No such message to reply to in this room");
 		return c.json(result.message, result.created ? 201 : 200);
 	})
 	.openapi(history, async (c) => {

@@ -30,6 +30,9 @@ const user = (c: ClientRow, i: number, extra: Partial<UserRow> = {}): UserRow =>
 	name: `user ${i}`,
 	metadata: null,
 	createdAt: 1_700_000_000_100 + i,
+	bannedAt: null,
+	banExpiresAt: null,
+	banReason: null,
 	...extra,
 });
 const room = (c: ClientRow, i: number, extra: Partial<RoomRow> = {}): RoomRow => ({
@@ -39,6 +42,7 @@ const room = (c: ClientRow, i: number, extra: Partial<RoomRow> = {}): RoomRow =>
 	private: false,
 	createdBy: null,
 	createdAt: 1_700_000_000_200 + i,
+	cooldownSeconds: 0,
 	...extra,
 });
 const membership = (r: RoomRow, userId: string, createdAt = r.createdAt): MembershipRow => ({
@@ -46,6 +50,7 @@ const membership = (r: RoomRow, userId: string, createdAt = r.createdAt): Member
 	userId,
 	clientId: r.clientId,
 	createdAt,
+	role: "member",
 });
 
 async function tenantWithUsers(dir: Directory, count: number) {
@@ -260,7 +265,7 @@ describe("the directory object's migrations", () => {
 		const migrations = () =>
 			runInDurableObject(DIRECTORY.get(id), (_o, state) => state.storage.sql.exec("SELECT name, applied_at FROM d1_migrations").toArray());
 		const before = await migrations();
-		expect(before.map((r) => r.name)).toEqual(["0000_init.sql", "0001_webhooks.sql", "0002_message_flags.sql"]);
+		expect(before.map((r) => r.name)).toEqual(["0000_init.sql", "0001_webhooks.sql", "0002_message_flags.sql", "0003_moderation.sql"]);
 
 		await evictDurableObject(DIRECTORY.get(id));
 		expect(await (DIRECTORY.get(id) as unknown as Directory).findClientByTokenHash(c.apiTokenHash)).toEqual(c);
