@@ -148,7 +148,10 @@ describe.each([
 		await dir.createRoom(r, [...ids, ids[0]!, ids[24]!]);
 
 		expect(await dir.getRoom(c.id, r.id)).toEqual(r);
-		expect(await dir.listMembers(c.id, r.id, { limit: 100 })).toEqual(ids.map((id) => membership(r, id)));
+		// The creator owns the room.
+		expect(await dir.listMembers(c.id, r.id, { limit: 100 })).toEqual(
+			ids.map((id, i) => ({ ...membership(r, id), role: i === 0 ? "owner" : "member" })),
+		);
 		const other = await tenantWithUsers(dir, 0);
 		expect(await dir.getRoom(other.c.id, r.id)).toBeNull();
 		expect(await dir.listMembers(other.c.id, r.id, { limit: 100 })).toEqual([]);
