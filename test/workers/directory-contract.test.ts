@@ -157,6 +157,58 @@ describe.each([
 		expect(await dir.listMembers(other.c.id, r.id, { limit: 100 })).toEqual([]);
 	});
 
+	it("moderation: standing in one read, roles, bans that end the membership, mutes, lists in force, slow mode, client-wide bans", async () => {
+		const dir = open();
+		const { c, users } = await tenantWithUsers(dir, 3);
+		const [alice, bob, carol] = users as [UserRow, UserRow, UserRow];
+		const r = room(c, 0, { createdBy: alice.id });
+		await dir.createRoom(r, [alice.id, bob.id, carol.id]);
+		const other = await tenantWithUsers(dir, 0);
+		expect(await dir.standing(other.c.id, r.id, bob.id)).toBeNull();
+		expect(await dir.standing(c.id, r.id, bob.id)).toEqual({ room: r, membership: membership(r, bob.id), ban: null, mute: null });
+
+		expect(await dir.setRole(c.id, r.id, carol.id, "moderator")).toEqual({ ...membership(r, carol.id), role: "moderator" });
+		expect(await dir.setRole(other.c.id, r.id, carol.id, "member")).toBeNull();
+		const ban = {
+			clientId: c.id,
+			roomId: r.id,
+			userId: bob.id,
+			kind: "ban" as const,
+			reason: "spam",
+			expiresAt: null,
+			createdBy: carol.id,
+			createdAt: 5,
+		};
+		await dir.restrict(ban);
+		expect(await dir.standing(c.id, r.id, bob.id)).toEqual({ room: r, membership: null, ban, mute: null });
+		const mute = { ...ban, userId: carol.id, kind: "mute" as const, expiresAt: 1_000, createdBy: null };
+		await dir.restrict(mute);
+		// A mute keeps the membership; a second one replaces the first.
+		await dir.restrict({ ...mute, expiresAt: 2_000, reason: null });
+		expect(await dir.standing(c.id, r.id, carol.id)).toEqual({
+			room: r,
+			membership: { ...membership(r, carol.id), role: "moderator" },
+			ban: null,
+			mute: { ...mute, expiresAt: 2_000, reason: null },
+		});
+		expect(await dir.listRestrictions(c.id, r.id, "mute", 1_999, { limit: 10 })).toEqual([{ ...mute, expiresAt: 2_000, reason: null }]);
+		expect(await dir.listRestrictions(c.id, r.id, "mute", 2_000, { limit: 10 })).toEqual([]);
+		expect(await dir.listRestrictions(c.id, r.id, "ban", 10 ** 12, { limit: 10 })).toEqual([ban]);
+		expect(await dir.listRestrictions(other.c.id, r.id, "ban", 0, { limit: 10 })).toEqual([]);
+		expect(await dir.lift(other.c.id, r.id, bob.id, "ban")).toBe(false);
+		expect(await dir.lift(c.id, r.id, bob.id, "ban")).toBe(true);
+		expect(await dir.lift(c.id, r.id, bob.id, "ban")).toBe(false);
+		expect(await dir.standing(c.id, r.id, bob.id)).toEqual({ room: r, membership: null, ban: null, mute: null });
+
+		expect(await dir.setCooldown(c.id, r.id, 30)).toEqual({ ...r, cooldownSeconds: 30 });
+		expect(await dir.setCooldown(other.c.id, r.id, 30)).toBeNull();
+		const banned = { ...bob, bannedAt: 7, banExpiresAt: null, banReason: "abuse" };
+		expect(await dir.setUserBan(c.id, bob.id, { at: 7, expiresAt: null, reason: "abuse" })).toEqual(banned);
+		expect(await dir.getUser(c.id, bob.id)).toEqual(banned);
+		expect(await dir.setUserBan(other.c.id, bob.id, null)).toBeNull();
+		expect(await dir.setUserBan(c.id, bob.id, null)).toEqual(bob);
+	});
+
 	it("creates a room and its members as one unit: a write failing part way leaves neither", async () => {
 		const dir = open();
 		const { c, users } = await tenantWithUsers(dir, 25);
