@@ -32,7 +32,10 @@ describe("RoomModeration", () => {
 	it("slow mode waits from the user's last message; owners and moderators are exempt; it reads the log only when it applies", () => {
 		const { clock, moderation } = setup();
 		const reads: string[] = [];
-		const last = (userId: string) => (reads.push(userId), T0 - 500);
+		const last = (userId: string) => {
+			reads.push(userId);
+			return T0 - 500;
+		};
 		expect(moderation.sendRefusal("bob", last)).toBeUndefined();
 		expect(reads).toEqual([]);
 		moderation.setCooldown(2);
