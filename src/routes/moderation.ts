@@ -43,28 +43,31 @@ const KINDS = {
 		path: "bans",
 		page: BanPage,
 		what: "Ban",
-		add: "Ban a user from the room: they stop being a member, their sockets there close (room socket 4003, user socket `room_removed`), and they may not join, read or send until it ends",
+		summary: "Ban a user from the room",
+		effect:
+			"The user stops being a member (and loses any role), their sockets there are cut at once (room socket 4003, user socket `room_removed`), and they may not join, read or send there (`403 banned`, frame error `banned`) until it ends. Lifted or over, they are not a member again.",
 	},
 	mute: {
 		path: "mutes",
 		page: MutePage,
 		what: "Mute",
-		add: "Mute a user in the room: they still read, but sends and edits are refused (`403 muted`, frame error `muted`) until it ends",
+		summary: "Mute a user in the room",
+		effect: "The user still reads, but sends and edits are refused (`403 muted`, frame error `muted`) until it ends.",
 	},
 } as const;
 
-const WHO =
-	"The client's backend, or an owner or moderator of the room with user credentials. Moderators may not restrict owners or moderators, owners may not restrict owners (`403 forbidden`).";
+const WHO = "The client's backend, or an owner or moderator of the room with user credentials.";
+const WHOM = "Moderators may not restrict owners or moderators, owners may not restrict owners (`403 forbidden`).";
 
 const routesOf = (kind: RestrictionKind) => {
-	const { path, page, what, add } = KINDS[kind];
+	const { path, page, what, summary, effect } = KINDS[kind];
 	return {
 		add: createRoute({
 			method: "post",
 			path: `/room/{room_id}/${path}`,
 			tags: ["Moderation"],
-			summary: add,
-			description: `${WHO} A second one replaces the first. \`expires_at\` ends it by itself (checked against the clock when the user next acts).`,
+			summary,
+			description: `${effect} ${WHO} ${WHOM} A second one replaces the first. \`expires_at\` ends it by itself (checked against the clock when the user next acts).`,
 			security: security.any,
 			middleware: [callers.any] as const,
 			request: { params: RoomIdParam, ...body(RestrictBody) },
@@ -75,7 +78,7 @@ const routesOf = (kind: RestrictionKind) => {
 			path: `/room/{room_id}/${path}`,
 			tags: ["Moderation"],
 			summary: `The room's ${path} in force, by user id`,
-			description: WHO.split(".")[0],
+			description: WHO,
 			security: security.any,
 			middleware: [callers.any] as const,
 			request: { params: RoomIdParam, query: PageQuery },
@@ -86,7 +89,7 @@ const routesOf = (kind: RestrictionKind) => {
 			path: `/room/{room_id}/${path}/{user_id}`,
 			tags: ["Moderation"],
 			summary: `Lift a ${kind} (an ended ban does not make the user a member again)`,
-			description: WHO.split(".")[0],
+			description: WHO,
 			security: security.any,
 			middleware: [callers.any] as const,
 			request: { params: RoomUserParam },
