@@ -32,6 +32,7 @@ const roomkit :Workerd.Worker = (
     (name = "0000_init.sql", text = embed "../dist/0000_init.sql"),
     (name = "0001_webhooks.sql", text = embed "../dist/0001_webhooks.sql"),
     (name = "0002_message_flags.sql", text = embed "../dist/0002_message_flags.sql"),
+    (name = "0003_moderation.sql", text = embed "../dist/0003_moderation.sql"),
   ],
   durableObjectNamespaces = [
     # The unique keys name the objects' storage directories and derive their ids.

@@ -12,6 +12,7 @@ import { conversationRoutes } from "./routes/conversation";
 import { mountDocs } from "./routes/docs";
 import { flagRoutes } from "./routes/flags";
 import { messageRoutes } from "./routes/messages";
+import { moderationRoutes } from "./routes/moderation";
 import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
 import { roomEventRoutes } from "./routes/room-events";
@@ -21,7 +22,12 @@ import { kickWebhooks, registerWebhookPayloads, webhookRoutes } from "./routes/w
 
 /** Renders any error as `{"error": {"code", "message"}}`; unknown errors are logged, never shown. */
 function renderError(err: Error): Response {
-	if (err instanceof ApiError) return Response.json(err.toJSON(), { status: err.status });
+	if (err instanceof ApiError) {
+		// Slow mode says how long to wait, in the body and as Retry-After (whole seconds, rounded up).
+		const wait = err.details?.retry_after_ms;
+		const headers = typeof wait === "number" ? { "Retry-After": String(Math.ceil(wait / 1000)) } : undefined;
+		return Response.json(err.toJSON(), { status: err.status, headers });
+	}
 	if (err instanceof HTTPException) {
 		// Hono's own validators throw these, e.g. for a body that is not JSON.
 		const malformed = err.status === 400;
@@ -84,6 +90,7 @@ export function createApp() {
 	app.route("/", webhookRoutes);
 	app.route("/", roomEventRoutes);
 	app.route("/", flagRoutes);
+	app.route("/", moderationRoutes);
 	registerWebhookPayloads(app.openAPIRegistry);
 	mountDocs(app);
 	app.route("/", demoRoutes);

@@ -12,6 +12,8 @@ export type ErrorCode =
 	| "rate_limited"
 	| "too_many_connections"
 	| "message_deleted"
+	| "banned"
+	| "muted"
 	| "not_configured"
 	| "internal_error";
 
@@ -27,6 +29,8 @@ export class ApiError extends Error {
 		readonly code: ErrorCode,
 		message: string,
 		readonly fields?: FieldIssue[],
+		/** Extra members of `error` (slow mode's `retry_after_ms`). */
+		readonly details?: Record<string, unknown>,
 	) {
 		super(message);
 		this.name = "ApiError";
@@ -34,7 +38,7 @@ export class ApiError extends Error {
 
 	toJSON() {
 		return {
-			error: { code: this.code, message: this.message, ...(this.fields ? { fields: this.fields } : {}) },
+			error: { code: this.code, message: this.message, ...(this.fields ? { fields: this.fields } : {}), ...this.details },
 		};
 	}
 }
@@ -44,6 +48,7 @@ export const unauthorized = (message = "Missing or invalid credentials") => new 
 export const forbidden = (message = "You may not do this") => new ApiError(403, "forbidden", message);
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
 export const rateLimited = (message = "Too many requests, slow down") => new ApiError(429, "rate_limited", message);
+export const banned = (message = "You are banned from this room") => new ApiError(403, "banned", message);
 export const notConfigured = (message: string) => new ApiError(503, "not_configured", message);
 
 /** Turns zod issues into the `fields` list of a validation error. */

@@ -1,6 +1,7 @@
 import type { Env } from "../env";
 import { ApiError, notConfigured, unauthorized } from "../errors";
 import type { Directory } from "../storage";
+import type { UserRow } from "../storage/schema";
 import { hashApiToken, parseClientKey } from "./api-token";
 import { verifyUserToken } from "./jwt";
 import type { Principal } from "./principal";
@@ -31,6 +32,7 @@ export async function authenticate(env: Env, directory: Directory, creds: Creden
 		const claims = await verifyUserToken(jwtKeys(env), jwt);
 		const user = await directory.getUser(claims.clientId, claims.userId);
 		if (!user) throw unauthorized("The token's user no longer exists");
+		refuseBanned(user);
 		return { kind: "user", clientId: claims.clientId, userId: claims.userId, exp: claims.exp };
 	}
 	if (creds.authorization) throw unauthorized("Authorization must be `Bearer <jwt>`");
@@ -42,9 +44,21 @@ export async function authenticate(env: Env, directory: Directory, creds: Creden
 		if (parsed.userId === undefined) return { kind: "backend", clientId: client.id };
 		const user = await directory.getUser(client.id, parsed.userId);
 		if (!user) throw unauthorized("Unknown user for this API token");
+		refuseBanned(user);
 		return { kind: "user", clientId: client.id, userId: user.id, exp: 0 };
 	}
 	return null;
+}
+
+/**
+ * A user banned client-wide (POST /user/{user_id}/ban) is refused with 403 `banned` on every REST
+ * call and handshake, until the ban is lifted or its `expires_at` passes (checked against the clock
+ * here). The ban is on the user row already read, so this costs no query.
+ */
+export function refuseBanned(user: UserRow, now = Date.now()): void {
+	if (user.bannedAt !== null && (user.banExpiresAt === null || user.banExpiresAt > now)) {
+		throw new ApiError(403, "banned", "This user is banned");
+	}
 }
 
 export function requirePrincipal(principal: Principal | undefined | null): Principal {

@@ -3,6 +3,7 @@ import { RoomConnection, type RoomOptions, type WebSocketConstructor } from "./r
 import { UserConnection, type UserOptions } from "./realtime/user-connection";
 import { adminApi } from "./rest/admin";
 import { messagesApi } from "./rest/messages";
+import { moderationApi } from "./rest/moderation";
 import { roomsApi } from "./rest/rooms";
 import { usersApi } from "./rest/users";
 import { type GetToken, TokenSource } from "./token-source";
@@ -32,6 +33,7 @@ export class ChatClient {
 	readonly users;
 	readonly rooms;
 	readonly messages;
+	readonly moderation;
 	private readonly http: Http;
 	private readonly tokens: TokenSource;
 
@@ -45,6 +47,7 @@ export class ChatClient {
 		this.users = usersApi(this.http);
 		this.rooms = roomsApi(this.http);
 		this.messages = messagesApi(this.http);
+		this.moderation = moderationApi(this.http);
 	}
 
 	/** The JWT in use (after any refresh). */

@@ -25,6 +25,7 @@ export {
 } from "./realtime/user-connection";
 export { type AdminApi, adminApi } from "./rest/admin";
 export { type MessagesApi, messagesApi } from "./rest/messages";
+export { type ModerationApi, moderationApi } from "./rest/moderation";
 export { type RoomsApi, roomsApi } from "./rest/rooms";
 export { type UsersApi, usersApi } from "./rest/users";
 export { type GetToken, TokenSource } from "./token-source";

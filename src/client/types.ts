@@ -6,6 +6,7 @@ import type { ProtocolErrorCodeT } from "../protocol/frames";
 import type { Client, ClientWithToken, CreateClientBody } from "../schemas/client";
 import type { PageQuery } from "../schemas/common";
 import type { HistoryQuery, Message, MessagePage, SendMessageBody } from "../schemas/message";
+import type { BanPage, MutePage, RestrictBody, Restriction, Role, UserBan } from "../schemas/moderation";
 import type {
 	AddMemberBody,
 	CreateRoomBody,
@@ -38,6 +39,13 @@ export type CreateRoomInput = z.input<typeof CreateRoomBody>;
 export type RoomMember = z.infer<typeof Member>;
 export type MemberPageT = z.infer<typeof MemberPage>;
 export type AddMemberInput = z.input<typeof AddMemberBody>;
+
+export type RoleT = z.infer<typeof Role>;
+/** A ban or mute in a room. */
+export type RestrictionT = z.infer<typeof Restriction>;
+export type RestrictionPageT = z.infer<typeof BanPage> | z.infer<typeof MutePage>;
+export type RestrictOptions = Omit<z.input<typeof RestrictBody>, "user_id">;
+export type UserBanT = z.infer<typeof UserBan>;
 
 export type ChatMessage = z.infer<typeof Message>;
 export type MessagePageT = z.infer<typeof MessagePage>;

@@ -5,7 +5,7 @@ import type { GatewayFrameT } from "../protocol/gateway-frames";
 import type { RoomEvent } from "../room/message-log";
 import type { Outbox, Sink } from "../room/outbox";
 import { KeyedLimiter } from "../room/rate-limit";
-import { encodeRoomEvent, type FrameOutcome } from "../room/room-core";
+import { encodeRoomEvent, type FrameOutcome, SLOW_MODE_TEXT } from "../room/room-core";
 import type { MessageT } from "../schemas/message";
 import type { GatewayStore, InboxRow } from "./gateway-store";
 import type { Caller, DeliverReply, Refusal, RoomChange, RoomPort, RoomPush } from "./push";
@@ -55,6 +55,8 @@ const REFUSALS: Record<Refusal["code"], string> = {
 	forbidden: "This room is private and you are not a member",
 	rate_limited: "Too many messages, slow down",
 	message_deleted: "This message was deleted",
+	banned: "You are banned from this room",
+	muted: "You are muted in this room",
 };
 /** Refusals of a change to a message (the room exists and the user may use it). */
 const CHANGE_REFUSALS: Record<Refusal["code"], string> = {
@@ -286,6 +288,11 @@ export class GatewayCore {
 				if (!sent.ok) {
 					// A room exists here: not_found means the message replied to.
 					const text = sent.code === "not_found" && reply_to !== undefined ? "No such message to reply to" : REFUSALS[sent.code];
+					if (sent.retryAfterMs !== undefined) {
+						// Slow mode: the same error as the room socket's, with the wait.
+						this.deps.outbox.push(peer, encodeError("rate_limited", SLOW_MODE_TEXT, frame.id, { retry_after_ms: sent.retryAfterMs }));
+						return;
+					}
 					return this.error(peer, sent.code, text, frame.id);
 				}
 				this.deps.outbox.push(peer, encodeAck(frame.id, sent.message));

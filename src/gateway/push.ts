@@ -53,7 +53,12 @@ export interface Caller {
 	userId: string;
 }
 
-export type Refusal = { ok: false; code: "not_found" | "forbidden" | "rate_limited" | "message_deleted" };
+/** A room's refusal; `retryAfterMs` when slow mode refused a send. */
+export type Refusal = {
+	ok: false;
+	code: "not_found" | "forbidden" | "rate_limited" | "message_deleted" | "banned" | "muted";
+	retryAfterMs?: number;
+};
 
 export type ReadResult = { ok: true; room_id: string; last_seq: number; last_read_seq: number; unread: number } | Refusal;
 /** `typing`: who is typing in the room now, so a socket that joins late sees it too. */

@@ -82,8 +82,11 @@ export const encodeNewMessage = (message: MessageT) => `{"event":"new_message","
 export const encodeAck = (id: string | number | undefined, data: unknown) =>
 	JSON.stringify(id === undefined ? { event: "ack", data } : { event: "ack", id, data });
 
-export const encodeError = (code: ProtocolErrorCodeT, message: string, id?: string | number) =>
-	JSON.stringify(id === undefined ? { event: "error", data: { code, message } } : { event: "error", id, data: { code, message } });
+/** An error frame; `details` (slow mode's `retry_after_ms`) go beside `code` and `message`. */
+export const encodeError = (code: ProtocolErrorCodeT, message: string, id?: string | number, details?: Record<string, unknown>) => {
+	const data = { code, message, ...details };
+	return JSON.stringify(id === undefined ? { event: "error", data } : { event: "error", id, data });
+};
 
 /** Splits a server frame into its events (the SDK and tests use this). */
 export const splitFrame = (frame: string): unknown[] =>

@@ -74,9 +74,18 @@ export const ProtocolErrorCode = z.enum([
 	"too_many_rooms",
 	// An edit or reaction on a deleted message.
 	"message_deleted",
+	// Moderation: a banned user's frame for the room, a muted user's send or edit.
+	"banned",
+	"muted",
 ]);
 export type ProtocolErrorCodeT = z.infer<typeof ProtocolErrorCode>;
-export const ProtocolError = z.object({ code: ProtocolErrorCode, message: z.string() }).meta({ id: "ProtocolError" });
+export const ProtocolError = z
+	.object({
+		code: ProtocolErrorCode,
+		message: z.string(),
+		retry_after_ms: z.number().int().positive().optional().meta({ description: "Slow mode: how long to wait before sending again" }),
+	})
+	.meta({ id: "ProtocolError" });
 
 const eventSeq = z.number().int().positive().meta({ description: "This event's place in the room's log" });
 export const NewMessageEvent = z.object({ event: z.literal("new_message"), data: Message }).meta({ id: "NewMessageEvent" });

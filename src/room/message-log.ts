@@ -345,6 +345,12 @@ export class MessageLog {
 		return after - own - Number(row?.deleted ?? 0) + Number(row?.own_deleted ?? 0);
 	}
 
+	/** When the user last sent a message here (ms since the epoch), or null: slow mode derives its wait from the log. */
+	lastSentAt(userId: string): number | null {
+		const row = this.sql.exec("SELECT created_at FROM messages WHERE user_id = ? ORDER BY seq DESC LIMIT 1", userId).toArray()[0];
+		return row ? Date.parse(String(row.created_at)) : null;
+	}
+
 	findByClientMsgId(userId: string, clientMsgId: string): MessageT | null {
 		const row = this.sql.exec("SELECT * FROM messages WHERE user_id = ? AND client_msg_id = ?", userId, clientMsgId).toArray()[0];
 		return row ? toMessage(row) : null;

@@ -3,6 +3,7 @@ import { createDecoder, encodeAck, encodeError, encodeEvent, requestIdOf } from 
 import { CLOSE_TOKEN_EXPIRED, type ClientFrameT, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
 import type { HistoryRange, MessageLog, RoomEvent } from "./message-log";
+import type { SendRefusal } from "./moderation";
 import type { Outbox, Sink } from "./outbox";
 import { KeyedLimiter } from "./rate-limit";
 import { Typing } from "./typing";
@@ -56,6 +57,11 @@ export interface RoomDeps {
 	after?: (ms: number, run: () => void) => void;
 	/** The typing set changed: tell the user sockets that joined the room (never stored). */
 	signal?: (event: string, data: unknown) => void;
+	/** The room's moderation (src/room/moderation.ts): who may send now, and who deletes others' messages. */
+	moderation?: {
+		sendRefusal(userId: string): SendRefusal | undefined;
+		moderates(userId: string): boolean;
+	};
 }
 
 export interface SendInput {
@@ -67,8 +73,15 @@ export interface SendInput {
 	metadata?: Record<string, unknown>;
 }
 
-/** Why a change was refused: `message_deleted` for an edit or reaction on a tombstone. */
-export type ChangeRefusal = { ok: false; code: "rate_limited" | "not_found" | "forbidden" | "message_deleted" };
+/**
+ * Why a change was refused: `message_deleted` for an edit or reaction on a tombstone; `banned` and
+ * `muted` by moderation; `rate_limited` with `retryAfterMs` by slow mode.
+ */
+export type ChangeRefusal = {
+	ok: false;
+	code: "rate_limited" | "not_found" | "forbidden" | "message_deleted" | "banned" | "muted";
+	retryAfterMs?: number;
+};
 export type SendResult = { ok: true; message: MessageT; created: boolean } | ChangeRefusal;
 export type ChangeResult = { ok: true; event: RoomEvent | null; data: unknown } | ChangeRefusal;
 
@@ -100,7 +113,12 @@ const REFUSAL_TEXT: Record<ChangeRefusal["code"], string> = {
 	not_found: "No such message in this room",
 	forbidden: "Only the author may change this message",
 	message_deleted: "This message was deleted",
+	banned: "You are banned from this room",
+	muted: "You are muted in this room",
 };
+
+/** A send refused by slow mode (the error carries `retry_after_ms`). */
+export const SLOW_MODE_TEXT = "Slow mode: wait before sending again";
 
 /** A room event as its frame: `{"event", "data"}`; `new_message` text is built once per event and shared. */
 export const encodeRoomEvent = (event: RoomEvent) => encodeEvent(event.event, event.data);
@@ -168,16 +186,20 @@ export class RoomCore {
 		return this.send(input);
 	}
 
-	/** A new version of a message, by its author. */
+	/** A new version of a message, by its author (not while banned or muted). */
 	edit(input: EditInput): ChangeResult {
+		const refused = this.deps.moderation?.sendRefusal(input.userId);
+		if (refused && refused.code !== "rate_limited") return { ok: false, code: refused.code };
 		const result = this.deps.log.edit(input.messageId, input.userId, input.text, input.metadata, this.at());
 		return this.changed(result);
 	}
 
-	/** A soft delete, by the author or (userId null) the client's backend; deleting twice answers the first. */
+	/** A soft delete, by the author, an owner or moderator, or (userId null) the client's backend; deleting twice answers the first. */
 	remove(input: DeleteInput): ChangeResult {
 		const before = this.deps.log.lastSeq();
-		const result = this.deps.log.remove(input.messageId, (m) => input.userId === null || m.user_id === input.userId, this.at());
+		const { userId } = input;
+		const may = (m: MessageT) => userId === null || m.user_id === userId || this.deps.moderation?.moderates(userId) === true;
+		const result = this.deps.log.remove(input.messageId, may, this.at());
 		if (result.ok && result.event.seq <= before) return { ok: true, event: null, data: result.event.data };
 		return this.changed(result);
 	}
@@ -326,6 +348,9 @@ export class RoomCore {
 			const existing = log.findByClientMsgId(input.userId, input.clientMsgId);
 			if (existing) return { ok: true, message: existing, created: false };
 		}
+		// After the retry check: a retry of a stored message is answered even in slow mode.
+		const refused = this.deps.moderation?.sendRefusal(input.userId);
+		if (refused) return { ok: false, ...refused };
 		if (input.replyTo !== undefined && !log.byId(input.replyTo)) return { ok: false, code: "not_found" };
 		const message = log.append({
 			id: this.deps.newId(),
@@ -383,7 +408,9 @@ export class RoomCore {
 	}
 
 	private refuse(peer: Peer, refusal: ChangeRefusal, id?: string | number): void {
-		this.error(peer, refusal.code, REFUSAL_TEXT[refusal.code], id);
+		if (refusal.retryAfterMs !== undefined) {
+			this.deps.outbox.push(peer, encodeError("rate_limited", SLOW_MODE_TEXT, id, { retry_after_ms: refusal.retryAfterMs }));
+		} else this.error(peer, refusal.code, REFUSAL_TEXT[refusal.code], id);
 	}
 
 	private at(): string {

@@ -12,6 +12,7 @@ import type {
 import type { GatewayFeed } from "./gateway-feed";
 import type { Membership, RoomMeta } from "./membership";
 import type { MessageLog } from "./message-log";
+import type { RoomModeration } from "./moderation";
 import type { RoomCore } from "./room-core";
 
 export interface RoomSummary {
@@ -37,6 +38,7 @@ export class RoomInbox {
 		private readonly log: MessageLog,
 		private readonly membership: Membership,
 		private readonly feed: GatewayFeed,
+		private readonly moderation: RoomModeration,
 	) {}
 
 	/** The Worker created the room with these members (or a room that never heard loaded them). */
@@ -51,8 +53,13 @@ export class RoomInbox {
 		this.feed.memberChanged(userId);
 	}
 
-	memberRemoved(userId: string): void {
-		if (this.membership.remove(userId)) this.feed.memberRemoved(userId, this.membership.meta()?.private === true);
+	/**
+	 * The user is no longer a member. `revoke` (a ban) ends their access even in a public room and
+	 * even if they were not a member: their user sockets leave the room and get `room_removed`.
+	 */
+	memberRemoved(userId: string, revoke = false): void {
+		const removed = this.membership.remove(userId);
+		if (removed || revoke) this.feed.memberRemoved(userId, revoke || this.membership.meta()?.private === true);
 	}
 
 	summary(userId: string): RoomSummary {
@@ -80,8 +87,7 @@ export class RoomInbox {
 	sendAs(caller: Caller, text: string, options: SendOptions = {}): RoomSendResult {
 		const refused = this.refusal(caller);
 		if (refused) return refused;
-		const result = this.core.sendFromGateway({ roomId: this.roomId, userId: caller.userId, text, ...options });
-		return result.ok ? result : { ok: false, code: result.code };
+		return this.core.sendFromGateway({ roomId: this.roomId, userId: caller.userId, text, ...options });
 	}
 
 	/** An edit, delete or reaction on the caller's behalf (the user socket's frames). */
@@ -121,8 +127,10 @@ export class RoomInbox {
 		return [...this.membership.list()].sort().map((userId) => ({ user_id: userId, last_read_seq: this.membership.lastRead(userId) }));
 	}
 
-	private refusal(caller: Caller): Refusal | undefined {
+	/** Whether the caller may use the room: the room's client, a member when private, not banned. */
+	refusal(caller: Caller): Refusal | undefined {
 		const access = this.membership.access(caller.clientId, caller.userId);
-		return access.ok ? undefined : access;
+		if (!access.ok) return access;
+		return this.moderation.banned(caller.userId) ? { ok: false, code: "banned" } : undefined;
 	}
 }

@@ -3,11 +3,14 @@ import type { Caller, DeliverReply, GatewayPort, RoomChange, RoomPush, SendOptio
 import { gatewayName } from "../gateway/shard";
 import type { MessageT } from "../schemas/message";
 import type { Directory } from "../storage";
+import type { Standing } from "../storage/directory";
+import type { RestrictionKind, Role } from "../storage/schema";
 import type { RoomWebhookFeed } from "../webhooks/room-feed";
 import { GatewayFeed } from "./gateway-feed";
 import { Membership, type RoomMeta } from "./membership";
 import type { HistoryRange, RoomEvent, SyncSql } from "./message-log";
 import { MessageLog } from "./message-log";
+import { RoomModeration, type UserStanding } from "./moderation";
 import { Outbox, type Scheduler } from "./outbox";
 import { RoomCore, type SendInput, type SendResult } from "./room-core";
 import { RoomInbox } from "./room-inbox";
@@ -28,7 +31,7 @@ export interface RoomServiceDeps {
 	wakeAt: (at: number) => void;
 	/** Runs `load` with nothing else of this room running meanwhile (blockConcurrencyWhile on workerd). */
 	exclusive: (load: () => Promise<void>) => Promise<void>;
-	/** Closes the user's room sockets (4003): they were removed from this private room. */
+	/** Closes the user's room sockets (4003): they were removed from this private room, or banned. */
 	disconnectUser: (userId: string) => void;
 	/** message.new webhooks, where the runtime has a dispatcher. */
 	webhooks?: (core: RoomCore) => RoomWebhookFeed;
@@ -46,6 +49,7 @@ export class RoomService {
 	readonly membership: Membership;
 	readonly feed: GatewayFeed;
 	readonly inbox: RoomInbox;
+	readonly moderation: RoomModeration;
 	private readonly webhookFeed?: RoomWebhookFeed;
 	/** One port per gateway: calls through one stub arrive in order; a stub that threw is replaced. */
 	private readonly gateways = new Map<string, GatewayPort>();
@@ -55,6 +59,7 @@ export class RoomService {
 		const { roomId, sql, config, scheduler } = deps;
 		this.log = new MessageLog(sql);
 		this.membership = new Membership(sql);
+		this.moderation = new RoomModeration(sql, scheduler.now);
 		this.feed = new GatewayFeed({
 			sql,
 			log: this.log,
@@ -82,8 +87,12 @@ export class RoomService {
 			},
 			after: (ms, run) => scheduler.after(ms, run),
 			signal: (event, data) => this.feed.signal(event, data as { room_id: string }),
+			moderation: {
+				sendRefusal: (userId) => this.moderation.sendRefusal(userId, (id) => this.log.lastSentAt(id)),
+				moderates: (userId) => this.moderation.moderates(userId),
+			},
 		});
-		this.inbox = new RoomInbox(roomId, this.core, this.log, this.membership, this.feed);
+		this.inbox = new RoomInbox(roomId, this.core, this.log, this.membership, this.feed, this.moderation);
 		this.webhookFeed = deps.webhooks?.(this.core);
 	}
 
@@ -114,9 +123,10 @@ export class RoomService {
 		return this.core.sendFromRest(send);
 	}
 
-	/** The room was created with these members. */
-	created(meta: RoomMeta, memberIds: string[]): void {
+	/** The room was created with these members (and its creator, a user, owns it). */
+	created(meta: RoomMeta, memberIds: string[], ownerId?: string): void {
 		this.inbox.initialize(meta, memberIds);
+		this.moderation.initialize(ownerId === undefined ? [] : [{ userId: ownerId, role: "owner" }], 0);
 		this.bindWebhooks();
 	}
 
@@ -130,11 +140,23 @@ export class RoomService {
 		return this.syncMember(meta, userId);
 	}
 
+	/** After the directory changed the user's role, ban or mute here: a ban closes their sockets in this room. */
+	standingChanged(meta: RoomMeta, userId: string): Promise<void> {
+		return this.syncMember(meta, userId);
+	}
+
+	/** After the directory changed the room's settings (slow mode). */
+	async settingsChanged(meta: RoomMeta): Promise<void> {
+		await this.ensureMembers(meta.clientId, meta);
+		const room = await this.deps.directory().getRoom(meta.clientId, this.deps.roomId);
+		if (room) this.moderation.setCooldown(room.cooldownSeconds);
+	}
+
 	/** The user's place in this room (REST unread counts). */
 	async summary(caller: Caller) {
 		await this.ensureMembers(caller.clientId);
-		const access = this.membership.access(caller.clientId, caller.userId);
-		return access.ok ? { ok: true as const, ...this.inbox.summary(caller.userId) } : access;
+		const refused = this.inbox.refusal(caller);
+		return refused ?? { ok: true as const, ...this.inbox.summary(caller.userId) };
 	}
 
 	async subscribe(caller: Caller, gateway: string) {
@@ -221,10 +243,10 @@ export class RoomService {
 	 * change cannot interleave. A directory failure fails this call only.
 	 */
 	async ensureMembers(clientId: string, known?: RoomMeta): Promise<void> {
-		if (!this.membership.isSynced()) {
+		if (!this.membership.isSynced() || !this.moderation.isSynced()) {
 			let failure: unknown;
 			await this.deps.exclusive(async () => {
-				if (this.membership.isSynced()) return;
+				if (this.membership.isSynced() && this.moderation.isSynced()) return;
 				try {
 					await this.loadMembers(clientId, known);
 				} catch (error) {
@@ -244,11 +266,13 @@ export class RoomService {
 	private syncMember(meta: RoomMeta, userId: string): Promise<void> {
 		const run = async () => {
 			await this.ensureMembers(meta.clientId, meta);
-			const isMember = await this.deps.directory().isMember(meta.clientId, this.deps.roomId, userId);
-			if (isMember) this.inbox.memberAdded(userId);
+			const standing = await this.deps.directory().standing(meta.clientId, this.deps.roomId, userId);
+			this.moderation.apply(standingOf(userId, standing));
+			const banned = this.moderation.banned(userId);
+			if (standing?.membership && !banned) this.inbox.memberAdded(userId);
 			else {
-				this.inbox.memberRemoved(userId);
-				if (meta.private) this.deps.disconnectUser(userId);
+				this.inbox.memberRemoved(userId, banned);
+				if (meta.private || banned) this.deps.disconnectUser(userId);
 			}
 		};
 		const next = this.memberSyncs.then(run, run);
@@ -262,24 +286,38 @@ export class RoomService {
 		if (meta) this.webhookFeed?.bind(meta.clientId);
 	}
 
+	/** The member list and the moderation state, from the directory (a room that never heard, or older than them). */
 	private async loadMembers(clientId: string, known?: RoomMeta): Promise<void> {
 		const directory = this.deps.directory();
 		const { roomId } = this.deps;
-		let meta = known;
-		if (!meta) {
-			const room = await directory.getRoom(clientId, roomId);
-			if (!room) return;
-			meta = { clientId, private: room.private };
-		}
+		const room = await directory.getRoom(clientId, roomId);
+		if (!room) return;
+		const meta = known ?? { clientId, private: room.private };
+		const standings = new Map<string, UserStanding>();
+		const standingOfUser = (userId: string) => {
+			const standing = standings.get(userId) ?? { userId, role: null };
+			standings.set(userId, standing);
+			return standing;
+		};
 		const memberIds: string[] = [];
-		let after: string | undefined;
-		for (;;) {
-			const page = await directory.listMembers(meta.clientId, roomId, { after, limit: MEMBER_PAGE });
-			memberIds.push(...page.map((m) => m.userId));
-			if (page.length < MEMBER_PAGE) break;
-			after = page[page.length - 1]?.userId;
+		await pages(
+			(after) => directory.listMembers(meta.clientId, roomId, { after, limit: MEMBER_PAGE }),
+			(m) => {
+				memberIds.push(m.userId);
+				standingOfUser(m.userId).role = m.role;
+			},
+		);
+		const now = this.deps.scheduler.now();
+		for (const kind of ["ban", "mute"] as RestrictionKind[]) {
+			await pages(
+				(after) => directory.listRestrictions(meta.clientId, roomId, kind, now, { after, limit: MEMBER_PAGE }),
+				(r) => {
+					standingOfUser(r.userId)[kind] = r.expiresAt;
+				},
+			);
 		}
 		if (!this.membership.isSynced()) this.inbox.initialize(meta, memberIds);
+		this.moderation.initialize([...standings.values()], room.cooldownSeconds);
 	}
 
 	private gatewayOf(gateway: string): GatewayPort {
@@ -299,4 +337,26 @@ export class RoomService {
 			throw error;
 		}
 	}
+}
+
+/** Every row of a paged directory list, page by page. */
+async function pages<T extends { userId: string }>(read: (after?: string) => Promise<T[]>, each: (row: T) => void): Promise<void> {
+	let after: string | undefined;
+	for (;;) {
+		const page = await read(after);
+		for (const row of page) each(row);
+		if (page.length < MEMBER_PAGE) return;
+		after = page[page.length - 1]?.userId;
+	}
+}
+
+/** The room's view of what the directory holds for one user. */
+function standingOf(userId: string, standing: Standing | null): UserStanding {
+	const role: Role | null = standing?.membership?.role ?? null;
+	return {
+		userId,
+		role,
+		ban: standing?.ban ? standing.ban.expiresAt : undefined,
+		mute: standing?.mute ? standing.mute.expiresAt : undefined,
+	};
 }

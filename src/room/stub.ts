@@ -1,6 +1,7 @@
 import type { Env } from "../env";
 import type { Caller, ReadResult, RoomChange, RoomChangeResult } from "../gateway/push";
 import type { MessageT } from "../schemas/message";
+import type { RoomMeta } from "./membership";
 import type { HistoryRange, RoomEvent } from "./message-log";
 import type { ChangeResult, SendInput, SendResult } from "./room-core";
 import type { RoomSummary } from "./room-inbox";
@@ -31,7 +32,13 @@ export interface RoomRpc {
 	replies(messageId: string, afterSeq: number, limit: number): Promise<MessageT[] | null>;
 	markRead(caller: Caller, seq: number): Promise<ReadResult>;
 	reads(clientId: string): Promise<Array<{ user_id: string; last_read_seq: number }>>;
-	summary(caller: Caller): Promise<({ ok: true } & RoomSummary) | { ok: false; code: "not_found" | "forbidden" }>;
+	summary(caller: Caller): Promise<({ ok: true } & RoomSummary) | { ok: false; code: "not_found" | "forbidden" | "banned" }>;
+	/** After the directory changed a user's role, ban or mute in the room. */
+	standingChanged(meta: RoomMeta, userId: string): Promise<void>;
+	/** After the directory changed the room's settings (slow mode). */
+	settingsChanged(meta: RoomMeta): Promise<void>;
+	/** Closes the user's room sockets (4003). */
+	disconnectUser(userId: string): Promise<void>;
 }
 
 export const roomRpc = (env: Env, roomId: string) => roomStub(env, roomId) as unknown as RoomRpc;

@@ -2,18 +2,24 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { roomFor } from "../auth/access";
 import { requirePrincipal, requireUser } from "../auth/credentials";
-import { ApiError, badRequest, forbidden, notFound, rateLimited } from "../errors";
+import { ApiError, badRequest, banned, forbidden, notFound, rateLimited } from "../errors";
 import type { RoomChange } from "../gateway/push";
+import { type ChangeRefusal, SLOW_MODE_TEXT } from "../room/room-core";
 import { roomRpc } from "../room/stub";
 import { EditMessageBody, Message, MessagePage, ReactionBody, ReactionType, textMessage, VersionPage } from "../schemas/message";
 import { type AppContext, type AppEnv, configOf, directoryOf, pageSizeOf, principalOf } from "./context";
 import { body, callers, errors, json, MessageIdParam, security } from "./openapi";
 
-/** A refused change to a message, as the API's error. */
-export function changeError(code: "rate_limited" | "not_found" | "forbidden" | "message_deleted", notFoundText = "Message not found") {
+/** A refused change to a message or send, as the API's error. */
+export function changeError(refusal: ChangeRefusal, notFoundText = "Message not found") {
+	const { code, retryAfterMs } = refusal;
 	if (code === "not_found") return new ApiError(404, "not_found", notFoundText);
 	if (code === "forbidden") return forbidden("Only the author may change this message");
 	if (code === "message_deleted") return new ApiError(409, "message_deleted", "This message was deleted");
+	if (code === "banned") return banned();
+	if (code === "muted") return new ApiError(403, "muted", "You are muted in this room");
+	// Slow mode says how long to wait (the route adds Retry-After).
+	if (retryAfterMs !== undefined) return new ApiError(429, "rate_limited", SLOW_MODE_TEXT, undefined, { retry_after_ms: retryAfterMs });
 	return rateLimited("Too many messages from this user in this room, slow down");
 }
 
@@ -126,7 +132,7 @@ async function userChange(c: AppContext, roomId: string, change: RoomChange) {
 	const user = requireUser(await principalOf(c));
 	const room = await roomFor(directoryOf(c), user, roomId);
 	const result = await roomRpc(c.env, room.id).change({ clientId: user.clientId, userId: user.userId }, change);
-	if (!result.ok) throw changeError(result.code);
+	if (!result.ok) throw changeError(result);
 	return result.data as Record<string, unknown>;
 }
 
@@ -152,7 +158,7 @@ export const conversationRoutes = new OpenAPIHono<AppEnv>()
 		}
 		const room = await roomFor(directoryOf(c), principal, room_id);
 		const result = await roomRpc(c.env, room.id).deleteAsBackend(principal.clientId, message_id);
-		if (!result.ok) throw changeError(result.code);
+		if (!result.ok) throw changeError(result);
 		return c.json(result.data as z.infer<typeof DeleteResult>, 200);
 	})
 	.openapi(versions, async (c) => {

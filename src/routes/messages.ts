@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
 import { roomFor } from "../auth/access";
 import { requirePrincipal, requireUser } from "../auth/credentials";
 import { badRequest } from "../errors";
@@ -14,7 +15,7 @@ const sendMessage = createRoute({
 	tags: ["Messages"],
 	summary: "Send a message as a user",
 	description:
-		"`text_message` is 1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units. A retry with the same `client_msg_id` by the same user returns the first message (200) and stores nothing. `reply_to` names a message of the same room (404 otherwise); `metadata` is any JSON object up to 4 KiB.",
+		"`text_message` is 1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units. A retry with the same `client_msg_id` by the same user returns the first message (200) and stores nothing. `reply_to` names a message of the same room (404 otherwise); `metadata` is any JSON object up to 4 KiB. Moderation: a muted user gets 403 `muted`, a banned one 403 `banned`; in slow mode a send too soon gets 429 `rate_limited` with `retry_after_ms` and `Retry-After` (owners and moderators are exempt).",
 	security: security.user,
 	middleware: [callers.user] as const,
 	request: { params: RoomIdParam, ...body(SendMessageBody) },
@@ -26,7 +27,10 @@ const sendMessage = createRoute({
 		403: errors[403],
 		404: errors[404],
 		413: errors[413],
-		429: errors[429],
+		429: {
+			...errors[429],
+			headers: z.object({ "Retry-After": z.string().optional().meta({ description: "Seconds to wait (slow mode)" }) }),
+		},
 	},
 });
 
@@ -64,7 +68,7 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 			replyTo: reply_to,
 			metadata,
 		});
-		if (!result.ok) throw changeError(result.code, "No such message to reply to in this room");
+		if (!result.ok) throw changeError(result, "No such message to reply to in this room");
 		return c.json(result.message, result.created ? 201 : 200);
 	})
 	.openapi(history, async (c) => {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { roomFor } from "../auth/access";
 import { requirePrincipal, requireUser } from "../auth/credentials";
 import type { Env } from "../env";
-import { ApiError, forbidden, notFound } from "../errors";
+import { ApiError, banned, forbidden, notFound } from "../errors";
 import type { Caller, ReadResult } from "../gateway/push";
 import type { RoomSummary } from "../room/room-inbox";
 import { roomRpc, roomStub } from "../room/stub";
@@ -84,6 +84,7 @@ const readOrThrow = (result: ReadResult) => {
 	if (result.ok) return result;
 	if (result.code === "not_found") throw notFound("Room");
 	if (result.code === "forbidden") throw forbidden("This room is private and you are not a member");
+	if (result.code === "banned") throw banned();
 	throw new ApiError(429, "rate_limited", "Slow down");
 };
 

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { roomFor } from "../auth/access";
+import { inForce, roomFor, standingFor } from "../auth/access";
 import { requireBackend, requirePrincipal, requireUser } from "../auth/credentials";
-import { badRequest, forbidden, notFound } from "../errors";
+import { badRequest, banned, forbidden, notFound } from "../errors";
 import { uuidv7 } from "../ids";
 import { roomStub } from "../room/stub";
 import { PageQuery } from "../schemas/common";
@@ -105,12 +105,13 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 			private: input.private ?? false,
 			createdBy: principal.kind === "user" ? principal.userId : null,
 			createdAt: Date.now(),
+			cooldownSeconds: 0,
 		};
 		await directory.createRoom(row, members);
 		// The room keeps its own member list for unread counts and user-socket pushes. Should this call
 		// fail, the room loads the list from the directory the first time it is used.
 		await roomStub(c.env, row.id)
-			.created({ clientId: row.clientId, private: row.private }, members)
+			.created({ clientId: row.clientId, private: row.private }, members, row.createdBy ?? undefined)
 			.catch((error: unknown) => console.error(JSON.stringify({ msg: "room creation not told to the room", error: String(error) })));
 		return c.json(presentRoom(row), 201);
 	})
@@ -122,10 +123,10 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 	.openapi(joinRoom, async (c) => {
 		const user = requireUser(await principalOf(c));
 		const directory = directoryOf(c);
-		const room = await directory.getRoom(user.clientId, c.req.valid("param").room_id);
-		if (!room) throw notFound("Room");
+		// A banned user may not join (403 banned) until the ban ends.
+		const { room, membership: current } = await standingFor(directory, user, c.req.valid("param").room_id);
 		// Joining stays idempotent for members of a private room; everyone else needs an invitation.
-		if (room.private && !(await directory.isMember(user.clientId, room.id, user.userId))) {
+		if (room.private && !current) {
 			throw forbidden("Private rooms are joined only by invitation (POST /room/{room_id}/members)");
 		}
 		const row = { roomId: room.id, userId: user.userId, clientId: user.clientId, createdAt: Date.now() };
@@ -149,6 +150,10 @@ export const roomRoutes = new OpenAPIHono<AppEnv>()
 		const room = await roomFor(directory, backend, c.req.valid("param").room_id);
 		const { user_id } = c.req.valid("json");
 		if (!(await directory.getUser(backend.clientId, user_id))) throw notFound("User");
+		// A banned user comes back only once the ban is lifted or over.
+		if (inForce((await directory.standing(backend.clientId, room.id, user_id))?.ban ?? null)) {
+			throw banned("This user is banned from this room; lift the ban first");
+		}
 		const row = { roomId: room.id, userId: user_id, clientId: backend.clientId, createdAt: Date.now() };
 		const { added, membership } = await directory.addMember(row);
 		await roomStub(c.env, room.id).memberAdded({ clientId: room.clientId, private: room.private }, user_id);

@@ -23,6 +23,12 @@ export const ErrorBody = z
 			code: z.string().meta({ description: "Stable machine-readable code, e.g. `validation_failed`, `not_found`" }),
 			message: z.string(),
 			fields: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+			retry_after_ms: z
+				.number()
+				.int()
+				.positive()
+				.optional()
+				.meta({ description: "Slow mode (`rate_limited`): how long to wait before sending again; also as `Retry-After` in seconds" }),
 		}),
 	})
 	.meta({ id: "Error" });

@@ -1,9 +1,9 @@
-import { and, asc, eq, gt, inArray, lte } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, or } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { BaseSQLiteDatabase, SQLiteColumn } from "drizzle-orm/sqlite-core";
-import type { Directory, Page } from "./directory";
+import type { Directory, Page, Standing, UserBan } from "./directory";
 import type * as schema from "./schema";
-import { clients, memberships, messageFlags, rooms, users, webhookClients, webhookOutbox } from "./schema";
+import { clients, memberships, messageFlags, roomRestrictions, rooms, users, webhookClients, webhookOutbox } from "./schema";
 
 /**
  * A drizzle SQLite database in either mode: async (D1) or sync (Durable Object SQLite).
@@ -40,7 +40,7 @@ export class DrizzleDirectory implements Directory {
 		return rows[0] ?? null;
 	}
 
-	async createUser(row: schema.UserRow) {
+	async createUser(row: schema.NewUserRow) {
 		await this.db.insert(users).values(row);
 	}
 
@@ -78,7 +78,7 @@ export class DrizzleDirectory implements Directory {
 	}
 
 	/** The room and its first members in one unit: a failure part way leaves neither. */
-	async createRoom(row: schema.RoomRow, memberIds: string[]) {
+	async createRoom(row: schema.NewRoomRow, memberIds: string[]) {
 		const unique = [...new Set(memberIds)];
 		const writes: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]] = [this.db.insert(rooms).values(row)];
 		// Four columns per row: stay under D1's 100 bound parameters per statement.
@@ -86,7 +86,15 @@ export class DrizzleDirectory implements Directory {
 			writes.push(
 				this.db
 					.insert(memberships)
-					.values(unique.slice(i, i + 20).map((userId) => ({ roomId: row.id, userId, clientId: row.clientId, createdAt: row.createdAt })))
+					.values(
+						unique.slice(i, i + 20).map((userId) => ({
+							roomId: row.id,
+							userId,
+							clientId: row.clientId,
+							createdAt: row.createdAt,
+							role: userId === row.createdBy ? ("owner" as const) : ("member" as const),
+						})),
+					)
 					.onConflictDoNothing(),
 			);
 		}
@@ -129,7 +137,7 @@ export class DrizzleDirectory implements Directory {
 		return rows.length > 0;
 	}
 
-	async addMember(row: schema.MembershipRow) {
+	async addMember(row: schema.NewMembershipRow) {
 		const inserted = await this.db.insert(memberships).values(row).onConflictDoNothing().returning();
 		if (inserted[0]) return { added: true, membership: inserted[0] };
 		const existing = await this.db
@@ -138,7 +146,7 @@ export class DrizzleDirectory implements Directory {
 			.where(and(eq(memberships.clientId, row.clientId), eq(memberships.roomId, row.roomId), eq(memberships.userId, row.userId)))
 			.limit(1);
 		// A membership of the same room and user under another client cannot exist: room ids are unique.
-		return { added: false, membership: existing[0] ?? row };
+		return { added: false, membership: existing[0] ?? { role: "member" as const, ...row } };
 	}
 
 	async removeMember(clientId: string, roomId: string, userId: string) {
@@ -180,5 +188,99 @@ export class DrizzleDirectory implements Directory {
 
 	async dropWebhookEvents(clientId: string, throughSeq: number) {
 		await this.db.delete(webhookOutbox).where(and(eq(webhookOutbox.clientId, clientId), lte(webhookOutbox.seq, throughSeq)));
+	}
+
+	async standing(clientId: string, roomId: string, userId: string): Promise<Standing | null> {
+		// One read for the hot path (every user's REST call on a room, and socket handshakes).
+		const rows = await this.db
+			.select({ room: rooms, membership: memberships, restriction: roomRestrictions })
+			.from(rooms)
+			.leftJoin(memberships, and(eq(memberships.roomId, rooms.id), eq(memberships.userId, userId)))
+			.leftJoin(roomRestrictions, and(eq(roomRestrictions.roomId, rooms.id), eq(roomRestrictions.userId, userId)))
+			.where(and(eq(rooms.clientId, clientId), eq(rooms.id, roomId)));
+		const first = rows[0];
+		if (!first) return null;
+		const of = (kind: schema.RestrictionKind) => rows.find((r) => r.restriction?.kind === kind)?.restriction ?? null;
+		return { room: first.room, membership: first.membership, ban: of("ban"), mute: of("mute") };
+	}
+
+	async setRole(clientId: string, roomId: string, userId: string, role: schema.Role) {
+		const rows = await this.db
+			.update(memberships)
+			.set({ role })
+			.where(and(eq(memberships.clientId, clientId), eq(memberships.roomId, roomId), eq(memberships.userId, userId)))
+			.returning();
+		return rows[0] ?? null;
+	}
+
+	async restrict(row: schema.RoomRestrictionRow) {
+		const { roomId, userId, kind, clientId } = row;
+		const upsert = this.db
+			.insert(roomRestrictions)
+			.values(row)
+			.onConflictDoUpdate({
+				target: [roomRestrictions.roomId, roomRestrictions.userId, roomRestrictions.kind],
+				set: { reason: row.reason, expiresAt: row.expiresAt, createdBy: row.createdBy, createdAt: row.createdAt },
+			});
+		if (kind === "mute") {
+			await upsert;
+			return;
+		}
+		await this.atomically([
+			upsert,
+			this.db
+				.delete(memberships)
+				.where(and(eq(memberships.clientId, clientId), eq(memberships.roomId, roomId), eq(memberships.userId, userId))),
+		]);
+	}
+
+	async lift(clientId: string, roomId: string, userId: string, kind: schema.RestrictionKind) {
+		const rows = await this.db
+			.delete(roomRestrictions)
+			.where(
+				and(
+					eq(roomRestrictions.clientId, clientId),
+					eq(roomRestrictions.roomId, roomId),
+					eq(roomRestrictions.userId, userId),
+					eq(roomRestrictions.kind, kind),
+				),
+			)
+			.returning({ userId: roomRestrictions.userId });
+		return rows.length > 0;
+	}
+
+	async listRestrictions(clientId: string, roomId: string, kind: schema.RestrictionKind, now: number, page: Page) {
+		return this.db
+			.select()
+			.from(roomRestrictions)
+			.where(
+				and(
+					eq(roomRestrictions.clientId, clientId),
+					eq(roomRestrictions.roomId, roomId),
+					eq(roomRestrictions.kind, kind),
+					or(isNull(roomRestrictions.expiresAt), gt(roomRestrictions.expiresAt, now)),
+					afterId(roomRestrictions.userId, page),
+				),
+			)
+			.orderBy(asc(roomRestrictions.userId))
+			.limit(page.limit);
+	}
+
+	async setCooldown(clientId: string, roomId: string, seconds: number) {
+		const rows = await this.db
+			.update(rooms)
+			.set({ cooldownSeconds: seconds })
+			.where(and(eq(rooms.clientId, clientId), eq(rooms.id, roomId)))
+			.returning();
+		return rows[0] ?? null;
+	}
+
+	async setUserBan(clientId: string, userId: string, ban: UserBan | null) {
+		const rows = await this.db
+			.update(users)
+			.set({ bannedAt: ban?.at ?? null, banExpiresAt: ban?.expiresAt ?? null, banReason: ban?.reason ?? null })
+			.where(and(eq(users.clientId, clientId), eq(users.id, userId)))
+			.returning();
+		return rows[0] ?? null;
 	}
 }

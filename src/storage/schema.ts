@@ -20,6 +20,11 @@ export const users = sqliteTable(
 		name: text("name"),
 		metadata: text("metadata"),
 		createdAt: integer("created_at").notNull(),
+		// A client-wide ban (POST /user/{user_id}/ban): set while one is recorded; it is in force until
+		// `banExpiresAt` (null: until lifted). Read with the user on every authentication, so it costs no query.
+		bannedAt: integer("banned_at"),
+		banExpiresAt: integer("ban_expires_at"),
+		banReason: text("ban_reason"),
 	},
 	(t) => [index("users_client_id").on(t.clientId, t.id)],
 );
@@ -33,6 +38,8 @@ export const rooms = sqliteTable(
 		private: integer("private", { mode: "boolean" }).notNull(),
 		createdBy: text("created_by"),
 		createdAt: integer("created_at").notNull(),
+		/** Slow mode: seconds a member waits between two messages (0: off); owners and moderators are exempt. */
+		cooldownSeconds: integer("cooldown_seconds").notNull().default(0),
 	},
 	(t) => [index("rooms_client_id").on(t.clientId, t.id)],
 );
@@ -44,6 +51,10 @@ export const memberships = sqliteTable(
 		userId: text("user_id").notNull(),
 		clientId: text("client_id").notNull(),
 		createdAt: integer("created_at").notNull(),
+		/** `owner` (the room's creator), `moderator` or `member`; set by the backend. */
+		role: text("role", { enum: ["owner", "moderator", "member"] })
+			.notNull()
+			.default("member"),
 	},
 	(t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("memberships_user").on(t.clientId, t.userId, t.roomId)],
 );
@@ -52,5 +63,9 @@ export type ClientRow = typeof clients.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type RoomRow = typeof rooms.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
+/** Rows as written: columns with defaults (role, slow mode, bans) may be left out. */
+export type NewUserRow = typeof users.$inferInsert;
+export type NewRoomRow = typeof rooms.$inferInsert;
+export type NewMembershipRow = typeof memberships.$inferInsert;
 export * from "./moderation-schema";
 export * from "./webhook-schema";

@@ -72,7 +72,13 @@ describe.each([
 		const room = await api.call("POST", "/room", asAlice, { name: "general", members: [bob.json.id] });
 		expect(room).toEqual({
 			status: 201,
-			json: { id: expect.stringMatching(UUID), name: "general", private: false, created_at: expect.stringMatching(ISO) },
+			json: {
+				id: expect.stringMatching(UUID),
+				name: "general",
+				private: false,
+				cooldown_seconds: 0,
+				created_at: expect.stringMatching(ISO),
+			},
 		});
 		const members = await api.call("GET", `/room/${room.json.id}/members`, backend);
 		expect(members.json.members.map((m: { user_id: string }) => m.user_id).sort()).toEqual([alice.json.id, bob.json.id].sort());

@@ -96,7 +96,7 @@ describe("Deno host", () => {
 					.prepare("SELECT name FROM d1_migrations")
 					.all()
 					.map((r) => r.name),
-			).toEqual(["0000_init.sql", "0001_webhooks.sql", "0002_message_flags.sql"]);
+			).toEqual(["0000_init.sql", "0001_webhooks.sql", "0002_message_flags.sql", "0003_moderation.sql"]);
 			expect(db.prepare("SELECT count(*) AS n FROM users").get()).toEqual({ n: 2 });
 		} finally {
 			db.close();

@@ -40,6 +40,7 @@ it("wrangler deploy --dry-run bundles the Worker with D1 and the room objects", 
 		"0000_init.sql",
 		"0001_webhooks.sql",
 		"0002_message_flags.sql",
+		"0003_moderation.sql",
 		"index.js",
 	]);
 	const bundle = readFileSync(join(outdir, "index.js"), "utf8");

@@ -152,7 +152,7 @@ it("keeps clients, users, rooms, memberships and acknowledged messages across SI
 	const db = new DatabaseSync(directoryFile!, { readOnly: true });
 	try {
 		const applied = db.prepare("SELECT name, applied_at FROM d1_migrations").all();
-		expect(applied.map((r) => r.name)).toEqual(["0000_init.sql", "0001_webhooks.sql", "0002_message_flags.sql"]);
+		expect(applied.map((r) => r.name)).toEqual(["0000_init.sql", "0001_webhooks.sql", "0002_message_flags.sql", "0003_moderation.sql"]);
 		expect(Date.parse(String(applied[0]!.applied_at))).toBeLessThan(Date.parse(before.users.users[0].created_at) + 1);
 		expect(db.prepare("SELECT count(*) AS n FROM clients").get()).toEqual({ n: 3 });
 	} finally {

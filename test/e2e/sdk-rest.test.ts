@@ -60,7 +60,7 @@ describe("REST methods", () => {
 
 		const room = await asAlice.rooms.create({ name: "general" });
 		expectTypeOf(room).toEqualTypeOf<ChatRoom>();
-		expect(room).toEqual({ id: UUID, name: "general", private: false, created_at: ISO });
+		expect(room).toEqual({ id: UUID, name: "general", private: false, cooldown_seconds: 0, created_at: ISO });
 		expect(await backend.rooms.get(room.id)).toEqual(room);
 		expect(await asAlice.users.rooms(alice.id)).toEqual({
 			rooms: [{ ...room, last_seq: 0, last_read_seq: 0, unread: 0 }],
@@ -69,8 +69,8 @@ describe("REST methods", () => {
 
 		// Bob acts through the backend's key in its user form: `clientKey: <api_token>.<user_id>`.
 		const asBob = createClient({ baseUrl: server.base, apiToken: rotated.api_token, userId: bob.id });
-		expect(await asBob.rooms.join(room.id)).toEqual({ user_id: bob.id, joined_at: ISO });
-		expect(await backend.rooms.addMember(room.id, carol.id)).toEqual({ user_id: carol.id, joined_at: ISO });
+		expect(await asBob.rooms.join(room.id)).toEqual({ user_id: bob.id, role: "member", joined_at: ISO });
+		expect(await backend.rooms.addMember(room.id, carol.id)).toEqual({ user_id: carol.id, role: "member", joined_at: ISO });
 		const members = await asAlice.rooms.members(room.id);
 		expect(members.members.map((m) => m.user_id).sort()).toEqual([alice.id, bob.id, carol.id].sort());
 		expect(members.next_cursor).toBeNull();

@@ -145,4 +145,46 @@ describe("client.connect(): the user socket", () => {
 		expect(chat.rooms.has(room.id)).toBe(false);
 		expect(sub.ended).toBe(true);
 	});
+
+	it("moderation through client.moderation: roles, a ban that ends the subscription, a mute, slow mode, and a client-wide ban that ends the connection", async () => {
+		const carol = await backend.users.create({ name: "carol" });
+		const asCarol = createClient({ baseUrl: server.base, token: (await backend.users.token(carol.id)).token });
+		const room = await backend.rooms.create({ members: [aliceId, bobId, carol.id] });
+		expect(await backend.moderation.setRole(room.id, carol.id, "moderator")).toEqual({
+			user_id: carol.id,
+			role: "moderator",
+			joined_at: expect.any(String),
+		});
+		const failure = (p: Promise<unknown>) =>
+			p.then(
+				() => undefined,
+				(e: { status: number; code: string }) => [e.status, e.code],
+			);
+
+		const chat = connect(createClient({ baseUrl: server.base, token: aliceToken }));
+		await until(() => chat.state === "connected", "connected");
+		const sub = chat.join(room.id);
+		const removed: string[] = [];
+		sub.on("removed", (e) => removed.push(e.room_id));
+		await until(() => sub.joined, "joined");
+		const ban = await asCarol.moderation.bans.add(room.id, aliceId, { reason: "test" });
+		expect(ban).toMatchObject({ room_id: room.id, user_id: aliceId, reason: "test", expires_at: null, created_by: carol.id });
+		await until(() => removed.length === 1, "room_removed");
+		expect((await asCarol.moderation.bans.list(room.id)).next_cursor).toBeNull();
+		await asCarol.moderation.bans.lift(room.id, aliceId);
+
+		await backend.moderation.mutes.add(room.id, bobId);
+		expect(await failure(bob.messages.send(room.id, "hi"))).toEqual([403, "muted"]);
+		await backend.moderation.mutes.lift(room.id, bobId);
+		expect((await backend.moderation.setCooldown(room.id, 60)).cooldown_seconds).toBe(60);
+		await bob.messages.send(room.id, "one");
+		expect(await failure(bob.messages.send(room.id, "two"))).toEqual([429, "rate_limited"]);
+
+		const closes: Array<{ code: number; willReconnect: boolean }> = [];
+		chat.on("disconnected", (e) => closes.push({ code: e.code, willReconnect: e.willReconnect }));
+		expect((await backend.moderation.banUser(aliceId)).user_id).toBe(aliceId);
+		await until(() => chat.state === "closed", "closed");
+		expect(closes).toEqual([{ code: 4003, willReconnect: false }]);
+		await backend.moderation.unbanUser(aliceId);
+	});
 });

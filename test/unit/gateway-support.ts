@@ -9,6 +9,7 @@ import { splitFrame } from "../../src/protocol/codec";
 import { GatewayFeed } from "../../src/room/gateway-feed";
 import { Membership } from "../../src/room/membership";
 import { MessageLog } from "../../src/room/message-log";
+import { RoomModeration } from "../../src/room/moderation";
 import { Outbox } from "../../src/room/outbox";
 import { RoomCore } from "../../src/room/room-core";
 import { RoomInbox } from "../../src/room/room-inbox";
@@ -147,7 +148,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			roomId: id,
 			appended: (event) => feed.appended(event.seq),
 		});
-		const inbox = new RoomInbox(id, core, log, membership, feed);
+		const inbox = new RoomInbox(id, core, log, membership, feed, new RoomModeration(sql, () => clock.now));
 		inbox.initialize({ clientId: CLIENT, private: isPrivate }, members);
 		const made = { id, db, log, membership, feed, inbox, core };
 		rooms.set(id, made);

@@ -120,6 +120,7 @@ describe("the AsyncAPI document", () => {
 		expect(text).toContain('`{"event":"pong"}`');
 		expect(text).toContain("split on `\\n`");
 		expect(text).toContain("4001 token expired");
-		expect(text).toContain("4003 removed from a private room");
+		expect(text).toContain("4003 removed from a private room or banned");
+		expect(text).toContain("`rate_limited` with `retry_after_ms`");
 	});
 });

@@ -7,7 +7,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const UNKNOWN = "01900000-0000-7000-8000-000000000000";
 const me = (t: Tenant, i = 0) => t.users[i] as Tenant["users"][number];
-const member = (userId: string) => ({ user_id: userId, joined_at: expect.stringMatching(ISO) });
+const member = (userId: string, role = "member") => ({ user_id: userId, role, joined_at: expect.stringMatching(ISO) });
 const byId = (ids: string[]) => [...ids].sort();
 const invalid = (fields: Array<{ path: string; message: string }>) => ({
 	error: { code: "validation_failed", message: "Invalid request", fields },
@@ -24,7 +24,13 @@ describe("POST /room", () => {
 		const t = await tenant(1);
 		const res = await call("POST", "/room", t.backend, { name: "general" });
 		expect(res.status).toBe(201);
-		expect(res.json).toEqual({ id: expect.stringMatching(UUID), name: "general", private: false, created_at: expect.stringMatching(ISO) });
+		expect(res.json).toEqual({
+			id: expect.stringMatching(UUID),
+			name: "general",
+			private: false,
+			cooldown_seconds: 0,
+			created_at: expect.stringMatching(ISO),
+		});
 		expect(await membersOf(t, res.json.id)).toEqual({ members: [], next_cursor: null });
 	});
 
@@ -32,30 +38,47 @@ describe("POST /room", () => {
 		const t = await tenant(0);
 		const res = await call("POST", "/room", t.backend, {});
 		expect(res.status).toBe(201);
-		expect(res.json).toEqual({ id: expect.stringMatching(UUID), name: null, private: false, created_at: expect.stringMatching(ISO) });
+		expect(res.json).toEqual({
+			id: expect.stringMatching(UUID),
+			name: null,
+			private: false,
+			cooldown_seconds: 0,
+			created_at: expect.stringMatching(ISO),
+		});
 	});
 
 	it("creates a private room with the listed members (duplicates once)", async () => {
 		const t = await tenant(3);
 		const res = await call("POST", "/room", t.backend, { name: "staff", private: true, members: [me(t).id, me(t, 1).id, me(t).id] });
 		expect(res.status).toBe(201);
-		expect(res.json).toEqual({ id: expect.stringMatching(UUID), name: "staff", private: true, created_at: expect.stringMatching(ISO) });
+		expect(res.json).toEqual({
+			id: expect.stringMatching(UUID),
+			name: "staff",
+			private: true,
+			cooldown_seconds: 0,
+			created_at: expect.stringMatching(ISO),
+		});
 		const members = await membersOf(t, res.json.id);
-		expect(members).toEqual({ members: byId([me(t).id, me(t, 1).id]).map(member), next_cursor: null });
+		expect(members).toEqual({ members: byId([me(t).id, me(t, 1).id]).map((id) => member(id)), next_cursor: null });
 	});
 
 	it("makes a user who creates a room a member of it, with JWT or the user clientKey", async () => {
 		const t = await tenant(3);
 		const byJwt = await call("POST", "/room", me(t).auth, { name: "mine", private: true, members: [me(t, 1).id] });
 		expect(byJwt.status).toBe(201);
-		expect(await membersOf(t, byJwt.json.id)).toEqual({ members: byId([me(t).id, me(t, 1).id]).map(member), next_cursor: null });
+		// The creator owns the room.
+		const roles = { [me(t).id]: "owner", [me(t, 1).id]: "member" };
+		expect(await membersOf(t, byJwt.json.id)).toEqual({
+			members: byId([me(t).id, me(t, 1).id]).map((id) => member(id, roles[id])),
+			next_cursor: null,
+		});
 		// The creator reads the private room; a user left out does not.
 		expect((await call("GET", `/room/${byJwt.json.id}`, me(t).auth)).json).toEqual(byJwt.json);
 		expect((await call("GET", `/room/${byJwt.json.id}`, me(t, 2).auth)).json).toEqual(privateRoom);
 
 		const byKey = await call("POST", "/room", me(t, 2).asKey, {});
 		expect(byKey.status).toBe(201);
-		expect(await membersOf(t, byKey.json.id)).toEqual({ members: [member(me(t, 2).id)], next_cursor: null });
+		expect(await membersOf(t, byKey.json.id)).toEqual({ members: [member(me(t, 2).id, "owner")], next_cursor: null });
 	});
 
 	it("answers 400 naming each unknown member, including another client's user, and creates nothing", async () => {
@@ -232,9 +255,9 @@ describe("room members", () => {
 		const ids = byId(t.users.map((u) => u.id));
 		const first = await call("GET", `/room/${r.id}/members?limit=2`, me(t).auth);
 		expect(first.status).toBe(200);
-		expect(first.json).toEqual({ members: ids.slice(0, 2).map(member), next_cursor: ids[1] });
+		expect(first.json).toEqual({ members: ids.slice(0, 2).map((id) => member(id)), next_cursor: ids[1] });
 		const second = await call("GET", `/room/${r.id}/members?limit=2&cursor=${first.json.next_cursor}`, me(t).auth);
-		expect(second.json).toEqual({ members: ids.slice(2).map(member), next_cursor: null });
+		expect(second.json).toEqual({ members: ids.slice(2).map((id) => member(id)), next_cursor: null });
 
 		const outsider = (await call("POST", "/user", t.backend, {})).json.id as string;
 		const res = await call("GET", `/room/${r.id}/members`, { clientKey: `${t.key}.${outsider}` });

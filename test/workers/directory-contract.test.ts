@@ -30,6 +30,9 @@ const user = (c: ClientRow, i: number, extra: Partial<UserRow> = {}): UserRow =>
 	name: `user ${i}`,
 	metadata: null,
 	createdAt: 1_700_000_000_100 + i,
+	bannedAt: null,
+	banExpiresAt: null,
+	banReason: null,
 	...extra,
 });
 const room = (c: ClientRow, i: number, extra: Partial<RoomRow> = {}): RoomRow => ({
@@ -39,6 +42,7 @@ const room = (c: ClientRow, i: number, extra: Partial<RoomRow> = {}): RoomRow =>
 	private: false,
 	createdBy: null,
 	createdAt: 1_700_000_000_200 + i,
+	cooldownSeconds: 0,
 	...extra,
 });
 const membership = (r: RoomRow, userId: string, createdAt = r.createdAt): MembershipRow => ({
@@ -46,6 +50,7 @@ const membership = (r: RoomRow, userId: string, createdAt = r.createdAt): Member
 	userId,
 	clientId: r.clientId,
 	createdAt,
+	role: "member",
 });
 
 async function tenantWithUsers(dir: Directory, count: number) {
@@ -143,10 +148,65 @@ describe.each([
 		await dir.createRoom(r, [...ids, ids[0]!, ids[24]!]);
 
 		expect(await dir.getRoom(c.id, r.id)).toEqual(r);
-		expect(await dir.listMembers(c.id, r.id, { limit: 100 })).toEqual(ids.map((id) => membership(r, id)));
+		// The creator owns the room.
+		expect(await dir.listMembers(c.id, r.id, { limit: 100 })).toEqual(
+			ids.map((id, i) => ({ ...membership(r, id), role: i === 0 ? "owner" : "member" })),
+		);
 		const other = await tenantWithUsers(dir, 0);
 		expect(await dir.getRoom(other.c.id, r.id)).toBeNull();
 		expect(await dir.listMembers(other.c.id, r.id, { limit: 100 })).toEqual([]);
+	});
+
+	it("moderation: standing in one read, roles, bans that end the membership, mutes, lists in force, slow mode, client-wide bans", async () => {
+		const dir = open();
+		const { c, users } = await tenantWithUsers(dir, 3);
+		const [alice, bob, carol] = users as [UserRow, UserRow, UserRow];
+		const r = room(c, 0, { createdBy: alice.id });
+		await dir.createRoom(r, [alice.id, bob.id, carol.id]);
+		const other = await tenantWithUsers(dir, 0);
+		expect(await dir.standing(other.c.id, r.id, bob.id)).toBeNull();
+		expect(await dir.standing(c.id, r.id, bob.id)).toEqual({ room: r, membership: membership(r, bob.id), ban: null, mute: null });
+
+		expect(await dir.setRole(c.id, r.id, carol.id, "moderator")).toEqual({ ...membership(r, carol.id), role: "moderator" });
+		expect(await dir.setRole(other.c.id, r.id, carol.id, "member")).toBeNull();
+		const ban = {
+			clientId: c.id,
+			roomId: r.id,
+			userId: bob.id,
+			kind: "ban" as const,
+			reason: "spam",
+			expiresAt: null,
+			createdBy: carol.id,
+			createdAt: 5,
+		};
+		await dir.restrict(ban);
+		expect(await dir.standing(c.id, r.id, bob.id)).toEqual({ room: r, membership: null, ban, mute: null });
+		const mute = { ...ban, userId: carol.id, kind: "mute" as const, expiresAt: 1_000, createdBy: null };
+		await dir.restrict(mute);
+		// A mute keeps the membership; a second one replaces the first.
+		await dir.restrict({ ...mute, expiresAt: 2_000, reason: null });
+		expect(await dir.standing(c.id, r.id, carol.id)).toEqual({
+			room: r,
+			membership: { ...membership(r, carol.id), role: "moderator" },
+			ban: null,
+			mute: { ...mute, expiresAt: 2_000, reason: null },
+		});
+		expect(await dir.listRestrictions(c.id, r.id, "mute", 1_999, { limit: 10 })).toEqual([{ ...mute, expiresAt: 2_000, reason: null }]);
+		expect(await dir.listRestrictions(c.id, r.id, "mute", 2_000, { limit: 10 })).toEqual([]);
+		expect(await dir.listRestrictions(c.id, r.id, "ban", 10 ** 12, { limit: 10 })).toEqual([ban]);
+		expect(await dir.listRestrictions(other.c.id, r.id, "ban", 0, { limit: 10 })).toEqual([]);
+		expect(await dir.lift(other.c.id, r.id, bob.id, "ban")).toBe(false);
+		expect(await dir.lift(c.id, r.id, bob.id, "ban")).toBe(true);
+		expect(await dir.lift(c.id, r.id, bob.id, "ban")).toBe(false);
+		expect(await dir.standing(c.id, r.id, bob.id)).toEqual({ room: r, membership: null, ban: null, mute: null });
+
+		expect(await dir.setCooldown(c.id, r.id, 30)).toEqual({ ...r, cooldownSeconds: 30 });
+		expect(await dir.setCooldown(other.c.id, r.id, 30)).toBeNull();
+		const banned = { ...bob, bannedAt: 7, banExpiresAt: null, banReason: "abuse" };
+		expect(await dir.setUserBan(c.id, bob.id, { at: 7, expiresAt: null, reason: "abuse" })).toEqual(banned);
+		expect(await dir.getUser(c.id, bob.id)).toEqual(banned);
+		expect(await dir.setUserBan(other.c.id, bob.id, null)).toBeNull();
+		expect(await dir.setUserBan(c.id, bob.id, null)).toEqual(bob);
 	});
 
 	it("creates a room and its members as one unit: a write failing part way leaves neither", async () => {
@@ -260,7 +320,7 @@ describe("the directory object's migrations", () => {
 		const migrations = () =>
 			runInDurableObject(DIRECTORY.get(id), (_o, state) => state.storage.sql.exec("SELECT name, applied_at FROM d1_migrations").toArray());
 		const before = await migrations();
-		expect(before.map((r) => r.name)).toEqual(["0000_init.sql", "0001_webhooks.sql", "0002_message_flags.sql"]);
+		expect(before.map((r) => r.name)).toEqual(["0000_init.sql", "0001_webhooks.sql", "0002_message_flags.sql", "0003_moderation.sql"]);
 
 		await evictDurableObject(DIRECTORY.get(id));
 		expect(await (DIRECTORY.get(id) as unknown as Directory).findClientByTokenHash(c.apiTokenHash)).toEqual(c);

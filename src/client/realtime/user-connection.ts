@@ -4,6 +4,7 @@ import type { TokenSource } from "../token-source";
 import type { ChatMessage } from "../types";
 import { type BackoffOptions, backoffDelay } from "./backoff";
 import {
+	CLOSE_REMOVED,
 	CLOSE_TOKEN_EXPIRED,
 	isStoredMessage,
 	type LogEvent,
@@ -495,7 +496,10 @@ export class UserConnection {
 	private async dropped(code: number, reason: string): Promise<void> {
 		this.teardown(1000, reason);
 		if (this.currentState === "closed") return;
-		this.events.emit("disconnected", { code, reason, willReconnect: true });
+		// 4003: the user was banned client-wide; reconnecting would be refused.
+		const banned = code === CLOSE_REMOVED;
+		this.events.emit("disconnected", { code, reason, willReconnect: !banned });
+		if (banned) return this.close();
 		if (code === CLOSE_TOKEN_EXPIRED && this.deps.tokens.canRefresh) {
 			try {
 				await this.deps.tokens.refresh();

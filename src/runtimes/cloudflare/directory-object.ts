@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/durable-sqlite";
 import type { Env } from "../../env";
-import type { Directory, Page } from "../../storage/directory";
+import type { Directory, Page, UserBan } from "../../storage/directory";
 import { DrizzleDirectory } from "../../storage/drizzle-directory";
 import { MIGRATIONS, statements } from "../../storage/migrations";
 import * as schema from "../../storage/schema";
@@ -51,7 +51,7 @@ export class DirectoryObject extends DurableObject<Env> implements Directory {
 	findClientByTokenHash(apiTokenHash: string) {
 		return this.directory.findClientByTokenHash(apiTokenHash);
 	}
-	createUser(row: schema.UserRow) {
+	createUser(row: schema.NewUserRow) {
 		return this.directory.createUser(row);
 	}
 	getUser(clientId: string, userId: string) {
@@ -63,7 +63,7 @@ export class DirectoryObject extends DurableObject<Env> implements Directory {
 	existingUserIds(clientId: string, userIds: string[]) {
 		return this.directory.existingUserIds(clientId, userIds);
 	}
-	createRoom(row: schema.RoomRow, memberIds: string[]) {
+	createRoom(row: schema.NewRoomRow, memberIds: string[]) {
 		return this.directory.createRoom(row, memberIds);
 	}
 	getRoom(clientId: string, roomId: string) {
@@ -75,7 +75,7 @@ export class DirectoryObject extends DurableObject<Env> implements Directory {
 	isMember(clientId: string, roomId: string, userId: string) {
 		return this.directory.isMember(clientId, roomId, userId);
 	}
-	addMember(row: schema.MembershipRow) {
+	addMember(row: schema.NewMembershipRow) {
 		return this.directory.addMember(row);
 	}
 	removeMember(clientId: string, roomId: string, userId: string) {
@@ -95,5 +95,26 @@ export class DirectoryObject extends DurableObject<Env> implements Directory {
 	}
 	dropWebhookEvents(clientId: string, throughSeq: number) {
 		return this.directory.dropWebhookEvents(clientId, throughSeq);
+	}
+	standing(clientId: string, roomId: string, userId: string) {
+		return this.directory.standing(clientId, roomId, userId);
+	}
+	setRole(clientId: string, roomId: string, userId: string, role: schema.Role) {
+		return this.directory.setRole(clientId, roomId, userId, role);
+	}
+	restrict(row: schema.RoomRestrictionRow) {
+		return this.directory.restrict(row);
+	}
+	lift(clientId: string, roomId: string, userId: string, kind: schema.RestrictionKind) {
+		return this.directory.lift(clientId, roomId, userId, kind);
+	}
+	listRestrictions(clientId: string, roomId: string, kind: schema.RestrictionKind, now: number, page: Page) {
+		return this.directory.listRestrictions(clientId, roomId, kind, now, page);
+	}
+	setCooldown(clientId: string, roomId: string, seconds: number) {
+		return this.directory.setCooldown(clientId, roomId, seconds);
+	}
+	setUserBan(clientId: string, userId: string, ban: UserBan | null) {
+		return this.directory.setUserBan(clientId, userId, ban);
 	}
 }

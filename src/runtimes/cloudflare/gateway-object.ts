@@ -6,7 +6,7 @@ import { GatewayStore } from "../../gateway/gateway-store";
 import type { DeliverReply, RoomPort, RoomPush } from "../../gateway/push";
 import { GATEWAY_IDENTITY_HEADER, GatewayIdentity } from "../../gateway/stub";
 import { encodeError } from "../../protocol/codec";
-import { CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../../protocol/frames";
+import { CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PING, PONG, PROTOCOL_LABEL } from "../../protocol/frames";
 import { Outbox, workerdScheduler } from "../../room/outbox";
 import { SocketBudget } from "../../room/socket-budget";
 import { echoCode, expireTokens } from "../../room/socket-expiry";
@@ -180,6 +180,11 @@ export class GatewayObject extends DurableObject<Env> {
 	/** RPC from a room: an ephemeral event (typing) for the sockets here that joined it. */
 	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): void {
 		this.core.signal(roomId, event, data);
+	}
+
+	/** RPC from the Worker: the user was banned client-wide; their user sockets here close with 4003. */
+	disconnectUser(userId: string): void {
+		for (const ws of this.ctx.getWebSockets(userId)) this.close(ws, CLOSE_REMOVED, "banned");
 	}
 
 	private drop(ws: WebSocket): void {

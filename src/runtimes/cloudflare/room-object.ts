@@ -133,6 +133,11 @@ export class RoomObject extends DurableObject<Env> {
 				return json(403, "forbidden", "This room is private and you are not a member");
 			}
 		}
+		// A ban the room heard of after the Worker's check (one after this finds the socket, as above).
+		if (this.service.moderation.banned(identity.data.userId)) {
+			this.close(server, CLOSE_REMOVED, "banned from room");
+			return json(403, "banned", "You are banned from this room");
+		}
 		if (identity.data.exp > 0) await this.scheduleAlarm(identity.data.exp * 1000);
 		const headers =
 			request.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL ? { "Sec-WebSocket-Protocol": PROTOCOL_LABEL } : undefined;
@@ -181,14 +186,20 @@ export class RoomObject extends DurableObject<Env> {
 	send(input: SendInput & { clientId: string }): Promise<SendResult> {
 		return this.service.send(input);
 	}
-	created(meta: RoomMeta, memberIds: string[]): void {
-		this.service.created(meta, memberIds);
+	created(meta: RoomMeta, memberIds: string[], ownerId?: string): void {
+		this.service.created(meta, memberIds, ownerId);
 	}
 	memberAdded(meta: RoomMeta, userId: string): Promise<void> {
 		return this.service.memberAdded(meta, userId);
 	}
 	memberRemoved(meta: RoomMeta, userId: string): Promise<void> {
 		return this.service.memberRemoved(meta, userId);
+	}
+	standingChanged(meta: RoomMeta, userId: string): Promise<void> {
+		return this.service.standingChanged(meta, userId);
+	}
+	settingsChanged(meta: RoomMeta): Promise<void> {
+		return this.service.settingsChanged(meta);
 	}
 	summary(caller: Caller) {
 		return this.service.summary(caller);
@@ -239,7 +250,7 @@ export class RoomObject extends DurableObject<Env> {
 		return this.service.message(id);
 	}
 
-	/** RPC from the Worker: a member was removed from this private room. */
+	/** RPC from the Worker: a member was removed from this private room (or banned, or banned client-wide). */
 	disconnectUser(userId: string): void {
 		for (const ws of this.ctx.getWebSockets(userId)) this.close(ws, CLOSE_REMOVED, "removed from room");
 	}

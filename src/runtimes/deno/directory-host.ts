@@ -20,6 +20,13 @@ export const DIRECTORY_METHODS = [
 	"addMember",
 	"removeMember",
 	"listMembers",
+	"standing",
+	"setRole",
+	"restrict",
+	"lift",
+	"listRestrictions",
+	"setCooldown",
+	"setUserBan",
 ] as const satisfies ReadonlyArray<keyof Directory>;
 
 export interface Migration {

@@ -5,7 +5,7 @@ import { GatewayStore } from "../../gateway/gateway-store";
 import type { DeliverReply, RoomPort, RoomPush } from "../../gateway/push";
 import { GATEWAY_IDENTITY_HEADER, GatewayIdentity } from "../../gateway/stub";
 import { encodeError } from "../../protocol/codec";
-import { CLOSE_NOT_READING, CLOSE_TOKEN_EXPIRED, PROTOCOL_LABEL } from "../../protocol/frames";
+import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PROTOCOL_LABEL } from "../../protocol/frames";
 import { Outbox, workerdScheduler } from "../../room/outbox";
 import { SocketBudget } from "../../room/socket-budget";
 import { expireTokens } from "../../room/socket-expiry";
@@ -18,7 +18,7 @@ import { upgrade } from "./upgrade";
 const json = (status: number, code: string, message: string) => Response.json({ error: { code, message } }, { status });
 
 /** What rooms call on a gateway (GatewayObject's RPC methods). */
-export const GATEWAY_METHODS = ["deliver", "signal", "alarm"] as const;
+export const GATEWAY_METHODS = ["deliver", "signal", "disconnectUser", "alarm"] as const;
 
 /**
  * A shard of a client's user sockets in this process: the same GatewayCore and GatewayStore as
@@ -120,6 +120,11 @@ export class GatewayHost {
 	/** From a room: an ephemeral event (typing, read receipts) for the sockets here that joined it. */
 	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): void {
 		this.core.signal(roomId, event, data);
+	}
+
+	/** From the Worker: the user was banned client-wide; their user sockets here close with 4003. */
+	disconnectUser(userId: string): void {
+		for (const hosted of [...this.peers.keys()]) if (hosted.tag === userId) this.close(hosted, CLOSE_REMOVED, "banned");
 	}
 
 	closeAll(code: number, reason: string): Promise<void>[] {

@@ -30,6 +30,8 @@ export const ROOM_METHODS = [
 	"created",
 	"memberAdded",
 	"memberRemoved",
+	"standingChanged",
+	"settingsChanged",
 	"summary",
 	"subscribe",
 	"unsubscribe",
@@ -129,6 +131,8 @@ export class RoomHost {
 			}
 			if (!member || handshake.removed) return json(403, "forbidden", "This room is private and you are not a member");
 		}
+		// A ban the room heard of after the Worker's check; with no await from here to the socket, a later one finds it.
+		if (this.service.moderation.banned(state.userId)) return json(403, "banned", "You are banned from this room");
 		// Counted with no await before the socket is listed, so concurrent handshakes cannot exceed the limits.
 		const config = loadConfig(this.env);
 		if (this.peers.size >= config.maxSocketsPerRoom) {
@@ -208,14 +212,20 @@ export class RoomHost {
 	send(input: SendInput & { clientId: string }) {
 		return this.service.send(input);
 	}
-	created(meta: RoomMeta, memberIds: string[]): void {
-		this.service.created(meta, memberIds);
+	created(meta: RoomMeta, memberIds: string[], ownerId?: string): void {
+		this.service.created(meta, memberIds, ownerId);
 	}
 	memberAdded(meta: RoomMeta, userId: string): Promise<void> {
 		return this.service.memberAdded(meta, userId);
 	}
 	memberRemoved(meta: RoomMeta, userId: string): Promise<void> {
 		return this.service.memberRemoved(meta, userId);
+	}
+	standingChanged(meta: RoomMeta, userId: string): Promise<void> {
+		return this.service.standingChanged(meta, userId);
+	}
+	settingsChanged(meta: RoomMeta): Promise<void> {
+		return this.service.settingsChanged(meta);
 	}
 	summary(caller: Caller) {
 		return this.service.summary(caller);
