@@ -193,6 +193,23 @@ describe("Deno host", () => {
 		await expect(openRoomSocket(server.base, room.id, bob.token)).rejects.toThrow(/403/);
 	});
 
+	it("takes a report of a message (once per user), as workerd does", async () => {
+		const server = await start();
+		const api = new Api(server.base);
+		const t = await api.tenant(server.adminToken);
+		const [alice, bob] = t.users as [{ id: string; token: string }, { id: string; token: string }];
+		const room = (await api.call("POST", "/room", { clientKey: t.key }, { name: "ops", members: [alice.id, bob.id] })).json;
+		const m = (
+			await api.call("POST", `/room/${room.id}/message/send`, { Authorization: `Bearer ${alice.token}` }, { text_message: "spam" })
+		).json;
+		const path = `/room/${room.id}/messages/${m.id}/flag`;
+		const first = await api.call("POST", path, { Authorization: `Bearer ${bob.token}` }, { reason: "spam" });
+		expect(first.status).toBe(201);
+		expect(first.json).toMatchObject({ message_id: m.id, room_id: room.id, flagged_by: bob.id, reason: "spam" });
+		const again = await api.call("POST", path, { Authorization: `Bearer ${bob.token}` }, { reason: "spam" });
+		expect([again.status, again.json.id]).toEqual([200, first.json.id]);
+	});
+
 	it("applies the same socket limits (429 past MAX_SOCKETS_PER_USER) and still upgrades within them", async () => {
 		const server = await start({ vars: { MAX_SOCKETS_PER_USER: "2" } });
 		const api = new Api(server.base);

@@ -27,7 +27,15 @@ export const DIRECTORY_METHODS = [
 	"listRestrictions",
 	"setCooldown",
 	"setUserBan",
+	"flagMessage",
+	"setWebhookEvents",
+	"webhookEvents",
+	"dropWebhookEvents",
 ] as const satisfies ReadonlyArray<keyof Directory>;
+
+/** Fails to compile when the Directory interface gains a method this list lacks (reports once failed on Deno so). */
+type Unlisted = Exclude<keyof Directory, (typeof DIRECTORY_METHODS)[number]>;
+export const DIRECTORY_COMPLETE: [Unlisted] extends [never] ? true : Unlisted = true;
 
 export interface Migration {
 	name: string;
