@@ -12,6 +12,7 @@ import { conversationRoutes } from "./routes/conversation";
 import { mountDocs } from "./routes/docs";
 import { flagRoutes } from "./routes/flags";
 import { messageRoutes } from "./routes/messages";
+import { presenceRoutes } from "./routes/presence";
 import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
 import { roomEventRoutes } from "./routes/room-events";
@@ -80,6 +81,7 @@ export function createApp() {
 	app.route("/", messageRoutes);
 	app.route("/", conversationRoutes);
 	app.route("/", readRoutes);
+	app.route("/", presenceRoutes);
 	app.route("/", realtimeRoutes);
 	app.route("/", webhookRoutes);
 	app.route("/", roomEventRoutes);

@@ -68,9 +68,11 @@ export class RoomService {
 			after: (ms, run) => scheduler.after(ms, run),
 			inboxDebounceMs: config.inboxDebounceMs,
 			wakeAt: deps.wakeAt,
+			online: () => this.core.onlineForPush(),
 		});
 		this.core = new RoomCore({
 			log: this.log,
+			sql,
 			outbox: new Outbox(scheduler),
 			limits: config,
 			now: scheduler.now,
@@ -81,10 +83,14 @@ export class RoomService {
 				this.webhookFeed?.poke();
 			},
 			after: (ms, run) => scheduler.after(ms, run),
-			signal: (event, data) => this.feed.signal(event, data as { room_id: string }),
+			signal: (event, data, toMembers) => this.feed.signal(event, data as { room_id: string }, toMembers),
+			gatewayJoins: this.feed.joins,
+			memberCount: () => this.membership.list().size,
 		});
 		this.inbox = new RoomInbox(roomId, this.core, this.log, this.membership, this.feed);
 		this.webhookFeed = deps.webhooks?.(this.core);
+		// Once the runtime re-attached the sockets it kept: who was online and has gone goes offline after the grace.
+		scheduler.after(0, () => this.core.presence.restore());
 	}
 
 	/** The room's share of the alarm: push retries and webhooks; when it wants to run again (or null). */
@@ -141,8 +147,8 @@ export class RoomService {
 		await this.ensureMembers(caller.clientId);
 		return this.inbox.subscribe(caller, gateway);
 	}
-	unsubscribe(gateway: string): void {
-		this.inbox.unsubscribe(gateway);
+	unsubscribe(gateway: string, userId?: string): void {
+		this.inbox.unsubscribe(gateway, userId);
 	}
 	async range(caller: Caller, afterSeq: number, limit: number) {
 		await this.ensureMembers(caller.clientId);
@@ -180,6 +186,12 @@ export class RoomService {
 	replies(messageId: string, afterSeq: number, limit: number) {
 		if (!this.log.byId(messageId)) return null;
 		return this.log.replies(messageId, afterSeq, limit);
+	}
+
+	/** Who is online and when each was last active (readers of the room; the route checked access). */
+	async presence(clientId: string) {
+		await this.ensureMembers(clientId);
+		return this.inbox.presence();
 	}
 
 	/** Each member's read position. */

@@ -31,6 +31,7 @@ export interface RoomRpc {
 	replies(messageId: string, afterSeq: number, limit: number): Promise<MessageT[] | null>;
 	markRead(caller: Caller, seq: number): Promise<ReadResult>;
 	reads(clientId: string): Promise<Array<{ user_id: string; last_read_seq: number }>>;
+	presence(clientId: string): Promise<Array<{ user_id: string; online: boolean; last_active_at: string | null }>>;
 	summary(caller: Caller): Promise<({ ok: true } & RoomSummary) | { ok: false; code: "not_found" | "forbidden" }>;
 }
 

@@ -42,6 +42,7 @@ export const ROOM_METHODS = [
 	"versions",
 	"replies",
 	"reads",
+	"presence",
 	"history",
 	"events",
 	"message",
@@ -222,8 +223,8 @@ export class RoomHost {
 	subscribe(caller: Caller, gateway: string) {
 		return this.service.subscribe(caller, gateway);
 	}
-	unsubscribe(gateway: string): void {
-		this.service.unsubscribe(gateway);
+	unsubscribe(gateway: string, userId?: string): void {
+		this.service.unsubscribe(gateway, userId);
 	}
 	range(caller: Caller, afterSeq: number, limit: number) {
 		return this.service.range(caller, afterSeq, limit);
@@ -251,6 +252,9 @@ export class RoomHost {
 	}
 	reads(clientId: string) {
 		return this.service.reads(clientId);
+	}
+	presence(clientId: string) {
+		return this.service.presence(clientId);
 	}
 	history(range: HistoryRange): MessageT[] {
 		return this.service.history(range);
