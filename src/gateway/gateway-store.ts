@@ -97,6 +97,8 @@ export class GatewayStore {
 		this.rows.clear();
 		for (const write of this.lazy.splice(0)) write();
 		for (const write of writes) write();
+		// Only once written: the cache must never be older than what waits to be written.
+		if (this.onlineCache.size > 10_000) this.onlineCache.clear();
 		for (const resolve of this.waiting.splice(0)) resolve();
 	}
 
@@ -153,9 +155,12 @@ export class GatewayStore {
 	/** The room's online set as it last said (null: it sends none, above its presence cap); written only when it changed. */
 	putOnline(roomId: string, online: string[] | null): void {
 		const text = online === null ? null : JSON.stringify(online);
+		if (!this.onlineCache.has(roomId)) {
+			const row = this.sql.exec("SELECT online FROM gw_presence WHERE room_id = ?", roomId).toArray()[0];
+			this.onlineCache.set(roomId, row ? String(row.online) : null);
+		}
 		if (this.onlineCache.get(roomId) === text) return;
 		this.onlineCache.set(roomId, text);
-		if (this.onlineCache.size > 10_000) this.onlineCache.clear();
 		this.write(() =>
 			text === null
 				? this.sql.exec("DELETE FROM gw_presence WHERE room_id = ?", roomId)

@@ -299,8 +299,9 @@ export class RoomCore {
 				if (!state.joined) {
 					state.joined = true;
 					peer.saveState();
-					this.countJoin(state.userId, 1);
+					// Before the count: a first use rebuilds the set from who is joined, and this join is news.
 					this.presence.joined(state.userId);
+					this.countJoin(state.userId, 1);
 				}
 				this.deps.outbox.push(
 					peer,

@@ -63,8 +63,9 @@ export class RoomInbox {
 	subscribe(caller: Caller, gateway: string): SubscribeResult {
 		const refused = this.refusal(caller);
 		if (refused) return refused;
-		this.feed.subscribe(gateway, caller.userId);
+		// Presence first: a first use rebuilds the set from who is joined, and this join is news.
 		this.core.presence.joined(caller.userId);
+		this.feed.subscribe(gateway, caller.userId);
 		return { ok: true, last_seq: this.log.lastSeq(), typing: this.core.typing.current(), online: this.core.onlineForAck() };
 	}
 
