@@ -8,7 +8,7 @@ import type { Env } from "../../src/env";
 import { roomStub } from "../../src/room/stub";
 import type { RoomObject } from "../../src/runtimes/cloudflare/room-object";
 import { call, JWT_SECRET, room, tenant } from "./helpers";
-import { connect, type Event, handshake, join, send, viaProtocol } from "./ws-support";
+import { connect, type Event, handshake, join, presence, send, viaProtocol } from "./ws-support";
 
 // Sockets, alarms and a shared 2-core machine: allow more than the default 5 s per test.
 vi.setConfig({ testTimeout: 30_000 });
@@ -77,7 +77,9 @@ describe("eviction with hibernated sockets", () => {
 		for (let i = 1; i <= 3; i++) await s.request(send(r.id, `m${i}`, i));
 		await evictDurableObject(stubOf(r.id));
 		expect((await s.request(send(r.id, "m4", 4))).at(-1).data.seq).toBe(4);
-		expect(await s.request(join(r.id, "j"))).toEqual([{ event: "ack", id: "j", data: { room_id: r.id, last_seq: 4 } }]);
+		expect(await s.request(join(r.id, "j"))).toEqual([
+			{ event: "ack", id: "j", data: { room_id: r.id, last_seq: 4, online: [t.users[0]?.id] } },
+		]);
 		s.close();
 	});
 });
@@ -91,6 +93,7 @@ describe("attachments", () => {
 		const b = await connect(r.id, viaProtocol(bob.token));
 		await a.request(join(r.id, "j"));
 		await b.request(join(r.id, "j"));
+		expect(await a.next()).toEqual(presence(r.id, bob.id, true));
 		// What an older deploy, or a bug, might have left behind.
 		await runInDurableObject(stubOf(r.id), (_i, state) => state.getWebSockets(alice.id)[0]?.serializeAttachment({ user: alice.id }));
 		await evictDurableObject(stubOf(r.id));
