@@ -15,10 +15,10 @@ import {
 	PING,
 	PONG,
 	PROTOCOL_LABEL,
+	PresenceEvent,
 	ReactionAddedEvent,
 	ReactionData,
 	ReactionRemovedEvent,
-	PresenceEvent,
 	ReadReceiptEvent,
 	RequestId,
 	SendMessageData,
@@ -102,7 +102,15 @@ const conversation = (): Record<string, Message> => ({
 	),
 });
 const CONVERSATION_SENT = ["edit_message", "delete_message", "add_reaction", "remove_reaction", "typing"];
-const CONVERSATION_RECEIVED = ["message_updated", "message_deleted", "reaction_added", "reaction_removed", "typing_set", "read_receipt", "presence"];
+const CONVERSATION_RECEIVED = [
+	"message_updated",
+	"message_deleted",
+	"reaction_added",
+	"reaction_removed",
+	"typing_set",
+	"read_receipt",
+	"presence",
+];
 
 /**
  * The WebSocket protocol as an AsyncAPI 3.0 document, generated from the same zod

@@ -11,7 +11,9 @@ const RoomPresence = z
 		presence: z.array(
 			z.object({
 				user_id: z.uuid(),
-				online: z.boolean().meta({ description: "A socket of the user (either kind) is joined to the room, or left within the grace period" }),
+				online: z
+					.boolean()
+					.meta({ description: "A socket of the user (either kind) is joined to the room, or left within the grace period" }),
 				last_active_at: z.iso
 					.datetime()
 					.nullable()

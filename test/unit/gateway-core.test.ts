@@ -269,7 +269,10 @@ describe("user socket", () => {
 		const again = world.connect("alice");
 		await world.settle();
 		expect(again.peer.take()).toEqual([
-			{ event: "ready", data: { user_id: "alice", rooms: [{ room_id: R1, last_seq: 1, last_read_seq: 0, unread: 1, online: [] }], unread_total: 1 } },
+			{
+				event: "ready",
+				data: { user_id: "alice", rooms: [{ room_id: R1, last_seq: 1, last_read_seq: 0, unread: 1, online: [] }], unread_total: 1 },
+			},
 		]);
 	});
 });

@@ -75,7 +75,11 @@ describe("presence on room sockets", () => {
 
 	it("above the cap no presence events go out, and the ack lists at most the cap", () => {
 		const room = makeRoom({ limits: { presenceMaxMembers: 2 } });
-		const [a, b, c] = ["a", "b", "c"].map((u) => room.peer(u)) as [ReturnType<typeof room.peer>, ReturnType<typeof room.peer>, ReturnType<typeof room.peer>];
+		const [a, b, c] = ["a", "b", "c"].map((u) => room.peer(u)) as [
+			ReturnType<typeof room.peer>,
+			ReturnType<typeof room.peer>,
+			ReturnType<typeof room.peer>,
+		];
 		room.feed(a, join("1"));
 		room.feed(b, join("2"));
 		expect(a.take()).toEqual([{ event: "ack", id: "1", data: { room_id: ROOM, last_seq: 0, online: ["a"] } }, presence("b", true, T0)]);
@@ -152,7 +156,11 @@ describe("presence on user sockets", () => {
 		expect(carol.peer.take()).toEqual([
 			{
 				event: "ready",
-				data: { user_id: "carol", rooms: [{ room_id: R1, last_seq: 0, last_read_seq: 0, unread: 0, online: ["alice", "bob"] }], unread_total: 0 },
+				data: {
+					user_id: "carol",
+					rooms: [{ room_id: R1, last_seq: 0, last_read_seq: 0, unread: 0, online: ["alice", "bob"] }],
+					unread_total: 0,
+				},
 			},
 		]);
 		// Alice leaves on the user socket: after the grace, bob's room socket hears it.

@@ -187,7 +187,9 @@ describe("catch-up with last_seq", () => {
 		for (const lastSeq of [3, 99]) {
 			const none = room.peer(`u${lastSeq}`);
 			room.feed(none, join(undefined, lastSeq));
-			expect(none.take()).toEqual([{ event: "ack", data: { room_id: ROOM, last_seq: 3, online: lastSeq === 3 ? ["bob", "u3"] : ["bob", "u3", "u99"] } }]);
+			expect(none.take()).toEqual([
+				{ event: "ack", data: { room_id: ROOM, last_seq: 3, online: lastSeq === 3 ? ["bob", "u3"] : ["bob", "u3", "u99"] } },
+			]);
 		}
 	});
 

@@ -130,7 +130,12 @@ export const online = (...userIds: string[]) => [...userIds].sort();
 /** A presence event (its time is the server's clock). */
 export const presence = (roomId: string, userId: string, isOnline: boolean) => ({
 	event: "presence",
-	data: { room_id: roomId, user_id: userId, online: isOnline, last_active_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) },
+	data: {
+		room_id: roomId,
+		user_id: userId,
+		online: isOnline,
+		last_active_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+	},
 });
 
 export const send = (roomId: string, text: string, id: string | number, clientMsgId?: string) => ({
