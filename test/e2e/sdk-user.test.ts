@@ -57,7 +57,7 @@ describe("client.connect(): the user socket", () => {
 		const chat = connect(alice);
 		const phone = connect(createClient({ baseUrl: server.base, token: aliceToken }));
 		await until(() => chat.state === "connected" && phone.state === "connected", "both connections");
-		expect(chat.rooms.get(r1.id)).toEqual({ room_id: r1.id, last_seq: 0, last_read_seq: 0, unread: 0 });
+		expect(chat.rooms.get(r1.id)).toEqual({ room_id: r1.id, last_seq: 0, last_read_seq: 0, unread: 0, online: [] });
 
 		const got: ChatMessage[] = [];
 		const sub = chat.join(r1.id, { lastSeq: 0 });
@@ -99,9 +99,20 @@ describe("client.connect(): the user socket", () => {
 		}
 		const typers: string[][] = [];
 		sub.on("typing", (t) => typers.push(t.user_ids));
+		const presence: Array<{ user_id: string; online: boolean }> = [];
+		sub.on("presence", (p) => presence.push({ user_id: p.user_id, online: p.online }));
+		const aliceJoins: string[][] = [];
+		sub.on("joined", (j) => aliceJoins.push(j.online));
 		await until(() => sub.joined, "joined");
+		expect(aliceJoins).toEqual([[aliceId]]);
 		const bobRoom = bob.joinRoom(room.id);
+		const bobJoins: string[][] = [];
+		bobRoom.on("joined", (j) => bobJoins.push(j.online));
 		await until(() => bobRoom.state === "connected", "bob connected");
+		// Presence on both kinds: bob's join result lists both; alice's subscription hears bob come online.
+		expect(bobJoins).toEqual([[aliceId, bobId].sort()]);
+		await until(() => presence.length === 1, "presence");
+		expect(presence).toEqual([{ user_id: bobId, online: true }]);
 		bobRoom.typing();
 		await until(() => typers.length === 1, "typing");
 		expect(typers[0]).toEqual([bobId]);
