@@ -28,8 +28,12 @@ export interface FeedDeps {
 	 * Gateways with joined sockets are pushed to at once. Default 1000 ms.
 	 */
 	inboxDebounceMs?: number;
-	/** Who is online in the room, as pushes carry it for the gateways' `ready` (null: the room is above the presence cap). */
-	online?: () => string[] | null;
+	/**
+	 * Who is online in the room, for the gateways' `ready` (null: the room is above the presence
+	 * cap), and a key that changes whenever that does: a push carries the set only to a gateway
+	 * that has not had this version yet (presence signals carry it at once; pushes repair a lost one).
+	 */
+	online?: { ids: () => string[] | null; version: () => string };
 }
 
 const SCHEMA = [
@@ -87,6 +91,8 @@ export class GatewayFeed {
 	 * write: after a restart the gateway may be given some again (it skips what it has).
 	 */
 	private readonly eventsThrough = new Map<string, number>();
+	/** The version of the online set each gateway last received in a push (memory only: if lost, the next push carries it again). */
+	private readonly onlineLanded = new Map<string, string>();
 	private laterAt = Number.POSITIVE_INFINITY;
 	private scheduled = false;
 	private byGateway: Map<string, string[]> | null = null;
@@ -287,8 +293,7 @@ export class GatewayFeed {
 		const removed = gone.filter((r) => Number(r.revoke) === 1).map((r) => String(r.user_id));
 		const left = gone.filter((r) => Number(r.revoke) !== 1).map((r) => String(r.user_id));
 		const latest = inbox.length > 0 ? (log.range({ limit: 1 })[0] ?? null) : null;
-		const online = this.deps.online?.();
-		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed, left, ...(online === undefined ? {} : { online }) };
+		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed, left };
 	}
 
 	private owe(gateway: string, fromSeq: number, allMembers: boolean): void {
@@ -364,11 +369,17 @@ export class GatewayFeed {
 	private send(gateway: string, fromSeq: number, allMembers: boolean, withInbox: boolean): void {
 		if (withInbox) this.inboxAt.set(gateway, this.deps.now());
 		const push = this.build(gateway, fromSeq, allMembers, withInbox);
+		const online = this.deps.online;
+		const version = online?.version();
+		if (online && version !== this.onlineLanded.get(gateway)) push.online = online.ids();
 		this.inFlight.add(gateway);
 		this.again.delete(gateway);
 		this.counters.pushes++;
 		this.deps.push(gateway, push).then(
-			() => this.delivered(gateway, push, withInbox),
+			() => {
+				if (version !== undefined) this.onlineLanded.set(gateway, version);
+				this.delivered(gateway, push, withInbox);
+			},
 			() => this.failed(gateway),
 		);
 	}

@@ -38,6 +38,8 @@ export class Presence {
 	/** Users whose last socket left, and when. */
 	private readonly leaving = new Map<string, number>();
 	private timerAt = Number.POSITIVE_INFINITY;
+	/** Counts changes of the online set. */
+	private changes = 0;
 
 	constructor(private readonly deps: PresenceDeps) {
 		deps.sql.exec(SCHEMA);
@@ -52,11 +54,18 @@ export class Presence {
 		return this.restored().size;
 	}
 
+	/** Changes whenever the online set does. */
+	revision(): number {
+		this.restored();
+		return this.changes;
+	}
+
 	/** A socket of the user joined: online at once unless they already were (or are back within the grace). */
 	joined(userId: string): void {
 		const online = this.restored();
 		if (this.leaving.delete(userId) || online.has(userId)) return;
 		online.add(userId);
+		this.changes++;
 		const now = this.deps.now();
 		this.store(userId, true, now);
 		this.deps.changed(userId, true, now);
@@ -86,6 +95,7 @@ export class Presence {
 			this.leaving.delete(userId);
 			if (this.deps.joinedNow(userId)) continue;
 			online.delete(userId);
+			this.changes++;
 			this.store(userId, false, leftAt);
 			this.deps.changed(userId, false, leftAt);
 		}

@@ -184,6 +184,11 @@ export class RoomCore {
 		return this.presenceCapped() ? null : this.presence.current();
 	}
 
+	/** Changes whenever `onlineForPush()` does. */
+	onlineVersion(): string {
+		return this.presenceCapped() ? "capped" : String(this.presence.revision());
+	}
+
 	/** Who is online as a join ack lists it: at most `presenceMaxMembers`, by user id. */
 	onlineForAck(): string[] {
 		return this.presence.current().slice(0, this.maxPresence());

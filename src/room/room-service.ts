@@ -68,7 +68,7 @@ export class RoomService {
 			after: (ms, run) => scheduler.after(ms, run),
 			inboxDebounceMs: config.inboxDebounceMs,
 			wakeAt: deps.wakeAt,
-			online: () => this.core.onlineForPush(),
+			online: { ids: () => this.core.onlineForPush(), version: () => this.core.onlineVersion() },
 		});
 		this.core = new RoomCore({
 			log: this.log,

@@ -122,7 +122,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			gatewayOf: (clientId, userId) => gatewayName(clientId, userId, SHARDS),
 			push,
 			signal: async (gateway, event, data) => gatewayOf(gateway).core.signal(id, event, structuredClone(data)),
-			online: () => core.onlineForPush(),
+			online: { ids: () => core.onlineForPush(), version: () => core.onlineVersion() },
 			now: () => clock.now,
 			soon: (flush) => tasks.push(flush),
 			wakeAt: () => undefined,
