@@ -67,7 +67,13 @@ describe.each([
 			last_seq: 0,
 			online: onlineIds(alice.id, bob.id),
 		});
-		await expect(a.next(isPresence, GRACE_MS + 1_500)).rejects.toThrow("no matching event");
+		// The same on the user socket: alice leaves the room and joins it again.
+		expect((await a.request("leave_room", { room_id: roomId }, "out")).event).toBe("ack");
+		expect((await a.request("join_room", { room_id: roomId }, "in")).data.online).toEqual(onlineIds(alice.id, bob.id));
+		await Promise.all([
+			expect(a.next(isPresence, GRACE_MS + 1_500)).rejects.toThrow("no matching event"),
+			expect(b.next(isPresence, GRACE_MS + 1_500)).rejects.toThrow("no matching event"),
+		]);
 
 		// Bob goes for good: offline one grace period after his socket closed, with when it closed.
 		const closedAt = Date.now();
