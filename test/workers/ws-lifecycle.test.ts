@@ -21,6 +21,32 @@ const shortLived = (userId: string, clientId: string) =>
 const outlive = (exp: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now() + 50)));
 
 describe("eviction with hibernated sockets", () => {
+	it("presence survives eviction: the online set is rebuilt from the sockets' attachments", async () => {
+		const t = await tenant(3);
+		const r = await room(t, {});
+		const [alice, bob, carol] = t.users as [(typeof t.users)[0], (typeof t.users)[0], (typeof t.users)[0]];
+		const a = await connect(r.id, viaProtocol(alice.token));
+		const b = await connect(r.id, viaProtocol(bob.token));
+		await a.request(join(r.id, "ja"));
+		await b.request(join(r.id, "jb"));
+		expect(await a.next()).toEqual(presence(r.id, bob.id, true));
+		await evictDurableObject(stubOf(r.id));
+		// A new instance: carol's join is news, alice and bob are still online (not announced again).
+		const c = await connect(r.id, viaProtocol(carol.token));
+		expect(await c.request(join(r.id, "jc"))).toEqual([
+			{ event: "ack", id: "jc", data: { room_id: r.id, last_seq: 0, online: [alice.id, bob.id, carol.id].sort() } },
+		]);
+		expect(await a.next()).toEqual(presence(r.id, carol.id, true));
+		expect(await b.next()).toEqual(presence(r.id, carol.id, true));
+		// Bob's socket closes: the rebuilt set knows him, so he goes offline after the grace (5 s).
+		b.close();
+		expect(await a.next(15_000)).toEqual(presence(r.id, bob.id, false));
+		expect(await c.next(15_000)).toEqual(presence(r.id, bob.id, false));
+		expect(await a.quiet()).toEqual([]);
+		a.close();
+		c.close();
+	});
+
 	it("sockets keep working after eviction, with their identity and their joined state", async () => {
 		const t = await tenant(3);
 		const r = await room(t, {});
