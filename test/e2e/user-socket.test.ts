@@ -45,6 +45,16 @@ describe.each([
 
 	it("opens with ready, then one socket joins three rooms and gets each room's messages in order; sends to two rooms on it", async () => {
 		const { alice, bob, rooms } = await setup(3);
+		// The rooms tell alice's gateway of her membership right after they are created, not before
+		// the REST answer: wait until all three have (a machine under load can take a moment).
+		await expect
+			.poll(async () => {
+				const probe = await openUserSocket(server.base, alice.token);
+				const ready = await probe.next((e) => e.event === "ready");
+				await probe.close();
+				return ready.data.rooms.length;
+			})
+			.toBe(3);
 		const a = await open(alice.token);
 		expect(await a.next((e) => e.event === "ready")).toEqual({
 			event: "ready",
