@@ -222,16 +222,19 @@ async function main() {
 		const every = 1000 / opts.typingPerSecond;
 		const frame = JSON.stringify({ event: "typing", data: { room_id: roomId } });
 		conns.forEach((conn, i) => {
-			const start = setTimeout(() => {
-				const tick = () => {
-					if (conn.ws?.readyState === WebSocket.OPEN) {
-						conn.ws.send(frame);
-						typingSent++;
-					}
-				};
-				tick();
-				typers.push(setInterval(tick, every));
-			}, (i * every) / conns.length);
+			const start = setTimeout(
+				() => {
+					const tick = () => {
+						if (conn.ws?.readyState === WebSocket.OPEN) {
+							conn.ws.send(frame);
+							typingSent++;
+						}
+					};
+					tick();
+					typers.push(setInterval(tick, every));
+				},
+				(i * every) / conns.length,
+			);
 			typers.push(start);
 		});
 	}

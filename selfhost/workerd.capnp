@@ -70,6 +70,8 @@ const roomkit :Workerd.Worker = (
     (name = "MAX_ROOMS_PER_SOCKET", fromEnvironment = "MAX_ROOMS_PER_SOCKET"),
     (name = "READY_MAX_ROOMS", fromEnvironment = "READY_MAX_ROOMS"),
     (name = "TYPING_TTL_MS", fromEnvironment = "TYPING_TTL_MS"),
+    (name = "PRESENCE_GRACE_MS", fromEnvironment = "PRESENCE_GRACE_MS"),
+    (name = "PRESENCE_MAX_MEMBERS", fromEnvironment = "PRESENCE_MAX_MEMBERS"),
     (name = "INBOX_DEBOUNCE_MS", fromEnvironment = "INBOX_DEBOUNCE_MS"),
     (name = "WS_COMPRESSION", fromEnvironment = "WS_COMPRESSION"),
     (name = "LOG_LEVEL", fromEnvironment = "LOG_LEVEL"),

@@ -13,6 +13,7 @@ import { mountDocs } from "./routes/docs";
 import { flagRoutes } from "./routes/flags";
 import { messageRoutes } from "./routes/messages";
 import { moderationRoutes } from "./routes/moderation";
+import { presenceRoutes } from "./routes/presence";
 import { readRoutes } from "./routes/reads";
 import { realtimeRoutes } from "./routes/realtime";
 import { roomEventRoutes } from "./routes/room-events";
@@ -86,6 +87,7 @@ export function createApp() {
 	app.route("/", messageRoutes);
 	app.route("/", conversationRoutes);
 	app.route("/", readRoutes);
+	app.route("/", presenceRoutes);
 	app.route("/", realtimeRoutes);
 	app.route("/", webhookRoutes);
 	app.route("/", roomEventRoutes);

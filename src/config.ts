@@ -20,6 +20,8 @@ export interface Config {
 	maxRoomsPerSocket: number;
 	readyMaxRooms: number;
 	typingTtlMs: number;
+	presenceGraceMs: number;
+	presenceMaxMembers: number;
 	inboxDebounceMs: number;
 	/** One structured line per request (`LOG_LEVEL=info`, the default); unhandled errors are always logged. */
 	logRequests: boolean;
@@ -83,6 +85,8 @@ export function loadConfig(env: Env): Config {
 		maxRoomsPerSocket: positiveInt(env.MAX_ROOMS_PER_SOCKET, 500, "MAX_ROOMS_PER_SOCKET"),
 		readyMaxRooms: positiveInt(env.READY_MAX_ROOMS, 200, "READY_MAX_ROOMS"),
 		typingTtlMs: positiveInt(env.TYPING_TTL_MS, 6000, "TYPING_TTL_MS"),
+		presenceGraceMs: positiveInt(env.PRESENCE_GRACE_MS, 5000, "PRESENCE_GRACE_MS"),
+		presenceMaxMembers: positiveInt(env.PRESENCE_MAX_MEMBERS, 100, "PRESENCE_MAX_MEMBERS"),
 		inboxDebounceMs: positiveInt(env.INBOX_DEBOUNCE_MS, 1000, "INBOX_DEBOUNCE_MS"),
 		defaultPageSize: 50,
 		maxPageSize: 200,

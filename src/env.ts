@@ -51,6 +51,10 @@ export interface Env {
 	INBOX_DEBOUNCE_MS?: string;
 	/** A typer without a refresh for this long (ms) leaves the typing set (default 6000). */
 	TYPING_TTL_MS?: string;
+	/** A user whose last socket left a room is announced offline this long after (ms, default 5000). */
+	PRESENCE_GRACE_MS?: string;
+	/** Rooms with more members or online users than this send no presence events (default 100). */
+	PRESENCE_MAX_MEMBERS?: string;
 	/** `on` lets sockets negotiate permessage-deflate when the client offers it; `off` (default) declines it. */
 	WS_COMPRESSION?: string;
 	/** `info` (default) logs one structured line per request; `error` logs only unhandled errors (tests set it). */

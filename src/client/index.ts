@@ -5,7 +5,7 @@ export { ChatApiError, ChatRoomError, type FieldIssue } from "./errors";
 export { Http, type HttpOptions } from "./http";
 export { readTokenClaims, type TokenClaims } from "./jwt";
 export { type BackoffOptions, backoffDelay } from "./realtime/backoff";
-export type { LogEvent, MessageDeleted, MessageUpdated, ReactionChanged, ReactionCounts } from "./realtime/frames";
+export type { LogEvent, MessageDeleted, MessageUpdated, Presence, ReactionChanged, ReactionCounts } from "./realtime/frames";
 export {
 	type ConnectionState,
 	type ConversationEvents,

@@ -78,6 +78,8 @@ export class GatewayCore {
 	private readonly joined = new Map<string, Map<string, number>>();
 	private readonly roomsOf = new Map<string, Set<string>>();
 	private readonly socketsOf = new Map<string, Set<string>>();
+	/** socketId -> its user (rooms count online users by them), also for subscriptions of sockets gone in a restart. */
+	private readonly userOf = new Map<string, string>();
 	private readonly chains = new Map<string, Promise<void>>();
 	private readonly decode;
 	private readonly limiter;
@@ -92,12 +94,16 @@ export class GatewayCore {
 		this.decode = createGatewayDecoder(deps.limits.maxMessageLength, deps.limits.maxFrameBytes);
 		this.limiter = new KeyedLimiter<GatewayPeer>(deps.limits.wsRatePerSecond, deps.limits.wsRateBurst);
 		this.token = deps.now();
-		for (const sub of deps.store.subscriptions()) this.track(sub.room_id, sub.socket_id, sub.cursor);
+		for (const sub of deps.store.subscriptions()) {
+			this.track(sub.room_id, sub.socket_id, sub.cursor);
+			if (sub.user_id !== "") this.userOf.set(sub.socket_id, sub.user_id);
+		}
 	}
 
 	attach(peer: GatewayPeer): void {
 		const { socketId, userId } = peer.state;
 		this.peers.set(socketId, peer);
+		this.userOf.set(socketId, userId);
 		let mine = this.socketsOf.get(userId);
 		if (!mine) {
 			mine = new Set();
@@ -141,11 +147,17 @@ export class GatewayCore {
 
 	private sendReady(peer: GatewayPeer): void {
 		const { rooms, unreadTotal } = this.deps.store.inbox(peer.state.userId, this.deps.limits.readyMaxRooms);
+		// Who is online, as each room last told this gateway (a room above its presence cap tells nothing).
+		const online = this.deps.store.online(rooms.map((r) => r.room_id));
 		this.deps.outbox.push(
 			peer,
 			encodeEvent("ready", {
 				user_id: peer.state.userId,
-				rooms: rooms.map((r) => ({ room_id: r.room_id, last_seq: r.last_seq, last_read_seq: r.last_read_seq, unread: r.unread })),
+				rooms: rooms.map((r) => {
+					const entry = { room_id: r.room_id, last_seq: r.last_seq, last_read_seq: r.last_read_seq, unread: r.unread };
+					const here = online.get(r.room_id);
+					return here === undefined ? entry : { ...entry, online: here };
+				}),
 				unread_total: unreadTotal,
 			}),
 		);
@@ -220,11 +232,15 @@ export class GatewayCore {
 		return run;
 	}
 
-	/** An ephemeral event (typing) for the sockets that joined the room, but those of `except_user_id`. */
+	/**
+	 * An ephemeral event (typing, presence) for the sockets that joined the room, but those of
+	 * `except_user_id`; a presence signal's `room_online` is kept for `ready`.
+	 */
 	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): void {
+		const { except_user_id, room_online, ...payload } = data;
+		if (Array.isArray(room_online)) this.deps.store.putOnline(roomId, room_online.map(String));
 		const sockets = this.joined.get(roomId);
 		if (!sockets) return;
-		const { except_user_id, ...payload } = data;
 		const encoded = encodeEvent(event, { ...payload, room_id: roomId });
 		for (const socketId of sockets.keys()) {
 			const peer = this.peers.get(socketId);
@@ -248,8 +264,8 @@ export class GatewayCore {
 				await this.onRoom(roomId, async () => {
 					const subscribed = await room.subscribe(caller, this.deps.name);
 					if (!subscribed.ok) return this.refuse(peer, subscribed, frame.id);
-					// Subscribed, but this socket may not stay: the room must not keep pushing for nobody.
-					const release = () => (this.joined.get(roomId)?.size ? undefined : room.unsubscribe(this.deps.name));
+					// Subscribed, but this socket may not stay: the room must not keep pushing (or count the user online) for nobody.
+					const release = () => (this.joinedBy(roomId, caller.userId) ? undefined : room.unsubscribe(this.deps.name, caller.userId));
 					let cursor = subscribed.last_seq;
 					if (frame.data.last_seq !== undefined) {
 						cursor = Math.min(frame.data.last_seq, cursor);
@@ -267,8 +283,8 @@ export class GatewayCore {
 						return;
 					}
 					this.track(roomId, peer.state.socketId, cursor);
-					this.deps.store.setCursor(peer.state.socketId, roomId, cursor);
-					this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: roomId, last_seq: cursor }));
+					this.deps.store.setCursor(peer.state.socketId, roomId, cursor, caller.userId);
+					this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: roomId, last_seq: cursor, online: subscribed.online ?? [] }));
 					// Typing that started before this join: the whole current set, as every typing event is.
 					const typing = (subscribed.typing ?? []).filter((id) => id !== caller.userId);
 					if (typing.length > 0) this.deps.outbox.push(peer, encodeEvent("typing", { room_id: roomId, user_ids: typing }));
@@ -376,6 +392,7 @@ export class GatewayCore {
 	private async apply(push: RoomPush): Promise<string[]> {
 		const { store } = this.deps;
 		const roomId = push.room_id;
+		if (push.online !== undefined) this.deps.store.putOnline(roomId, push.online);
 		// Removals first: a removed member's sockets must not get what follows. A member listed in
 		// this push's inbox was added again after the removal: they stay.
 		const members = new Set(push.inbox.map((e) => e.user_id));
@@ -546,31 +563,40 @@ export class GatewayCore {
 		return probe.ok;
 	}
 
+	/** Whether a socket of the user here is joined to the room. */
+	private joinedBy(roomId: string, userId: string): boolean {
+		for (const socketId of this.joined.get(roomId)?.keys() ?? []) if (this.userOf.get(socketId) === userId) return true;
+		return false;
+	}
+
+	/** The room hears when a user's last socket here left it (presence), and stops pushing when the last of all did. */
 	private async leave(socketId: string, roomId: string): Promise<void> {
 		const sockets = this.joined.get(roomId);
 		if (!sockets?.delete(socketId)) return;
 		this.roomsOf.get(socketId)?.delete(roomId);
 		this.deps.store.unsubscribe(socketId, roomId);
-		if (sockets.size === 0) {
-			this.joined.delete(roomId);
-			await this.deps.rooms(roomId).unsubscribe(this.deps.name);
-		}
+		if (sockets.size === 0) this.joined.delete(roomId);
+		const userId = this.userOf.get(socketId);
+		if (userId !== undefined && !this.joinedBy(roomId, userId)) await this.deps.rooms(roomId).unsubscribe(this.deps.name, userId);
+		else if (sockets.size === 0) await this.deps.rooms(roomId).unsubscribe(this.deps.name);
 	}
 
 	private forgetSocket(socketId: string): void {
 		const rooms = [...(this.roomsOf.get(socketId) ?? [])];
+		const userId = this.userOf.get(socketId);
 		this.roomsOf.delete(socketId);
+		if (!this.peers.has(socketId)) this.userOf.delete(socketId);
 		this.deps.store.forgetSocket(socketId);
 		for (const roomId of rooms) {
 			const sockets = this.joined.get(roomId);
 			sockets?.delete(socketId);
-			if (sockets && sockets.size === 0) {
-				this.joined.delete(roomId);
-				// In the room's queue, after anything this socket started there.
-				void this.onRoom(roomId, async () => {
-					if (!this.joined.has(roomId)) await this.deps.rooms(roomId).unsubscribe(this.deps.name);
-				}).catch(() => undefined);
-			}
+			if (sockets && sockets.size === 0) this.joined.delete(roomId);
+			// In the room's queue, after anything this socket started there: without a socket of the user
+			// left here the room counts them gone; without any socket, it stops pushing (an unknown user: the same).
+			void this.onRoom(roomId, async () => {
+				if (!this.joined.has(roomId)) await this.deps.rooms(roomId).unsubscribe(this.deps.name);
+				else if (userId !== undefined && !this.joinedBy(roomId, userId)) await this.deps.rooms(roomId).unsubscribe(this.deps.name, userId);
+			}).catch(() => undefined);
 		}
 	}
 

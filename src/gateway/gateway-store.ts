@@ -33,6 +33,8 @@ const SCHEMA = [
 	)`,
 	// Rooms told that the user has no socket here: they send that user's state again on `wake`.
 	"CREATE TABLE IF NOT EXISTS gw_idle (user_id TEXT NOT NULL, room_id TEXT NOT NULL, PRIMARY KEY (user_id, room_id))",
+	// Who is online in each room, as the room last said (presence signals, pushes): for `ready`.
+	"CREATE TABLE IF NOT EXISTS gw_presence (room_id TEXT PRIMARY KEY, online TEXT NOT NULL)",
 ];
 
 /** Cursor writes wait at most this long (ms). */
@@ -76,6 +78,8 @@ export class GatewayStore {
 	private readonly cursors = new Map<string, { socketId: string; roomId: string; cursor: number }>();
 	private readonly waiting: Array<() => void> = [];
 	private scheduled = false;
+	/** What gw_presence holds per room, as written (JSON), so an unchanged set costs no write. */
+	private readonly onlineCache = new Map<string, string | null>();
 
 	/**
 	 * `soon` runs the flush after the current event (and those already queued), `later(ms)` the
@@ -87,6 +91,12 @@ export class GatewayStore {
 		private readonly later?: (ms: number, run: () => void) => void,
 	) {
 		for (const statement of SCHEMA) sql.exec(statement);
+		// Whose socket each subscription is (a room counts its online users by them); '' for older rows.
+		const columns = sql
+			.exec("PRAGMA table_info(gw_subs)")
+			.toArray()
+			.map((c) => String(c.name));
+		if (!columns.includes("user_id")) sql.exec("ALTER TABLE gw_subs ADD COLUMN user_id TEXT NOT NULL DEFAULT ''");
 	}
 
 	/** Runs every waiting write, in order, in this event (one implicit transaction). */
@@ -97,6 +107,8 @@ export class GatewayStore {
 		// Subscription writes first, in order; cursors wait for their own timer (one write per socket a second).
 		for (const write of this.lazy.splice(0)) write();
 		for (const write of writes) write();
+		// Only once written: the cache must never be older than what waits to be written.
+		if (this.onlineCache.size > 10_000) this.onlineCache.clear();
 		for (const resolve of this.waiting.splice(0)) resolve();
 	}
 
@@ -145,23 +157,57 @@ export class GatewayStore {
 		this.soon(() => this.flush());
 	}
 
-	subscriptions(): Array<{ socket_id: string; room_id: string; cursor: number }> {
+	subscriptions(): Array<{ socket_id: string; room_id: string; cursor: number; user_id: string }> {
 		return this.sql
-			.exec("SELECT socket_id, room_id, cursor FROM gw_subs")
+			.exec("SELECT socket_id, room_id, cursor, user_id FROM gw_subs")
 			.toArray()
-			.map((r) => ({ socket_id: String(r.socket_id), room_id: String(r.room_id), cursor: Number(r.cursor) }));
+			.map((r) => ({ socket_id: String(r.socket_id), room_id: String(r.room_id), cursor: Number(r.cursor), user_id: String(r.user_id) }));
 	}
 
-	setCursor(socketId: string, roomId: string, cursor: number): void {
+	setCursor(socketId: string, roomId: string, cursor: number, userId: string): void {
 		this.cursors.delete(`${socketId}\0${roomId}`);
 		this.writeLazy(() =>
 			this.sql.exec(
-				"INSERT INTO gw_subs (socket_id, room_id, cursor) VALUES (?, ?, ?) ON CONFLICT(socket_id, room_id) DO UPDATE SET cursor = excluded.cursor",
+				"INSERT INTO gw_subs (socket_id, room_id, cursor, user_id) VALUES (?, ?, ?, ?) ON CONFLICT(socket_id, room_id) DO UPDATE SET cursor = excluded.cursor",
 				socketId,
 				roomId,
 				cursor,
+				userId,
 			),
 		);
+	}
+
+	/** The room's online set as it last said (null: it sends none, above its presence cap); written only when it changed. */
+	putOnline(roomId: string, online: string[] | null): void {
+		const text = online === null ? null : JSON.stringify(online);
+		if (!this.onlineCache.has(roomId)) {
+			const row = this.sql.exec("SELECT online FROM gw_presence WHERE room_id = ?", roomId).toArray()[0];
+			this.onlineCache.set(roomId, row ? String(row.online) : null);
+		}
+		if (this.onlineCache.get(roomId) === text) return;
+		this.onlineCache.set(roomId, text);
+		this.write(() =>
+			text === null
+				? this.sql.exec("DELETE FROM gw_presence WHERE room_id = ?", roomId)
+				: this.sql.exec(
+						"INSERT INTO gw_presence (room_id, online) VALUES (?, ?) ON CONFLICT(room_id) DO UPDATE SET online = excluded.online",
+						roomId,
+						text,
+					),
+		);
+	}
+
+	/** The online sets known for these rooms (one query, whatever their number). */
+	online(roomIds: string[]): Map<string, string[]> {
+		if (this.writes.length > 0) this.flush();
+		const known = new Map<string, string[]>();
+		if (roomIds.length === 0) return known;
+		const rows = this.sql
+			.exec("SELECT room_id, online FROM gw_presence WHERE room_id IN (SELECT value FROM json_each(?))", JSON.stringify(roomIds))
+			.toArray();
+		// Written by putOnline from a room's list of user ids: our own data.
+		for (const r of rows) known.set(String(r.room_id), JSON.parse(String(r.online)) as string[]);
+		return known;
 	}
 
 	/** These sockets were sent the room's events through `to`. */

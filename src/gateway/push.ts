@@ -29,6 +29,8 @@ export interface RoomPush {
 	removed: string[];
 	/** Left a public room: it leaves their room list only. */
 	left: string[];
+	/** Who is online in the room (for `ready`); null when the room is above the presence cap. */
+	online?: string[] | null;
 }
 
 /**
@@ -61,8 +63,8 @@ export type Refusal = {
 };
 
 export type ReadResult = { ok: true; room_id: string; last_seq: number; last_read_seq: number; unread: number } | Refusal;
-/** `typing`: who is typing in the room now, so a socket that joins late sees it too. */
-export type SubscribeResult = { ok: true; last_seq: number; typing: string[] } | Refusal;
+/** `typing`: who is typing in the room now, so a socket that joins late sees it too; `online`: who is online (the caller too). */
+export type SubscribeResult = { ok: true; last_seq: number; typing: string[]; online: string[] } | Refusal;
 export type RangeResult = { ok: true; events: RoomEvent[] } | Refusal;
 export type RoomSendResult = { ok: true; message: MessageT; created: boolean } | Refusal;
 export type RoomChangeResult = { ok: true; data: unknown } | Refusal;
@@ -75,8 +77,10 @@ export interface SendOptions {
 
 /** A room as a gateway sees it. */
 export interface RoomPort {
+	/** A socket of the caller on `gateway` joins the room (the caller is then online in it). */
 	subscribe(caller: Caller, gateway: string): Promise<SubscribeResult>;
-	unsubscribe(gateway: string): Promise<void>;
+	/** The user has no socket joined to the room on `gateway` any more (no user: none of its users has). */
+	unsubscribe(gateway: string, userId?: string): Promise<void>;
 	range(caller: Caller, afterSeq: number, limit: number): Promise<RangeResult>;
 	sendAs(caller: Caller, text: string, options?: SendOptions): Promise<RoomSendResult>;
 	change(caller: Caller, change: RoomChange): Promise<RoomChangeResult>;
@@ -93,6 +97,9 @@ export interface RoomPort {
 /** A gateway as a room sees it. */
 export interface GatewayPort {
 	deliver(push: RoomPush): Promise<DeliverReply | undefined>;
-	/** Ephemeral (typing): to the sockets that joined the room, never stored, never retried. */
+	/**
+	 * Ephemeral (typing, read receipts, presence): to the sockets that joined the room, never
+	 * stored, never retried; `room_online` (presence) is the room's online set, kept for `ready`.
+	 */
 	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): Promise<void>;
 }

@@ -15,6 +15,7 @@ import {
 	PING,
 	PONG,
 	PROTOCOL_LABEL,
+	PresenceEvent,
 	ReactionAddedEvent,
 	ReactionData,
 	ReactionRemovedEvent,
@@ -94,9 +95,22 @@ const conversation = (): Record<string, Message> => ({
 		"A member read up to `last_read_seq` (rooms of up to 100 members). Never stored as an event",
 		schema(ReadReceiptEvent),
 	),
+	presence: messageOf(
+		"presence",
+		"A user came online in the room (their first socket of either kind joined it) or went offline (PRESENCE_GRACE_MS, 5 s, after their last socket left: a reload within it sends nothing), to the room's other joined sockets; rooms of up to PRESENCE_MAX_MEMBERS (100) members and online users. Never stored, never replayed",
+		schema(PresenceEvent),
+	),
 });
 const CONVERSATION_SENT = ["edit_message", "delete_message", "add_reaction", "remove_reaction", "typing"];
-const CONVERSATION_RECEIVED = ["message_updated", "message_deleted", "reaction_added", "reaction_removed", "typing_set", "read_receipt"];
+const CONVERSATION_RECEIVED = [
+	"message_updated",
+	"message_deleted",
+	"reaction_added",
+	"reaction_removed",
+	"typing_set",
+	"read_receipt",
+	"presence",
+];
 
 /**
  * The WebSocket protocol as an AsyncAPI 3.0 document, generated from the same zod
@@ -113,7 +127,7 @@ export function asyncApiDocument(serverUrl: string) {
 				"Two sockets, one protocol. The user socket `GET /ws`: one connection for all of a user's rooms (`join_room` each room to follow, `send_message` to any, `mark_read`; the room list with unread counts arrives as `ready`, then `inbox_update`, `read` and `room_removed`). The room socket `GET /room/{room_id}/ws`: one socket per room, for very large live rooms. Both with `Upgrade: websocket`.",
 				`Credentials at the handshake: \`Sec-WebSocket-Protocol: ${PROTOCOL_LABEL}, <jwt>\`, or \`?token=<jwt>\`, or the REST headers.`,
 				'Frames are JSON text `{"event", "data", "id"?}`. A server frame may hold several events separated by `\\n`: split on `\\n`.',
-				"The room is a log of events numbered 1, 2, 3, ... with no gaps across kinds: `new_message`, `message_updated`, `message_deleted`, `reaction_added`, `reaction_removed` (a message's `seq` is the seq of the event that created it). After `join_room` with `last_seq` the socket gets every event of that room with a greater `seq` once, in order: missed ones first, then live ones (on the user socket, per room). `typing` and `read_receipt` carry no seq and are never replayed. `unread` counts the messages after the user's `last_read_seq` that others sent, recounted from the room's log.",
+				"The room is a log of events numbered 1, 2, 3, ... with no gaps across kinds: `new_message`, `message_updated`, `message_deleted`, `reaction_added`, `reaction_removed` (a message's `seq` is the seq of the event that created it). After `join_room` with `last_seq` the socket gets every event of that room with a greater `seq` once, in order: missed ones first, then live ones (on the user socket, per room). `typing`, `read_receipt` and `presence` carry no seq and are never replayed. The `join_room` ack lists who is online in the room (`online`). `unread` counts the messages after the user's `last_read_seq` that others sent, recounted from the room's log.",
 				"Moderation errors (the socket stays open): `banned` for any frame about a room the user is banned from (the user socket also gets `room_removed` when the ban is made), `muted` for `send_message` and `edit_message` while muted, `rate_limited` with `retry_after_ms` for a send in slow mode (owners and moderators are exempt).",
 				`Heartbeat: send exactly \`${PING}\`; the server answers \`${PONG}\` without waking the room.`,
 				`Close codes: ${CLOSE_TOKEN_EXPIRED} token expired (fetch a new JWT, reconnect), ${CLOSE_REMOVED} removed from a private room or banned (from the room, or client-wide on both sockets), ${CLOSE_NOT_READING} too far behind (it stopped reading; reconnect with last_seq), 1011 the room lost this socket's state (reconnect). The server echoes the client's Close.`,

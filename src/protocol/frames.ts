@@ -55,7 +55,11 @@ export const clientFrame = (maxLength: number) => z.discriminatedUnion("event", 
 export const ClientFrame = clientFrame(4000);
 export type ClientFrameT = z.infer<typeof ClientFrame>;
 
-export const JoinAck = z.object({ room_id: Id, last_seq: z.number().int().min(0) }).meta({ id: "JoinAck" });
+/** Who is online in a room: users with a socket of either kind joined to it (or gone less than the grace period ago). */
+export const OnlineIds = z
+	.array(Id)
+	.meta({ description: "Users online in the room (this socket's user too), by user id; at most PRESENCE_MAX_MEMBERS (100)" });
+export const JoinAck = z.object({ room_id: Id, last_seq: z.number().int().min(0), online: OnlineIds }).meta({ id: "JoinAck" });
 export const LeaveAck = z.object({ room_id: Id }).meta({ id: "LeaveAck" });
 
 export const ProtocolErrorCode = z.enum([
@@ -123,6 +127,17 @@ export const ReadReceiptEvent = z
 		data: z.object({ room_id: Id, user_id: Id, last_read_seq: z.number().int().min(0) }).meta({ id: "ReadReceiptData" }),
 	})
 	.meta({ id: "ReadReceiptEvent" });
+export const PresenceData = z
+	.object({
+		room_id: Id,
+		user_id: Id,
+		online: z.boolean(),
+		last_active_at: z.iso
+			.datetime()
+			.meta({ description: "When the user came online; for `online: false`, when their last socket left the room" }),
+	})
+	.meta({ id: "PresenceData" });
+export const PresenceEvent = z.object({ event: z.literal("presence"), data: PresenceData }).meta({ id: "PresenceEvent" });
 /** What an ack of a change carries: the change's event data (a no-op reaction has no `seq`). */
 const ChangeAck = z.union([MessageUpdatedData, MessageDeletedData, ReactionEventData.partial({ seq: true })]);
 export const AckEvent = z
@@ -137,6 +152,7 @@ export const ServerEvent = z.discriminatedUnion("event", [
 	ReactionRemovedEvent,
 	TypingEvent,
 	ReadReceiptEvent,
+	PresenceEvent,
 	AckEvent,
 	ErrorEvent,
 ]);

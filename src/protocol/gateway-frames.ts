@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Id } from "../schemas/common";
 import { Message } from "../schemas/message";
-import { conversationFrames, ProtocolError, RequestId, ROOM_EVENTS } from "./frames";
+import { conversationFrames, OnlineIds, ProtocolError, RequestId, ROOM_EVENTS } from "./frames";
 
 /**
  * The user socket (`GET /ws`): one connection for all of a user's rooms. Same frame shape and
@@ -32,8 +32,10 @@ export const RoomState = z
 	.meta({ id: "RoomState" });
 export type RoomStateT = z.infer<typeof RoomState>;
 
+/** A room in `ready`: `online` as the room last told the gateway (absent when unknown, or the room is above its presence cap). */
+export const ReadyRoom = RoomState.extend({ online: OnlineIds.optional() }).meta({ id: "ReadyRoom" });
 export const ReadyData = z
-	.object({ user_id: Id, rooms: z.array(RoomState), unread_total: z.number().int().min(0) })
+	.object({ user_id: Id, rooms: z.array(ReadyRoom), unread_total: z.number().int().min(0) })
 	.meta({ id: "ReadyData" });
 export const ReadyEvent = z.object({ event: z.literal("ready"), data: ReadyData }).meta({ id: "ReadyEvent" });
 

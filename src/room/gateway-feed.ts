@@ -28,10 +28,18 @@ export interface FeedDeps {
 	 * Gateways with joined sockets are pushed to at once. Default 1000 ms.
 	 */
 	inboxDebounceMs?: number;
+	/**
+	 * Who is online in the room, for the gateways' `ready` (null: the room is above the presence
+	 * cap), and a key that changes whenever that does: a push carries the set only to a gateway
+	 * that has not had this version yet (presence signals carry it at once; pushes repair a lost one).
+	 */
+	online?: { ids: () => string[] | null; version: () => string };
 }
 
 const SCHEMA = [
 	"CREATE TABLE IF NOT EXISTS feed_subscribers (gateway TEXT PRIMARY KEY)",
+	// Whose user sockets on each subscribed gateway joined the room (presence: online in the room).
+	"CREATE TABLE IF NOT EXISTS feed_subscriber_users (gateway TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (gateway, user_id))",
 	// One row per gateway that is owed news: from which seq, and when to try again after a failure.
 	`CREATE TABLE IF NOT EXISTS feed_pending (
 		gateway TEXT PRIMARY KEY,
@@ -90,11 +98,17 @@ export class GatewayFeed {
 	 * write: after a restart the gateway may be given some again (it skips what it has).
 	 */
 	private readonly eventsThrough = new Map<string, number>();
+	/** The version of the online set each gateway last received in a push (memory only: if lost, the next push carries it again). */
+	private readonly onlineLanded = new Map<string, string>();
 	private laterAt = Number.POSITIVE_INFINITY;
 	private scheduled = false;
 	private byGateway: Map<string, string[]> | null = null;
 	private byGatewayRevision = -1;
 	private subscribers: Set<string>;
+	/** user -> gateways where the user has a socket joined to the room (feed_subscriber_users). */
+	private readonly joinedVia = new Map<string, Set<string>>();
+	/** gateway -> its users joined to the room (the same rows, the other way round). */
+	private readonly usersOn = new Map<string, Set<string>>();
 	private readonly maxMessages: number;
 	private readonly counters = { pushes: 0, failures: 0 };
 	/**
@@ -143,6 +157,9 @@ export class GatewayFeed {
 		}
 		for (const r of deps.sql.exec("SELECT gateway, user_id FROM feed_pending_users").toArray()) {
 			this.usersSet(String(r.gateway)).add(String(r.user_id));
+		}
+		for (const r of deps.sql.exec("SELECT gateway, user_id FROM feed_subscriber_users").toArray()) {
+			this.addJoined(String(r.user_id), String(r.gateway));
 		}
 		// Owed from before a restart: try again now.
 		if (this.pending.size > 0) this.schedule();
@@ -214,22 +231,70 @@ export class GatewayFeed {
 		this.owe(gateway, this.deps.log.lastSeq() + 1, false);
 	}
 
-	/** Typing and the like: to the gateways with sockets that joined the room, now or never. */
-	signal(event: string, data: { room_id: string } & Record<string, unknown>): void {
+	/**
+	 * Typing and the like: to the gateways with sockets that joined the room, now or never;
+	 * `toMembers` also to every member's gateway (presence, which they keep for `ready`).
+	 */
+	signal(event: string, data: { room_id: string } & Record<string, unknown>, toMembers = false): void {
 		const send = this.deps.signal;
 		if (!send) return;
-		for (const gateway of this.subscribers) send(gateway, event, data).catch(() => undefined);
+		const targets = new Set(this.subscribers);
+		if (toMembers) for (const gateway of this.memberGateways().keys()) targets.add(gateway);
+		for (const gateway of targets) send(gateway, event, data).catch(() => undefined);
 	}
 
-	subscribe(gateway: string): void {
+	/** A socket of `userId` on `gateway` joined the room (a user id lets presence count it). */
+	subscribe(gateway: string, userId?: string): void {
+		if (userId !== undefined && !this.joinedVia.get(userId)?.has(gateway)) {
+			this.deps.sql.exec("INSERT INTO feed_subscriber_users (gateway, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", gateway, userId);
+			this.addJoined(userId, gateway);
+		}
 		if (this.subscribers.has(gateway)) return;
 		this.deps.sql.exec("INSERT INTO feed_subscribers (gateway) VALUES (?) ON CONFLICT DO NOTHING", gateway);
 		this.subscribers.add(gateway);
 	}
 
-	unsubscribe(gateway: string): void {
-		if (!this.subscribers.delete(gateway)) return;
-		this.deps.sql.exec("DELETE FROM feed_subscribers WHERE gateway = ?", gateway);
+	/**
+	 * `userId` has no socket joined to the room on `gateway` any more (without one: none has); the
+	 * gateway stays subscribed while others of its users are joined. Returns the users it counted.
+	 */
+	unsubscribe(gateway: string, userId?: string): string[] {
+		const here = this.usersOn.get(gateway);
+		const gone = [...(here ?? [])].filter((user) => userId === undefined || user === userId);
+		for (const user of gone) {
+			here?.delete(user);
+			const via = this.joinedVia.get(user);
+			via?.delete(gateway);
+			if (via?.size === 0) this.joinedVia.delete(user);
+		}
+		if (here?.size === 0) this.usersOn.delete(gateway);
+		if (userId === undefined) this.deps.sql.exec("DELETE FROM feed_subscriber_users WHERE gateway = ?", gateway);
+		else if (gone.length > 0) this.deps.sql.exec("DELETE FROM feed_subscriber_users WHERE gateway = ? AND user_id = ?", gateway, userId);
+		if (!this.usersOn.has(gateway) && this.subscribers.delete(gateway)) {
+			this.deps.sql.exec("DELETE FROM feed_subscribers WHERE gateway = ?", gateway);
+		}
+		return gone;
+	}
+
+	/** Users with a user socket joined to the room, through any gateway (presence). */
+	readonly joins = {
+		has: (userId: string) => (this.joinedVia.get(userId)?.size ?? 0) > 0,
+		users: () => this.joinedVia.keys(),
+	};
+
+	private addJoined(userId: string, gateway: string): void {
+		let via = this.joinedVia.get(userId);
+		if (!via) {
+			via = new Set();
+			this.joinedVia.set(userId, via);
+		}
+		via.add(gateway);
+		let users = this.usersOn.get(gateway);
+		if (!users) {
+			users = new Set();
+			this.usersOn.set(gateway, users);
+		}
+		users.add(userId);
 	}
 
 	/** Gateways owed news and since when (tests and the alarm read this). */
@@ -387,11 +452,15 @@ export class GatewayFeed {
 	private send(gateway: string, fromSeq: number, allMembers: boolean, withInbox: boolean): void {
 		if (withInbox) this.inboxAt.set(gateway, this.deps.now());
 		const push = this.build(gateway, fromSeq, allMembers, withInbox);
+		const online = this.deps.online;
+		const version = online?.version();
+		if (online && version !== this.onlineLanded.get(gateway)) push.online = online.ids();
 		this.inFlight.add(gateway);
 		this.again.delete(gateway);
 		this.counters.pushes++;
 		this.deps.push(gateway, push).then(
 			(reply) => {
+				if (version !== undefined) this.onlineLanded.set(gateway, version);
 				if (reply) this.markIdle(gateway, reply);
 				this.delivered(gateway, push, withInbox);
 			},

@@ -2,9 +2,10 @@ import { z } from "zod";
 import { createDecoder, encodeAck, encodeError, encodeEvent, requestIdOf } from "../protocol/codec";
 import { CLOSE_TOKEN_EXPIRED, type ClientFrameT, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { MessageT } from "../schemas/message";
-import type { HistoryRange, MessageLog, RoomEvent } from "./message-log";
+import type { HistoryRange, MessageLog, RoomEvent, SyncSql } from "./message-log";
 import type { SendRefusal } from "./moderation";
 import type { Outbox, Sink } from "./outbox";
+import { Presence } from "./presence";
 import { KeyedLimiter } from "./rate-limit";
 import { Typing } from "./typing";
 
@@ -41,10 +42,22 @@ export interface RoomLimits {
 	restSendRateBurst: number;
 	/** A typer without a refresh for this long is dropped from the typing set (default 6 s). */
 	typingTtlMs?: number;
+	/** Offline is announced this long after a user's last socket left (default 5 s): a reload says nothing. */
+	presenceGraceMs?: number;
+	/** Rooms with more members (or more online) send no presence events; join acks list at most this many online (default 100). */
+	presenceMaxMembers?: number;
+}
+
+/** Who has user sockets joined to the room, through their gateways (the room's subscriptions). */
+export interface GatewayJoins {
+	has(userId: string): boolean;
+	users(): Iterable<string>;
 }
 
 export interface RoomDeps {
 	log: MessageLog;
+	/** The room's storage (presence keeps each user's last transition there). */
+	sql: SyncSql;
 	outbox: Outbox;
 	limits: RoomLimits;
 	now: () => number;
@@ -55,8 +68,15 @@ export interface RoomDeps {
 	appended?: (event: RoomEvent) => void;
 	/** Runs `run` in `ms` (typing expiry); without it typers never expire (tests drive `expireTyping`). */
 	after?: (ms: number, run: () => void) => void;
-	/** The typing set changed: tell the user sockets that joined the room (never stored). */
-	signal?: (event: string, data: unknown) => void;
+	/**
+	 * An ephemeral event (typing, read receipts, presence) for the user sockets that joined the room,
+	 * never stored; `toMembers` also tells the gateways of every member (presence, for their `ready`).
+	 */
+	signal?: (event: string, data: unknown, toMembers?: boolean) => void;
+	/** Users joined through user sockets; without it, only this room's own sockets count. */
+	gatewayJoins?: GatewayJoins;
+	/** How many members the room has (presence events stop above `presenceMaxMembers`). */
+	memberCount?: () => number;
 	/** The room's moderation (src/room/moderation.ts): who may send now, and who deletes others' messages. */
 	moderation?: {
 		sendRefusal(userId: string): SendRefusal | undefined;
@@ -134,6 +154,9 @@ export class RoomCore {
 	private readonly frameLimiter;
 	private readonly restLimiter;
 	readonly typing: Typing;
+	readonly presence: Presence;
+	/** Room sockets joined per user (a user is online while they have one, or a user socket joined). */
+	private readonly joinedSockets = new Map<string, number>();
 
 	constructor(private readonly deps: RoomDeps) {
 		const { limits } = deps;
@@ -146,16 +169,47 @@ export class RoomCore {
 			after: deps.after,
 			changed: (userIds, changedBy) => this.broadcastTyping(userIds, changedBy),
 		});
+		this.presence = new Presence({
+			sql: deps.sql,
+			graceMs: limits.presenceGraceMs ?? 5_000,
+			now: deps.now,
+			after: deps.after,
+			joinedNow: (userId) => (this.joinedSockets.get(userId) ?? 0) > 0 || deps.gatewayJoins?.has(userId) === true,
+			joinedUsers: () => new Set([...this.joinedSockets.keys(), ...(deps.gatewayJoins?.users() ?? [])]),
+			changed: (userId, online, at) => this.broadcastPresence(userId, online, at),
+		});
 	}
 
+	/** A socket: new (not joined yet) or, after a wake, one the runtime kept (joined as its attachment says). */
 	attach(peer: Peer): void {
+		if (this.peers.has(peer)) return;
 		this.peers.add(peer);
+		if (peer.state.joined) this.countJoin(peer.state.userId, 1);
 	}
 
 	detach(peer: Peer): void {
-		this.peers.delete(peer);
+		const had = this.peers.delete(peer);
 		this.frameLimiter.forget(peer);
 		this.deps.outbox.forget(peer);
+		if (had && peer.state.joined) {
+			this.countJoin(peer.state.userId, -1);
+			this.presence.left(peer.state.userId);
+		}
+	}
+
+	/** Who is online as a push to the gateways carries it (for `ready`): null above the cap. */
+	onlineForPush(): string[] | null {
+		return this.presenceCapped() ? null : this.presence.current();
+	}
+
+	/** Changes whenever `onlineForPush()` does. */
+	onlineVersion(): string {
+		return this.presenceCapped() ? "capped" : String(this.presence.revision());
+	}
+
+	/** Who is online as a join ack lists it: at most `presenceMaxMembers`, by user id. */
+	onlineForAck(): string[] {
+		return this.presence.current().slice(0, this.maxPresence());
 	}
 
 	connected(): ReadonlySet<Peer> {
@@ -272,8 +326,14 @@ export class RoomCore {
 				if (!state.joined) {
 					state.joined = true;
 					peer.saveState();
+					// Before the count: a first use rebuilds the set from who is joined, and this join is news.
+					this.presence.joined(state.userId);
+					this.countJoin(state.userId, 1);
 				}
-				this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: state.roomId, last_seq: this.deps.log.lastSeq() }));
+				this.deps.outbox.push(
+					peer,
+					encodeAck(frame.id, { room_id: state.roomId, last_seq: this.deps.log.lastSeq(), online: this.onlineForAck() }),
+				);
 				// Typing that started before this join: the whole current set, as every typing event is.
 				const typing = this.typing.current().filter((id) => id !== state.userId);
 				if (typing.length > 0) this.deps.outbox.push(peer, encodeEvent("typing", { room_id: state.roomId, user_ids: typing }));
@@ -283,6 +343,8 @@ export class RoomCore {
 				if (state.joined) {
 					state.joined = false;
 					peer.saveState();
+					this.countJoin(state.userId, -1);
+					this.presence.left(state.userId);
 				}
 				this.deps.outbox.push(peer, encodeAck(frame.id, { room_id: state.roomId }));
 				return;
@@ -394,6 +456,35 @@ export class RoomCore {
 		// The whole set, to every joined socket but the typer's own.
 		for (const peer of this.peers) if (peer.state.joined && peer.state.userId !== changedBy) this.deps.outbox.push(peer, encoded);
 		this.deps.signal?.("typing", { room_id: roomId, user_ids: userIds, except_user_id: changedBy });
+	}
+
+	/**
+	 * A user came online or went offline: to every joined socket of both kinds but the user's own
+	 * (their ack said it), with the room's whole online set for the gateways' room lists. Nothing
+	 * above the cap: a big room would drown in these.
+	 */
+	private broadcastPresence(userId: string, online: boolean, at: number): void {
+		if (this.presenceCapped()) return;
+		const roomId = this.roomIdOf();
+		const data = { room_id: roomId, user_id: userId, online, last_active_at: new Date(at).toISOString() };
+		const encoded = encodeEvent("presence", data);
+		for (const peer of this.peers) if (peer.state.joined && peer.state.userId !== userId) this.deps.outbox.push(peer, encoded);
+		this.deps.signal?.("presence", { ...data, except_user_id: userId, room_online: this.presence.current() }, true);
+	}
+
+	private presenceCapped(): boolean {
+		const max = this.maxPresence();
+		return (this.deps.memberCount?.() ?? 0) > max || this.presence.size() > max;
+	}
+
+	private maxPresence(): number {
+		return this.deps.limits.presenceMaxMembers ?? 100;
+	}
+
+	private countJoin(userId: string, delta: 1 | -1): void {
+		const count = (this.joinedSockets.get(userId) ?? 0) + delta;
+		if (count > 0) this.joinedSockets.set(userId, count);
+		else this.joinedSockets.delete(userId);
 	}
 
 	private roomIdOf(): string {

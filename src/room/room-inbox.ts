@@ -70,12 +70,26 @@ export class RoomInbox {
 	subscribe(caller: Caller, gateway: string): SubscribeResult {
 		const refused = this.refusal(caller);
 		if (refused) return refused;
-		this.feed.subscribe(gateway);
-		return { ok: true, last_seq: this.log.lastSeq(), typing: this.core.typing.current() };
+		// Presence first: a first use rebuilds the set from who is joined, and this join is news.
+		this.core.presence.joined(caller.userId);
+		this.feed.subscribe(gateway, caller.userId);
+		return { ok: true, last_seq: this.log.lastSeq(), typing: this.core.typing.current(), online: this.core.onlineForAck() };
 	}
 
-	unsubscribe(gateway: string): void {
-		this.feed.unsubscribe(gateway);
+	/** The user (or, without one, every user) on `gateway` has no socket joined here any more: offline after the grace. */
+	unsubscribe(gateway: string, userId?: string): void {
+		for (const gone of this.feed.unsubscribe(gateway, userId)) this.core.presence.left(gone);
+	}
+
+	/** Who is online and when each was last active (`GET /room/{room_id}/presence`): members, and anyone seen in a public room. */
+	presence(): Array<{ user_id: string; online: boolean; last_active_at: string | null }> {
+		const ids = new Set(this.membership.list());
+		// A private room's readers are its members; a public room's, anyone of the client who joined.
+		if (this.membership.meta()?.private !== true) for (const userId of this.core.presence.seen()) ids.add(userId);
+		return this.core.presence.entries([...ids].sort()).map((e) => ({
+			...e,
+			last_active_at: e.last_active_at === null ? null : new Date(e.last_active_at).toISOString(),
+		}));
 	}
 
 	range(caller: Caller, afterSeq: number, limit: number): RangeResult {

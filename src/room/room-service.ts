@@ -73,9 +73,11 @@ export class RoomService {
 			after: (ms, run) => scheduler.after(ms, run),
 			inboxDebounceMs: config.inboxDebounceMs,
 			wakeAt: deps.wakeAt,
+			online: { ids: () => this.core.onlineForPush(), version: () => this.core.onlineVersion() },
 		});
 		this.core = new RoomCore({
 			log: this.log,
+			sql,
 			outbox: new Outbox(scheduler),
 			limits: config,
 			now: scheduler.now,
@@ -86,7 +88,9 @@ export class RoomService {
 				this.webhookFeed?.poke();
 			},
 			after: (ms, run) => scheduler.after(ms, run),
-			signal: (event, data) => this.feed.signal(event, data as { room_id: string }),
+			signal: (event, data, toMembers) => this.feed.signal(event, data as { room_id: string }, toMembers),
+			gatewayJoins: this.feed.joins,
+			memberCount: () => this.membership.list().size,
 			moderation: {
 				sendRefusal: (userId) => this.moderation.sendRefusal(userId, (id) => this.log.lastSentAt(id)),
 				moderates: (userId) => this.moderation.moderates(userId),
@@ -94,6 +98,8 @@ export class RoomService {
 		});
 		this.inbox = new RoomInbox(roomId, this.core, this.log, this.membership, this.feed, this.moderation);
 		this.webhookFeed = deps.webhooks?.(this.core);
+		// Once the runtime re-attached the sockets it kept: who was online and has gone goes offline after the grace.
+		scheduler.after(0, () => this.core.presence.restore());
 	}
 
 	/** The room's share of the alarm: push retries and webhooks; when it wants to run again (or null). */
@@ -163,8 +169,8 @@ export class RoomService {
 		await this.ensureMembers(caller.clientId);
 		return this.inbox.subscribe(caller, gateway);
 	}
-	unsubscribe(gateway: string): void {
-		this.inbox.unsubscribe(gateway);
+	unsubscribe(gateway: string, userId?: string): void {
+		this.inbox.unsubscribe(gateway, userId);
 	}
 	async range(caller: Caller, afterSeq: number, limit: number) {
 		await this.ensureMembers(caller.clientId);
@@ -215,6 +221,12 @@ export class RoomService {
 	replies(messageId: string, afterSeq: number, limit: number) {
 		if (!this.log.byId(messageId)) return null;
 		return this.log.replies(messageId, afterSeq, limit);
+	}
+
+	/** Who is online and when each was last active (readers of the room; the route checked access). */
+	async presence(clientId: string) {
+		await this.ensureMembers(clientId);
+		return this.inbox.presence();
 	}
 
 	/** Each member's read position. */

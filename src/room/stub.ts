@@ -32,6 +32,7 @@ export interface RoomRpc {
 	replies(messageId: string, afterSeq: number, limit: number): Promise<MessageT[] | null>;
 	markRead(caller: Caller, seq: number): Promise<ReadResult>;
 	reads(clientId: string): Promise<Array<{ user_id: string; last_read_seq: number }>>;
+	presence(clientId: string): Promise<Array<{ user_id: string; online: boolean; last_active_at: string | null }>>;
 	summary(caller: Caller): Promise<({ ok: true } & RoomSummary) | { ok: false; code: "not_found" | "forbidden" | "banned" }>;
 	/** After the directory changed a user's role, ban or mute in the room. */
 	standingChanged(meta: RoomMeta, userId: string): Promise<void>;

@@ -277,6 +277,12 @@ describe("conversation features in the demo", () => {
 		await openRoomById(bob, roomId);
 		const item = (page: Page, text: string) => page.locator("#messages li", { hasText: text });
 
+		// Presence: each page shows both users online, with a dot (from the join's list and presence events).
+		const onlineOf = async (page: Page) => (await page.locator("#online li").allTextContents()).sort();
+		await expect.poll(() => onlineOf(bob), { timeout: 10_000 }).toEqual(["alice", "bob (you)"]);
+		await expect.poll(() => onlineOf(alice), { timeout: 10_000 }).toEqual(["alice (you)", "bob"]);
+		expect(await bob.locator("#online li .dot").count()).toBe(2);
+
 		// Typing shows on the other page, then the message arrives.
 		// Typing as a person does, a key now and then, until bob's page shows it (alice's page sends
 		// "typing" once its room is joined, at most once a second).

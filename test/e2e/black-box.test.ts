@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
 import { freePort, ROOT, type RunningServer, startDeno, startSelfhost, startWranglerDev, stopChild } from "./harness";
-import { openRoomSocket, type RoomSocket } from "./ws-client";
+import { onlineIds, openRoomSocket, presenceEvent, type RoomSocket } from "./ws-client";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -88,14 +88,15 @@ describe.each([
 		expect(await bobSocket.request("join_room", { room_id: room.json.id }, "join-1")).toEqual({
 			event: "ack",
 			id: "join-1",
-			data: { room_id: room.json.id, last_seq: 0 },
+			data: { room_id: room.json.id, last_seq: 0, online: [bob.json.id] },
 		});
 		const aliceSocket = await open(room.json.id, aliceJwt);
 		expect(await aliceSocket.request("join_room", { room_id: room.json.id }, 7)).toEqual({
 			event: "ack",
 			id: 7,
-			data: { room_id: room.json.id, last_seq: 0 },
+			data: { room_id: room.json.id, last_seq: 0, online: onlineIds(alice.json.id, bob.json.id) },
 		});
+		expect(await bobSocket.next((e) => e.event === "presence")).toEqual(presenceEvent(room.json.id, alice.json.id, true));
 
 		// REST send: stored with seq 1 and pushed to both sockets.
 		const sent = await api.call("POST", `/room/${room.json.id}/message/send`, asAlice, { text_message: "hello over REST" });
@@ -185,7 +186,7 @@ describe.each([
 		expect(await member.request("join_room", { room_id: room.json.id }, "in")).toEqual({
 			event: "ack",
 			id: "in",
-			data: { room_id: room.json.id, last_seq: 0 },
+			data: { room_id: room.json.id, last_seq: 0, online: [t.users[0]!.id] },
 		});
 		const closed = new Promise<number>((resolve) => member.ws.once("close", (code) => resolve(code)));
 		expect((await api.call("DELETE", `/room/${room.json.id}/members/${t.users[0]!.id}`, { clientKey: t.key })).status).toBe(204);

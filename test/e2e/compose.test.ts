@@ -102,6 +102,8 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"MAX_ROOMS_PER_SOCKET",
 			"READY_MAX_ROOMS",
 			"TYPING_TTL_MS",
+			"PRESENCE_GRACE_MS",
+			"PRESENCE_MAX_MEMBERS",
 			"INBOX_DEBOUNCE_MS",
 			"WEBHOOK_ENCRYPTION_KEY",
 			"WEBHOOK_ALLOW_INSECURE",

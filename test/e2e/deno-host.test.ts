@@ -186,7 +186,11 @@ describe("Deno host", () => {
 		const [alice, bob] = t.users as [{ id: string; token: string }, { id: string; token: string }];
 		const room = (await api.call("POST", "/room", { clientKey: t.key }, { name: "ops", private: true, members: [alice.id, bob.id] })).json;
 		const socket = await openRoomSocket(server.base, room.id, bob.token);
-		expect((await socket.request("join_room", { room_id: room.id }, "j")).data).toEqual({ room_id: room.id, last_seq: 0 });
+		expect((await socket.request("join_room", { room_id: room.id }, "j")).data).toEqual({
+			room_id: room.id,
+			last_seq: 0,
+			online: [bob.id],
+		});
 		const removed = closed(socket);
 		expect((await api.call("DELETE", `/room/${room.id}/members/${bob.id}`, { clientKey: t.key })).status).toBe(204);
 		expect(await removed).toEqual({ code: 4003, reason: "removed from room" });

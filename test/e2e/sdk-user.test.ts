@@ -14,6 +14,7 @@ let aliceToken: string;
 let aliceId: string;
 let bob: ChatClient;
 let bobId: string;
+let apiToken: string;
 const open: UserConnection[] = [];
 
 beforeAll(async () => {
@@ -21,6 +22,7 @@ beforeAll(async () => {
 	const admin = createClient({ baseUrl: server.base, adminToken: server.adminToken });
 	const { api_token } = await admin.admin.createClient({ name: "sdk user socket" });
 	backend = createClient({ baseUrl: server.base, apiToken: api_token });
+	apiToken = api_token;
 	const a = await backend.users.create({ name: "alice" });
 	const b = await backend.users.create({ name: "bob" });
 	aliceId = a.id;
@@ -57,7 +59,7 @@ describe("client.connect(): the user socket", () => {
 		const chat = connect(alice);
 		const phone = connect(createClient({ baseUrl: server.base, token: aliceToken }));
 		await until(() => chat.state === "connected" && phone.state === "connected", "both connections");
-		expect(chat.rooms.get(r1.id)).toEqual({ room_id: r1.id, last_seq: 0, last_read_seq: 0, unread: 0 });
+		expect(chat.rooms.get(r1.id)).toEqual({ room_id: r1.id, last_seq: 0, last_read_seq: 0, unread: 0, online: [] });
 
 		const got: ChatMessage[] = [];
 		const sub = chat.join(r1.id, { lastSeq: 0 });
@@ -99,9 +101,29 @@ describe("client.connect(): the user socket", () => {
 		}
 		const typers: string[][] = [];
 		sub.on("typing", (t) => typers.push(t.user_ids));
+		const presence: Array<{ user_id: string; online: boolean }> = [];
+		sub.on("presence", (p) => presence.push({ user_id: p.user_id, online: p.online }));
+		const aliceJoins: string[][] = [];
+		sub.on("joined", (j) => aliceJoins.push(j.online));
 		await until(() => sub.joined, "joined");
+		expect(aliceJoins).toEqual([[aliceId]]);
 		const bobRoom = bob.joinRoom(room.id);
+		const bobJoins: string[][] = [];
+		bobRoom.on("joined", (j) => bobJoins.push(j.online));
 		await until(() => bobRoom.state === "connected", "bob connected");
+		// Presence on both kinds: bob's join result lists both; alice's subscription hears bob come online.
+		expect(bobJoins).toEqual([[aliceId, bobId].sort()]);
+		await until(() => presence.length === 1, "presence");
+		expect(presence).toEqual([{ user_id: bobId, online: true }]);
+		// The room connection hears presence too: carol opens the room.
+		const roomPresence: Array<{ user_id: string; online: boolean }> = [];
+		bobRoom.on("presence", (p) => roomPresence.push({ user_id: p.user_id, online: p.online }));
+		const carolId = (await backend.users.create({ name: "carol" })).id;
+		const carolRoom = createClient({ baseUrl: server.base, apiToken, userId: carolId }).joinRoom(room.id);
+		await until(() => roomPresence.length === 1 && presence.length === 2, "carol's presence");
+		expect(roomPresence).toEqual([{ user_id: carolId, online: true }]);
+		expect(presence.at(-1)).toEqual({ user_id: carolId, online: true });
+		carolRoom.close();
 		bobRoom.typing();
 		await until(() => typers.length === 1, "typing");
 		expect(typers[0]).toEqual([bobId]);

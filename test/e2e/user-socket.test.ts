@@ -45,17 +45,31 @@ describe.each([
 
 	it("opens with ready, then one socket joins three rooms and gets each room's messages in order; sends to two rooms on it", async () => {
 		const { alice, bob, rooms } = await setup(3);
+		// The rooms tell alice's gateway of her membership right after they are created, not before
+		// the REST answer: wait until all three have (a machine under load can take a moment).
+		await expect
+			.poll(async () => {
+				const probe = await openUserSocket(server.base, alice.token);
+				const ready = await probe.next((e) => e.event === "ready");
+				await probe.close();
+				return ready.data.rooms.length;
+			})
+			.toBe(3);
 		const a = await open(alice.token);
 		expect(await a.next((e) => e.event === "ready")).toEqual({
 			event: "ready",
 			data: {
 				user_id: alice.id,
-				rooms: expect.arrayContaining(rooms.map((room_id) => ({ room_id, last_seq: 0, last_read_seq: 0, unread: 0 }))),
+				rooms: expect.arrayContaining(rooms.map((room_id) => ({ room_id, last_seq: 0, last_read_seq: 0, unread: 0, online: [] }))),
 				unread_total: 0,
 			},
 		});
 		for (const [i, room_id] of rooms.entries()) {
-			expect(await a.request("join_room", { room_id }, `j${i}`)).toEqual({ event: "ack", id: `j${i}`, data: { room_id, last_seq: 0 } });
+			expect(await a.request("join_room", { room_id }, `j${i}`)).toEqual({
+				event: "ack",
+				id: `j${i}`,
+				data: { room_id, last_seq: 0, online: [alice.id] },
+			});
 		}
 		const b = await open(bob.token);
 		for (let n = 1; n <= 4; n++) {
@@ -160,7 +174,7 @@ describe.each([
 		const reconnect = await open(alice.token);
 		expect((await reconnect.next((e) => e.event === "ready")).data).toEqual({
 			user_id: alice.id,
-			rooms: [{ room_id, last_seq: 3, last_read_seq: 3, unread: 0 }],
+			rooms: [{ room_id, last_seq: 3, last_read_seq: 3, unread: 0, online: [] }],
 			unread_total: 0,
 		});
 	});

@@ -1,5 +1,6 @@
 // A real WebSocket client (ws, over TCP) for black-box tests: opens a room socket with the JWT
 // offered as a subprotocol, splits batched server frames into events and waits for them.
+import { expect } from "vitest";
 import WebSocket from "ws";
 
 // biome-ignore lint/suspicious/noExplicitAny: black-box tests read arbitrary JSON and assert on it exactly
@@ -93,3 +94,14 @@ function openSocket(url: string, token: string | null): Promise<RoomSocket> {
 		ws.once("error", reject);
 	});
 }
+
+/** Who is online in a join ack: user ids, sorted. */
+export const onlineIds = (...userIds: string[]) => [...userIds].sort();
+
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** A `presence` event as the server sends it (its time is the server's clock). */
+export const presenceEvent = (roomId: string, userId: string, online: boolean) => ({
+	event: "presence",
+	data: { room_id: roomId, user_id: userId, online, last_active_at: expect.stringMatching(ISO_TIME) },
+});

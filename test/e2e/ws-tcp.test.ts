@@ -4,11 +4,13 @@ import WebSocket from "ws";
 import { signUserToken } from "../../src/auth/jwt";
 import { Api } from "./api-client";
 import { type RunningServer, startWranglerDev } from "./harness";
+import { onlineIds, presenceEvent } from "./ws-client";
 
 let server: RunningServer;
 beforeAll(async () => {
 	// The request log at its production default: one test reads it (the harness silences it otherwise).
-	server = await startWranglerDev({ vars: { LOG_LEVEL: "info" } });
+	// A long presence grace: a reconnect here must not depend on the machine's speed (presence has its own suite).
+	server = await startWranglerDev({ vars: { LOG_LEVEL: "info", PRESENCE_GRACE_MS: "60000" } });
 });
 afterAll(() => server?.stop());
 
@@ -94,11 +96,12 @@ it("connects with the subprotocol, joins, sends, fans out, and catches up with l
 	expect(a.ws.protocol).toBe("roomkit.v1");
 
 	expect(await a.request({ event: "join_room", data: { room_id: roomId }, id: 1 })).toEqual([
-		{ event: "ack", id: 1, data: { room_id: roomId, last_seq: 0 } },
+		{ event: "ack", id: 1, data: { room_id: roomId, last_seq: 0, online: [alice.id] } },
 	]);
 	expect(await b.request({ event: "join_room", data: { room_id: roomId }, id: 1 })).toEqual([
-		{ event: "ack", id: 1, data: { room_id: roomId, last_seq: 0 } },
+		{ event: "ack", id: 1, data: { room_id: roomId, last_seq: 0, online: onlineIds(alice.id, bob.id) } },
 	]);
+	expect(await a.take(1)).toEqual([presenceEvent(roomId, bob.id, true)]);
 
 	const sent = await a.request({ event: "send_message", data: { room_id: roomId, text_message: "hello over tcp" }, id: "s1" });
 	const stored = sent[1].data;

@@ -27,8 +27,8 @@ describe("user socket", () => {
 				data: {
 					user_id: "alice",
 					rooms: [
-						{ room_id: R1, last_seq: 2, last_read_seq: 0, unread: 2 },
-						{ room_id: R2, last_seq: 0, last_read_seq: 0, unread: 0 },
+						{ room_id: R1, last_seq: 2, last_read_seq: 0, unread: 2, online: [] },
+						{ room_id: R2, last_seq: 0, last_read_seq: 0, unread: 0, online: [] },
 					],
 					unread_total: 2,
 				},
@@ -46,9 +46,9 @@ describe("user socket", () => {
 		for (const [i, id] of [R1, R2, R3].entries()) await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: id }, i));
 		await world.settle();
 		expect(alice.peer.take().filter((e) => e.event === "ack")).toEqual([
-			{ event: "ack", id: 0, data: { room_id: R1, last_seq: 0 } },
-			{ event: "ack", id: 1, data: { room_id: R2, last_seq: 0 } },
-			{ event: "ack", id: 2, data: { room_id: R3, last_seq: 0 } },
+			{ event: "ack", id: 0, data: { room_id: R1, last_seq: 0, online: ["alice"] } },
+			{ event: "ack", id: 1, data: { room_id: R2, last_seq: 0, online: ["alice"] } },
+			{ event: "ack", id: 2, data: { room_id: R3, last_seq: 0, online: ["alice"] } },
 		]);
 		for (let n = 0; n < 5; n++) for (const id of [R1, R2, R3]) await bob.core.handleFrame(bob.peer, send(`${id}-${n}`, id));
 		await world.settle();
@@ -93,13 +93,13 @@ describe("user socket", () => {
 				data: {
 					user_id: "alice",
 					rooms: [
-						{ room_id: R1, last_seq: 5, last_read_seq: 0, unread: 5 },
-						{ room_id: R2, last_seq: 5, last_read_seq: 0, unread: 5 },
+						{ room_id: R1, last_seq: 5, last_read_seq: 0, unread: 5, online: [] },
+						{ room_id: R2, last_seq: 5, last_read_seq: 0, unread: 5, online: [] },
 					],
 					unread_total: 10,
 				},
 			},
-			{ event: "ack", id: 1, data: { room_id: R1, last_seq: 5 } },
+			{ event: "ack", id: 1, data: { room_id: R1, last_seq: 5, online: ["alice"] } },
 		]);
 		// Online again: the room list is pushed to as before.
 		r2.inbox.sendAs(bob, "live");
@@ -327,7 +327,10 @@ describe("user socket", () => {
 		const again = world.connect("alice");
 		await world.settle();
 		expect(again.peer.take()).toEqual([
-			{ event: "ready", data: { user_id: "alice", rooms: [{ room_id: R1, last_seq: 1, last_read_seq: 0, unread: 1 }], unread_total: 1 } },
+			{
+				event: "ready",
+				data: { user_id: "alice", rooms: [{ room_id: R1, last_seq: 1, last_read_seq: 0, unread: 1, online: [] }], unread_total: 1 },
+			},
 		]);
 	});
 });

@@ -79,7 +79,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		const room = () => found().inbox;
 		return {
 			subscribe: async (caller, gateway) => room().subscribe(caller, gateway),
-			unsubscribe: async (gateway) => room().unsubscribe(gateway),
+			unsubscribe: async (gateway, userId) => room().unsubscribe(gateway, userId),
 			range: async (caller, after, limit) => {
 				// Read now, answer later: what is stored meanwhile is not in this answer.
 				const answer = room().range(caller, after, limit);
@@ -132,6 +132,8 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			roomId: id,
 			gatewayOf: (clientId, userId) => gatewayName(clientId, userId, SHARDS),
 			push,
+			signal: async (gateway, event, data) => gatewayOf(gateway).core.signal(id, event, structuredClone(data)),
+			online: { ids: () => core.onlineForPush(), version: () => core.onlineVersion() },
 			now: () => clock.now,
 			soon: (flush) => tasks.push(flush),
 			wakeAt: () => undefined,
@@ -139,8 +141,12 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			inboxDebounceMs: options.inboxDebounceMs ?? 0,
 			maxMessages: options.maxMessages,
 		});
-		const core = new RoomCore({
+		const core: RoomCore = new RoomCore({
 			log,
+			sql,
+			signal: (event, data, toMembers) => feed.signal(event, data as { room_id: string }, toMembers),
+			gatewayJoins: feed.joins,
+			memberCount: () => membership.list().size,
 			outbox: outboxOf(),
 			limits: LIMITS,
 			now: () => clock.now,

@@ -40,6 +40,7 @@ describe("the AsyncAPI document", () => {
 			"reaction_removed",
 			"typing_set",
 			"read_receipt",
+			"presence",
 		]);
 		expect(doc.channels.user.address).toBe("/ws");
 		expect(Object.keys(doc.channels.user.messages)).toEqual([
@@ -65,11 +66,17 @@ describe("the AsyncAPI document", () => {
 			"reaction_removed",
 			"typing_set",
 			"read_receipt",
+			"presence",
 		]);
 		const ready = resolve((doc.channels.user.messages.ready.payload as { $ref: string }).$ref) as {
 			properties: { data: { $ref: string } };
 		};
 		expect((resolve(ready.properties.data.$ref) as { required: string[] }).required).toEqual(["user_id", "rooms", "unread_total"]);
+		// The join ack lists who is online; presence events say who came and went.
+		const ack = resolve("#/components/schemas/JoinAck") as { required: string[] };
+		expect(ack.required).toEqual(["room_id", "last_seq", "online"]);
+		const presence = resolve("#/components/schemas/PresenceData") as { required: string[] };
+		expect(presence.required).toEqual(["room_id", "user_id", "online", "last_active_at"]);
 	});
 
 	it("every $ref in operations resolves", () => {

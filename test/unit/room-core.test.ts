@@ -43,12 +43,12 @@ describe("join_room", () => {
 		const room = makeRoom();
 		const alice = room.peer("alice");
 		expect(room.feed(alice, join(1))).toEqual({});
-		expect(alice.takeFrames()).toEqual([`{"event":"ack","id":1,"data":{"room_id":"${ROOM}","last_seq":0}}`]);
+		expect(alice.takeFrames()).toEqual([`{"event":"ack","id":1,"data":{"room_id":"${ROOM}","last_seq":0,"online":["alice"]}}`]);
 		expect(alice.state.joined).toBe(true);
 		expect(alice.saved).toEqual([{ userId: "alice", clientId: "client-1", roomId: ROOM, exp: 0, joined: true }]);
 		// A second join saves nothing new and still answers.
 		room.feed(alice, join("again"));
-		expect(alice.take()).toEqual([{ event: "ack", id: "again", data: { room_id: ROOM, last_seq: 0 } }]);
+		expect(alice.take()).toEqual([{ event: "ack", id: "again", data: { room_id: ROOM, last_seq: 0, online: ["alice"] } }]);
 		expect(alice.saved).toHaveLength(1);
 	});
 
@@ -56,7 +56,7 @@ describe("join_room", () => {
 		const room = makeRoom();
 		const alice = room.peer("alice");
 		room.feed(alice, join());
-		expect(alice.takeFrames()).toEqual([`{"event":"ack","data":{"room_id":"${ROOM}","last_seq":0}}`]);
+		expect(alice.takeFrames()).toEqual([`{"event":"ack","data":{"room_id":"${ROOM}","last_seq":0,"online":["alice"]}}`]);
 	});
 
 	it("leave_room stops delivery and is acknowledged", () => {
@@ -166,7 +166,7 @@ describe("catch-up with last_seq", () => {
 			newMessage(msg(3, "alice", "m3")),
 			newMessage(msg(4, "alice", "m4")),
 			newMessage(msg(5, "alice", "m5")),
-			{ event: "ack", id: "j", data: { room_id: ROOM, last_seq: 5 } },
+			{ event: "ack", id: "j", data: { room_id: ROOM, last_seq: 5, online: ["bob"] } },
 		]);
 		room.feed(writer, send("m6"));
 		expect(late.take()).toEqual([newMessage(msg(6, "alice", "m6"))]);
@@ -182,12 +182,14 @@ describe("catch-up with last_seq", () => {
 			newMessage(msg(1, "alice", "m1")),
 			newMessage(msg(2, "alice", "m2")),
 			newMessage(msg(3, "alice", "m3")),
-			{ event: "ack", data: { room_id: ROOM, last_seq: 3 } },
+			{ event: "ack", data: { room_id: ROOM, last_seq: 3, online: ["bob"] } },
 		]);
 		for (const lastSeq of [3, 99]) {
 			const none = room.peer(`u${lastSeq}`);
 			room.feed(none, join(undefined, lastSeq));
-			expect(none.take()).toEqual([{ event: "ack", data: { room_id: ROOM, last_seq: 3 } }]);
+			expect(none.take()).toEqual([
+				{ event: "ack", data: { room_id: ROOM, last_seq: 3, online: lastSeq === 3 ? ["bob", "u3"] : ["bob", "u3", "u99"] } },
+			]);
 		}
 	});
 
@@ -200,7 +202,7 @@ describe("catch-up with last_seq", () => {
 		const events = late.take() as Array<{ event: string; data: { seq?: number } }>;
 		expect(events).toHaveLength(1101);
 		expect(events.slice(0, 1100).map((e) => e.data.seq)).toEqual(Array.from({ length: 1100 }, (_, i) => 101 + i));
-		expect(events[1100]).toEqual({ event: "ack", id: "j", data: { room_id: ROOM, last_seq: 1200 } });
+		expect(events[1100]).toEqual({ event: "ack", id: "j", data: { room_id: ROOM, last_seq: 1200, online: ["late"] } });
 	});
 
 	it("stops reading history once the socket is detached mid catch-up (e.g. closed for not reading)", () => {
@@ -402,7 +404,7 @@ describe("bad frames: an error event with a stable code, and the socket keeps wo
 		room.feed(alice, join("after"));
 		room.feed(alice, send("still here", "s"));
 		expect(alice.take()).toEqual([
-			{ event: "ack", id: "after", data: { room_id: ROOM, last_seq: 0 } },
+			{ event: "ack", id: "after", data: { room_id: ROOM, last_seq: 0, online: ["alice", "bob"] } },
 			newMessage(msg(1, "alice", "still here")),
 			{ event: "ack", id: "s", data: msg(1, "alice", "still here") },
 		]);
@@ -421,7 +423,7 @@ describe("bad frames: an error event with a stable code, and the socket keeps wo
 		room.feed(alice, send("m1"));
 		const bob = room.peer("bob");
 		room.feed(bob, `{"event":"join_room","data":{"room_id":"${ROOM}","__proto__":{"last_seq":0}}}`);
-		expect(bob.take()).toEqual([{ event: "ack", data: { room_id: ROOM, last_seq: 1 } }]);
+		expect(bob.take()).toEqual([{ event: "ack", data: { room_id: ROOM, last_seq: 1, online: ["bob"] } }]);
 	});
 
 	it("a burst of bad frames never stops the room", () => {
@@ -501,7 +503,7 @@ describe("limits", () => {
 		const alice = room.peer("alice", { exp });
 		room.clock.now = exp * 1000 - 1;
 		room.feed(alice, join(1));
-		expect(alice.take()).toEqual([{ event: "ack", id: 1, data: { room_id: ROOM, last_seq: 0 } }]);
+		expect(alice.take()).toEqual([{ event: "ack", id: 1, data: { room_id: ROOM, last_seq: 0, online: ["alice"] } }]);
 		room.clock.now = exp * 1000;
 		expect(room.feed(alice, send("too late", 2))).toEqual({ close: { code: 4001, reason: "token expired" } });
 		expect(alice.take()).toEqual([]);

@@ -62,6 +62,7 @@ export function makeRoom(options: { db?: DatabaseSync; limits?: Partial<RoomLimi
 	let ids = 0;
 	const core = new RoomCore({
 		log: new MessageLog(sqlOf(db)),
+		sql: sqlOf(db),
 		outbox,
 		limits: { ...LIMITS, ...options.limits },
 		now: () => clock.now,

@@ -88,7 +88,11 @@ describe("sockets: MAX_SOCKETS_PER_USER=20 per user and room", () => {
 			'handshake 429: {"error":{"code":"too_many_connections","message":"Too many sockets for this user in this room"}}',
 		);
 		const bystander = await socket(r.id, 3);
-		expect((await bystander.request(join(r.id, "j"))).at(-1)).toEqual({ event: "ack", id: "j", data: { room_id: r.id, last_seq: 0 } });
+		expect((await bystander.request(join(r.id, "j"))).at(-1)).toEqual({
+			event: "ack",
+			id: "j",
+			data: { room_id: r.id, last_seq: 0, online: [as(3).id] },
+		});
 		await socket(other.id, 2);
 		// Closing one frees a slot.
 		const first = open[0] as Client;

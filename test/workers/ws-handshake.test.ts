@@ -126,7 +126,7 @@ describe("refused before the upgrade", () => {
 			headers: { Origin: "https://ok.example", "Sec-WebSocket-Protocol": `roomkit.v1, ${user(0).token}` },
 		});
 		expect(await ok.request(join(publicRoom, 1))).toEqual([
-			{ event: "ack", id: 1, data: { room_id: publicRoom, last_seq: expect.any(Number) } },
+			{ event: "ack", id: 1, data: { room_id: publicRoom, last_seq: expect.any(Number), online: [user(0).id] } },
 		]);
 		ok.close();
 		// Non-browser clients send no Origin.
@@ -179,7 +179,9 @@ describe("accepted credentials", () => {
 
 	it("a member of the private room gets in", async () => {
 		const s = await connect(privateRoom, viaProtocol(user(1).token));
-		expect(await s.request(join(privateRoom, 1))).toEqual([{ event: "ack", id: 1, data: { room_id: privateRoom, last_seq: 0 } }]);
+		expect(await s.request(join(privateRoom, 1))).toEqual([
+			{ event: "ack", id: 1, data: { room_id: privateRoom, last_seq: 0, online: [user(1).id] } },
+		]);
 		s.close();
 	});
 

@@ -8,7 +8,7 @@ import type { Env } from "../../src/env";
 import { roomStub } from "../../src/room/stub";
 import type { RoomObject } from "../../src/runtimes/cloudflare/room-object";
 import { call, JWT_SECRET, room, tenant } from "./helpers";
-import { connect, type Event, handshake, join, send, viaProtocol } from "./ws-support";
+import { connect, type Event, handshake, join, presence, send, viaProtocol } from "./ws-support";
 
 // Sockets, alarms and a shared 2-core machine: allow more than the default 5 s per test.
 vi.setConfig({ testTimeout: 30_000 });
@@ -21,6 +21,32 @@ const shortLived = (userId: string, clientId: string) =>
 const outlive = (exp: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now() + 50)));
 
 describe("eviction with hibernated sockets", () => {
+	it("presence survives eviction: the online set is rebuilt from the sockets' attachments", async () => {
+		const t = await tenant(3);
+		const r = await room(t, {});
+		const [alice, bob, carol] = t.users as [(typeof t.users)[0], (typeof t.users)[0], (typeof t.users)[0]];
+		const a = await connect(r.id, viaProtocol(alice.token));
+		const b = await connect(r.id, viaProtocol(bob.token));
+		await a.request(join(r.id, "ja"));
+		await b.request(join(r.id, "jb"));
+		expect(await a.next()).toEqual(presence(r.id, bob.id, true));
+		await evictDurableObject(stubOf(r.id));
+		// A new instance: carol's join is news, alice and bob are still online (not announced again).
+		const c = await connect(r.id, viaProtocol(carol.token));
+		expect(await c.request(join(r.id, "jc"))).toEqual([
+			{ event: "ack", id: "jc", data: { room_id: r.id, last_seq: 0, online: [alice.id, bob.id, carol.id].sort() } },
+		]);
+		expect(await a.next()).toEqual(presence(r.id, carol.id, true));
+		expect(await b.next()).toEqual(presence(r.id, carol.id, true));
+		// Bob's socket closes: the rebuilt set knows him, so he goes offline after the grace (5 s).
+		b.close();
+		expect(await a.next(15_000)).toEqual(presence(r.id, bob.id, false));
+		expect(await c.next(15_000)).toEqual(presence(r.id, bob.id, false));
+		expect(await a.quiet()).toEqual([]);
+		a.close();
+		c.close();
+	});
+
 	it("sockets keep working after eviction, with their identity and their joined state", async () => {
 		const t = await tenant(3);
 		const r = await room(t, {});
@@ -77,7 +103,9 @@ describe("eviction with hibernated sockets", () => {
 		for (let i = 1; i <= 3; i++) await s.request(send(r.id, `m${i}`, i));
 		await evictDurableObject(stubOf(r.id));
 		expect((await s.request(send(r.id, "m4", 4))).at(-1).data.seq).toBe(4);
-		expect(await s.request(join(r.id, "j"))).toEqual([{ event: "ack", id: "j", data: { room_id: r.id, last_seq: 4 } }]);
+		expect(await s.request(join(r.id, "j"))).toEqual([
+			{ event: "ack", id: "j", data: { room_id: r.id, last_seq: 4, online: [t.users[0]?.id] } },
+		]);
 		s.close();
 	});
 });
@@ -91,6 +119,7 @@ describe("attachments", () => {
 		const b = await connect(r.id, viaProtocol(bob.token));
 		await a.request(join(r.id, "j"));
 		await b.request(join(r.id, "j"));
+		expect(await a.next()).toEqual(presence(r.id, bob.id, true));
 		// What an older deploy, or a bug, might have left behind.
 		await runInDurableObject(stubOf(r.id), (_i, state) => state.getWebSockets(alice.id)[0]?.serializeAttachment({ user: alice.id }));
 		await evictDurableObject(stubOf(r.id));

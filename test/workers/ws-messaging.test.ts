@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
 import { roomStub } from "../../src/room/stub";
 import { call, room, tenant } from "./helpers";
-import { type Client, connect, type Event, join, send, viaProtocol } from "./ws-support";
+import { type Client, connect, type Event, join, online, presence, send, viaProtocol } from "./ws-support";
 
 // Sockets, alarms and a shared 2-core machine: allow more than the default 5 s per test.
 vi.setConfig({ testTimeout: 30_000 });
@@ -27,8 +27,12 @@ async function twoInARoom() {
 	const [alice, bob, carol] = t.users as [(typeof t.users)[0], (typeof t.users)[0], (typeof t.users)[0]];
 	const a = await connect(r.id, viaProtocol(alice.token));
 	const b = await connect(r.id, viaProtocol(bob.token));
-	expect(await a.request(join(r.id, "ja"))).toEqual([{ event: "ack", id: "ja", data: { room_id: r.id, last_seq: 0 } }]);
-	expect(await b.request(join(r.id, "jb"))).toEqual([{ event: "ack", id: "jb", data: { room_id: r.id, last_seq: 0 } }]);
+	expect(await a.request(join(r.id, "ja"))).toEqual([{ event: "ack", id: "ja", data: { room_id: r.id, last_seq: 0, online: [alice.id] } }]);
+	expect(await b.request(join(r.id, "jb"))).toEqual([
+		{ event: "ack", id: "jb", data: { room_id: r.id, last_seq: 0, online: online(alice.id, bob.id) } },
+	]);
+	// Alice hears that bob came online (bob's own ack told him).
+	expect(await a.next()).toEqual(presence(r.id, bob.id, true));
 	return { t, r, alice, bob, carol, a, b };
 }
 
@@ -94,7 +98,8 @@ describe("reconnect with last_seq", () => {
 		const caughtUp = await again.request(join(r.id, "rejoin", 1));
 		expect(caughtUp).toEqual([
 			...[2, 3, 4, 5, 6].map((seq) => ({ event: "new_message", data: message(r.id, seq, alice.id, `m${seq}`) })),
-			{ event: "ack", id: "rejoin", data: { room_id: r.id, last_seq: 6 } },
+			// Back within the grace period: still online, and alice heard nothing of it.
+			{ event: "ack", id: "rejoin", data: { room_id: r.id, last_seq: 6, online: online(alice.id, bob.id) } },
 		]);
 		await a.request(send(r.id, "m7", 7));
 		expect(await again.next()).toEqual({ event: "new_message", data: message(r.id, 7, alice.id, "m7") });
@@ -104,7 +109,7 @@ describe("reconnect with last_seq", () => {
 	});
 
 	it("a join racing live sends delivers each message once, in seq order", async () => {
-		const { r, carol, a } = await twoInARoom();
+		const { t, r, carol, a } = await twoInARoom();
 		const c = await connect(r.id, viaProtocol(carol.token));
 		for (let i = 1; i <= 20; i++) a.send(send(r.id, `m${i}`, i));
 		// Joined from 0 somewhere in the middle of those sends: catch-up then live, no overlap.
@@ -114,7 +119,7 @@ describe("reconnect with last_seq", () => {
 		const seen = c.events.filter((e: Event) => e.event === "new_message").map((e: Event) => e.data.seq);
 		expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
 		expect(c.events.filter((e: Event) => e.event === "ack")).toEqual([
-			{ event: "ack", id: "late", data: { room_id: r.id, last_seq: expect.any(Number) } },
+			{ event: "ack", id: "late", data: { room_id: r.id, last_seq: expect.any(Number), online: online(...t.users.map((u) => u.id)) } },
 		]);
 		c.events.splice(0);
 		expect(await c.quiet()).toEqual([]);

@@ -2,6 +2,7 @@
 // (or a fresh app with overridden bindings), and every received event is queued for assertions.
 import { createExecutionContext } from "cloudflare:test";
 import { exports, env as workerEnv } from "cloudflare:workers";
+import { expect } from "vitest";
 import { createApp } from "../../src/app";
 import type { Env } from "../../src/env";
 import { BASE } from "./helpers";
@@ -121,6 +122,20 @@ export const join = (roomId: string, id: string | number, lastSeq?: number) => (
 	event: "join_room",
 	data: lastSeq === undefined ? { room_id: roomId } : { room_id: roomId, last_seq: lastSeq },
 	id,
+});
+
+/** Who is online in a join ack: user ids sorted. */
+export const online = (...userIds: string[]) => [...userIds].sort();
+
+/** A presence event (its time is the server's clock). */
+export const presence = (roomId: string, userId: string, isOnline: boolean) => ({
+	event: "presence",
+	data: {
+		room_id: roomId,
+		user_id: userId,
+		online: isOnline,
+		last_active_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+	},
 });
 
 export const send = (roomId: string, text: string, id: string | number, clientMsgId?: string) => ({

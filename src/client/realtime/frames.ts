@@ -15,6 +15,16 @@ export interface RoomState {
 	last_seq: number;
 	last_read_seq: number;
 	unread: number;
+	/** Who is online in the room, as the server last heard (in `ready`; absent for rooms above the presence cap). */
+	online?: string[];
+}
+
+/** A user came online in a room (their first socket joined it) or went offline (a grace period after their last left). */
+export interface Presence {
+	room_id: string;
+	user_id: string;
+	online: boolean;
+	last_active_at: string;
 }
 
 export type ReactionCounts = Record<string, number>;
@@ -52,6 +62,7 @@ export type ServerEvent =
 	| { event: "log"; entry: LogEvent }
 	| { event: "typing"; data: { room_id: string; user_ids: string[] } }
 	| { event: "read_receipt"; data: { room_id: string; user_id: string; last_read_seq: number } }
+	| { event: "presence"; data: Presence }
 	| { event: "ready"; data: { user_id: string; rooms: RoomState[]; unread_total: number } }
 	| { event: "inbox_update"; data: { room_id: string; last_seq: number; unread: number; message: ChatMessage | null } }
 	| { event: "read"; data: { room_id: string; last_read_seq: number; unread: number } }
@@ -93,6 +104,8 @@ export function parseServerFrame(frame: string): ServerEvent[] {
 			events.push({ event: "typing", data: data as unknown as { room_id: string; user_ids: string[] } });
 		} else if (value.event === "read_receipt" && isObject(data) && typeof data.user_id === "string") {
 			events.push({ event: "read_receipt", data: data as unknown as { room_id: string; user_id: string; last_read_seq: number } });
+		} else if (value.event === "presence" && isObject(data) && typeof data.user_id === "string" && typeof data.online === "boolean") {
+			events.push({ event: "presence", data: data as unknown as Presence });
 		} else if (value.event === "ready" && isObject(data) && Array.isArray(data.rooms) && typeof data.unread_total === "number") {
 			events.push({ event: "ready", data: data as unknown as Extract<ServerEvent, { event: "ready" }>["data"] });
 		} else if (value.event === "inbox_update" && isObject(data) && typeof data.room_id === "string" && typeof data.unread === "number") {
@@ -110,3 +123,10 @@ export function parseServerFrame(frame: string): ServerEvent[] {
 }
 
 export const isStoredMessage = isMessage;
+
+/** A join ack as the SDK hands it on (`joined`). */
+export const joinedOf = (roomId: string, data: Record<string, unknown>) => ({
+	room_id: roomId,
+	last_seq: data.last_seq as number,
+	online: Array.isArray(data.online) ? data.online.filter((id): id is string => typeof id === "string") : [],
+});

@@ -8,11 +8,13 @@ import {
 	CLOSE_REMOVED,
 	CLOSE_TOKEN_EXPIRED,
 	isStoredMessage,
+	joinedOf,
 	type LogEvent,
 	type MessageDeleted,
 	type MessageUpdated,
 	PING,
 	PROTOCOL_LABEL,
+	type Presence,
 	parseServerFrame,
 	type ReactionChanged,
 } from "./frames";
@@ -34,6 +36,10 @@ export interface ConversationEvents extends Record<string, unknown> {
 	typing: { room_id: string; user_ids: string[] };
 	/** A member read up to `last_read_seq` (rooms up to 100 members). */
 	read_receipt: { room_id: string; user_id: string; last_read_seq: number };
+	/** Someone else came online in the room or went offline (never your own sockets). */
+	presence: Presence;
+	/** Each (re)join's answer: the room's last `seq` and who is online in it now (you too). */
+	joined: { room_id: string; last_seq: number; online: string[] };
 }
 
 export interface RoomEvents extends ConversationEvents {
@@ -268,6 +274,7 @@ export class RoomConnection {
 					break;
 				case "typing":
 				case "read_receipt":
+				case "presence":
 					this.events.emit(event.event, event.data as never);
 					break;
 				case "ack":
@@ -285,7 +292,10 @@ export class RoomConnection {
 	private handleAck(id: string | number | undefined, data: Record<string, unknown>): void {
 		if (typeof id === "string" && id.startsWith("join:")) {
 			this.joinInFlight = false;
-			if (typeof data.last_seq === "number") this.onJoined(data.last_seq);
+			if (typeof data.last_seq === "number") {
+				this.onJoined(data.last_seq);
+				this.events.emit("joined", joinedOf(this.roomId, data));
+			}
 			return;
 		}
 		const request = typeof id === "string" ? this.requests.get(id) : undefined;

@@ -7,6 +7,7 @@ import {
 	CLOSE_REMOVED,
 	CLOSE_TOKEN_EXPIRED,
 	isStoredMessage,
+	joinedOf,
 	type LogEvent,
 	type MessageDeleted,
 	type MessageUpdated,
@@ -301,6 +302,7 @@ export class UserConnection {
 				}
 				case "typing":
 				case "read_receipt":
+				case "presence":
 					this.subscriptions.get(event.data.room_id)?.events.emit(event.event, event.data as never);
 					break;
 				case "inbox_update": {
@@ -351,6 +353,7 @@ export class UserConnection {
 			if (!subscription || typeof data.last_seq !== "number") return;
 			subscription.joined = true;
 			for (const entry of subscription.sequencer.start(data.last_seq)) subscription.events.emit(entry.event, entry.data as never);
+			subscription.events.emit("joined", joinedOf(subscription.roomId, data));
 			return;
 		}
 		const request = this.requests.get(id);

@@ -44,6 +44,13 @@ export const messagesApi = (http: Http) => ({
 	/** `GET /room/{id}/reads`: each member's read position. */
 	reads: (roomId: string) =>
 		http.request<{ reads: Array<{ user_id: string; last_read_seq: number }> }>("GET", `${roomPath(roomId)}/reads`, "any"),
+	/** `GET /room/{id}/presence`: who is online and when each was last active. */
+	presence: (roomId: string) =>
+		http.request<{ presence: Array<{ user_id: string; online: boolean; last_active_at: string | null }> }>(
+			"GET",
+			`${roomPath(roomId)}/presence`,
+			"any",
+		),
 });
 
 export type MessagesApi = ReturnType<typeof messagesApi>;

@@ -239,6 +239,24 @@ async function deleteMessage(message) {
 	}
 }
 
+/** Who is online in the open room: the join's list, then presence events. */
+const online = new Set();
+function renderOnline() {
+	const list = $("online");
+	list.replaceChildren();
+	for (const id of [...online].sort()) {
+		if (id !== session?.userId && !names.has(id)) void learnName(id).then(renderOnline);
+		const item = document.createElement("li");
+		item.dataset.onlineUserId = id;
+		const dot = document.createElement("span");
+		dot.className = "dot";
+		dot.setAttribute("aria-hidden", "true");
+		item.append(dot, nameOf(id));
+		item.title = "online";
+		list.append(item);
+	}
+}
+
 let typers = [];
 function renderTyping(userIds) {
 	typers = userIds;
@@ -483,6 +501,16 @@ async function openRoom(roomId) {
 	room.on("reaction_added", onReaction);
 	room.on("reaction_removed", onReaction);
 	room.on("typing", ({ user_ids }) => renderTyping(user_ids));
+	room.on("joined", ({ online: ids }) => {
+		online.clear();
+		for (const id of ids) online.add(id);
+		renderOnline();
+	});
+	room.on("presence", ({ user_id, online: isOnline }) => {
+		if (isOnline) online.add(user_id);
+		else online.delete(user_id);
+		renderOnline();
+	});
 	room.on("read_receipt", ({ user_id, last_read_seq }) => {
 		readPositions.set(user_id, last_read_seq);
 		renderTicks();
@@ -521,6 +549,8 @@ function leaveRoom() {
 	readPositions.clear();
 	cancelReply();
 	renderTyping([]);
+	online.clear();
+	renderOnline();
 	room?.leave();
 	room = null;
 }

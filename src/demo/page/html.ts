@@ -68,6 +68,8 @@ export function demoHtml({ devMode, version }: { devMode: boolean; version: stri
 	#messages .actions { grid-column: 1 / span 2; display: flex; flex-wrap: wrap; gap: 0.25rem; }
 	button.small { min-height: 2rem; padding: 0.15rem 0.5rem; font-size: 0.85rem; }
 	#typing { min-height: 1.4em; margin: 0; }
+	#online { display: flex; flex-wrap: wrap; gap: 0.75rem; list-style: none; margin: 0 0 0.5rem; padding: 0; }
+	#online .dot { display: inline-block; width: 0.6rem; height: 0.6rem; margin-right: 0.3rem; border-radius: 50%; background: #15803d; }
 	#send-form .row { flex-wrap: nowrap; margin-top: 0; }
 	#notice:empty { display: none; }
 	#notice { background: #fee2e2; color: #7f1d1d; border: 1px solid #b91c1c; border-radius: 0.375rem; padding: 0.5rem; }
@@ -115,6 +117,7 @@ export function demoHtml({ devMode, version }: { devMode: boolean; version: stri
 <section id="chat" aria-labelledby="room-title" hidden>
 	<h2 id="room-title">Room</h2>
 	<p class="hint">Room id <code id="room-id-label"></code> · <a id="room-link" href="#">link to this room</a></p>
+	<ul id="online" aria-label="Online in this room"></ul>
 	<ol id="messages" aria-live="polite" aria-relevant="additions" aria-label="Messages" tabindex="0"></ol>
 	<p id="typing" class="hint" aria-live="polite"></p>
 	<p id="replying-to" class="hint" hidden>Replying to “<span id="replying-to-text"></span>” <button type="button" id="cancel-reply" class="secondary small">Cancel reply</button></p>

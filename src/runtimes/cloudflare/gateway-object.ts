@@ -80,7 +80,7 @@ export class GatewayObject extends DurableObject<Env> {
 			};
 			port = {
 				subscribe: (caller, gateway) => guard(() => stub.subscribe(caller, gateway)),
-				unsubscribe: (gateway) => guard(() => stub.unsubscribe(gateway)),
+				unsubscribe: (gateway, userId) => guard(() => stub.unsubscribe(gateway, userId)),
 				range: (caller, afterSeq, limit) => guard(() => stub.range(caller, afterSeq, limit)),
 				sendAs: (caller, text, options) => guard(() => stub.sendAs(caller, text, options)),
 				change: (caller, change) => guard(() => stub.change(caller, change)),

@@ -207,8 +207,8 @@ export class RoomObject extends DurableObject<Env> {
 	subscribe(caller: Caller, gateway: string) {
 		return this.service.subscribe(caller, gateway);
 	}
-	unsubscribe(gateway: string): void {
-		this.service.unsubscribe(gateway);
+	unsubscribe(gateway: string, userId?: string): void {
+		this.service.unsubscribe(gateway, userId);
 	}
 	range(caller: Caller, afterSeq: number, limit: number) {
 		return this.service.range(caller, afterSeq, limit);
@@ -239,6 +239,9 @@ export class RoomObject extends DurableObject<Env> {
 	}
 	reads(clientId: string) {
 		return this.service.reads(clientId);
+	}
+	presence(clientId: string) {
+		return this.service.presence(clientId);
 	}
 	history(range: HistoryRange): MessageT[] {
 		return this.service.history(range);

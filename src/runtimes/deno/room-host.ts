@@ -45,6 +45,7 @@ export const ROOM_METHODS = [
 	"versions",
 	"replies",
 	"reads",
+	"presence",
 	"history",
 	"events",
 	"message",
@@ -233,8 +234,8 @@ export class RoomHost {
 	subscribe(caller: Caller, gateway: string) {
 		return this.service.subscribe(caller, gateway);
 	}
-	unsubscribe(gateway: string): void {
-		this.service.unsubscribe(gateway);
+	unsubscribe(gateway: string, userId?: string): void {
+		this.service.unsubscribe(gateway, userId);
 	}
 	range(caller: Caller, afterSeq: number, limit: number) {
 		return this.service.range(caller, afterSeq, limit);
@@ -265,6 +266,9 @@ export class RoomHost {
 	}
 	reads(clientId: string) {
 		return this.service.reads(clientId);
+	}
+	presence(clientId: string) {
+		return this.service.presence(clientId);
 	}
 	history(range: HistoryRange): MessageT[] {
 		return this.service.history(range);
