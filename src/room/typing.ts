@@ -10,18 +10,28 @@ export interface TypingDeps {
 
 /** At most one broadcast caused by one user per this many ms. */
 const MIN_BROADCAST_GAP_MS = 1_000;
+/**
+ * And at most one per room per this many ms: changes of several users inside it go out together,
+ * as one set, when it ends. A big room with many typers would otherwise get a broadcast to every
+ * socket for each of them (500 sockets of 50 typists: 50 a second).
+ */
+const ROOM_BROADCAST_GAP_MS = 250;
 
 /**
  * Who is typing in a room, never stored: `typing` frames refresh a user, who expires after
  * `ttlMs` without one (so a lost "stop" cannot leave them typing forever), and a message from
  * them ends it. Every change goes out as the whole set, never a diff; a user causes at most one
- * broadcast per second (a faster change goes out when the second is over).
+ * broadcast per second (a faster change goes out when the second is over), and a room sends at
+ * most one per 250 ms (changes inside that window go out together when it ends).
  */
 export class Typing {
 	private readonly expiresAt = new Map<string, number>();
 	private readonly lastBroadcast = new Map<string, number>();
 	private readonly deferred = new Set<string>();
 	private timerAt = Number.POSITIVE_INFINITY;
+	private roomBroadcastAt = Number.NEGATIVE_INFINITY;
+	/** The user whose change waits for the room's window to end (the last one, if several). */
+	private roomDeferred: string | null = null;
 
 	constructor(private readonly deps: TypingDeps) {}
 
@@ -69,6 +79,21 @@ export class Typing {
 		}
 		this.lastBroadcast.set(userId, now);
 		if (this.lastBroadcast.size > 10_000) this.lastBroadcast.clear();
+		if (now - this.roomBroadcastAt < ROOM_BROADCAST_GAP_MS && this.deps.after) {
+			const scheduled = this.roomDeferred !== null;
+			this.roomDeferred = userId;
+			if (!scheduled) {
+				this.deps.after(this.roomBroadcastAt + ROOM_BROADCAST_GAP_MS - now, () => {
+					const by = this.roomDeferred;
+					this.roomDeferred = null;
+					if (by === null) return;
+					this.roomBroadcastAt = this.deps.now();
+					this.deps.changed(this.current(), by);
+				});
+			}
+			return;
+		}
+		this.roomBroadcastAt = now;
 		this.deps.changed(this.current(), userId);
 	}
 
