@@ -16,6 +16,8 @@ export class ChatApiError extends Error {
 		message: string,
 		readonly fields?: FieldIssue[],
 		options?: { cause?: unknown },
+		/** `rate_limited` in slow mode: how long to wait before sending again. */
+		readonly retryAfterMs?: number,
 	) {
 		super(message, options);
 	}
@@ -28,6 +30,8 @@ export class ChatRoomError extends Error {
 	constructor(
 		readonly code: RoomErrorCode,
 		message: string,
+		/** `rate_limited` in slow mode: how long to wait before sending again. */
+		readonly retryAfterMs?: number,
 	) {
 		super(message);
 	}

@@ -101,9 +101,17 @@ async function errorFrom(response: Response): Promise<ChatApiError> {
 	}
 	const error = typeof value === "object" && value !== null ? (value as { error?: unknown }).error : undefined;
 	if (typeof error === "object" && error !== null) {
-		const { code, message, fields } = error as Record<string, unknown>;
+		const { code, message, fields, retry_after_ms } = error as Record<string, unknown>;
 		if (typeof code === "string" && typeof message === "string") {
-			return new ChatApiError(response.status, code as ApiErrorCode, message, Array.isArray(fields) ? (fields as FieldIssue[]) : undefined);
+			const wait = typeof retry_after_ms === "number" ? retry_after_ms : undefined;
+			return new ChatApiError(
+				response.status,
+				code as ApiErrorCode,
+				message,
+				Array.isArray(fields) ? (fields as FieldIssue[]) : undefined,
+				{},
+				wait,
+			);
 		}
 	}
 	return new ChatApiError(response.status, "unexpected_response", `HTTP ${response.status}: ${text.slice(0, 200)}`);

@@ -68,7 +68,7 @@ export type ServerEvent =
 	| { event: "read"; data: { room_id: string; last_read_seq: number; unread: number } }
 	| { event: "room_removed"; data: { room_id: string } }
 	| { event: "ack"; id?: string | number; data: Record<string, unknown> }
-	| { event: "error"; id?: string | number; data: { code: RoomErrorCode; message: string } };
+	| { event: "error"; id?: string | number; data: { code: RoomErrorCode; message: string; retry_after_ms?: number } };
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 

@@ -281,7 +281,7 @@ export class RoomConnection {
 					this.handleAck(event.id, event.data);
 					break;
 				case "error":
-					this.handleError(event.id, event.data.code, event.data.message);
+					this.handleError(event.id, event.data.code, event.data.message, event.data.retry_after_ms);
 					break;
 				case "pong":
 					break;
@@ -311,11 +311,11 @@ export class RoomConnection {
 		}
 	}
 
-	private handleError(id: string | number | undefined, code: ChatRoomError["code"], message: string): void {
+	private handleError(id: string | number | undefined, code: ChatRoomError["code"], message: string, retryAfterMs?: number): void {
 		const request = typeof id === "string" ? this.requests.get(id) : undefined;
 		if (request) {
 			this.requests.delete(id as string);
-			request.reject(new ChatRoomError(code, message));
+			request.reject(new ChatRoomError(code, message, retryAfterMs));
 			return;
 		}
 		const pending = typeof id === "string" ? this.pending.get(id) : undefined;
@@ -324,12 +324,16 @@ export class RoomConnection {
 			// unacknowledged again once the bucket refilled; `client_msg_id` keeps that safe.
 			if (!this.resendScheduled) {
 				this.resendScheduled = true;
-				this.later(() => {
-					this.resendScheduled = false;
-					this.resendPending();
-				}, 1_000);
+				// Slow mode says how long; the frame rate limit refills within a second.
+				this.later(
+					() => {
+						this.resendScheduled = false;
+						this.resendPending();
+					},
+					Math.max(1_000, retryAfterMs ?? 0),
+				);
 			}
-			if (!pending) this.events.emit("error", new ChatRoomError(code, message));
+			if (!pending) this.events.emit("error", new ChatRoomError(code, message, retryAfterMs));
 			return;
 		}
 		if (pending) {

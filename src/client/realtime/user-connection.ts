@@ -338,7 +338,7 @@ export class UserConnection {
 					this.handleAck(event.id, event.data);
 					break;
 				case "error":
-					this.handleError(event.id, new ChatRoomError(event.data.code, event.data.message));
+					this.handleError(event.id, new ChatRoomError(event.data.code, event.data.message, event.data.retry_after_ms));
 					break;
 				case "pong":
 					break;
