@@ -8,10 +8,12 @@ import { KeyedLimiter } from "../room/rate-limit";
 import { encodeRoomEvent, type FrameOutcome, SLOW_MODE_TEXT } from "../room/room-core";
 import type { MessageT } from "../schemas/message";
 import type { GatewayStore, InboxRow } from "./gateway-store";
-import type { Caller, DeliverReply, Refusal, RoomChange, RoomPort, RoomPush } from "./push";
+import type { Caller, DeliverReply, QueuedSend, Refusal, RoomChange, RoomPort, RoomPush, RoomSendResult } from "./push";
 
 /** Messages read per call while a socket catches up or a gap is filled. */
 const PAGE = 500;
+/** Sends to one room in one `sendMany` at most. */
+const SEND_BATCH = 64;
 
 /** A user socket's identity, verified by the Worker at the handshake; kept in the attachment. */
 export const GatewaySocketState = z.object({
@@ -85,6 +87,8 @@ export class GatewayCore {
 	private readonly limiter;
 	/** Sockets whose `ready` waits for their rooms to wake: nothing else goes to them before it. */
 	private readonly readying = new Map<string, Promise<void>>();
+	/** Sends waiting for the call in flight to their room: they go together in the next one. */
+	private readonly lanes = new Map<string, Array<{ send: QueuedSend; done: (result: Promise<RoomSendResult>) => void }>>();
 	/** Wakes under way, per user. */
 	private readonly waking = new Map<string, Promise<void>>();
 	/** Orders idle answers against wakes (see DeliverReply); grows with each wake. */
@@ -205,6 +209,31 @@ export class GatewayCore {
 		return idle.length > 0 ? { idle, token: this.token } : undefined;
 	}
 
+	/**
+	 * A `send_message` to a room: at once when no send to that room is in flight from here,
+	 * otherwise with every other that waits for it, in one `sendMany` (stored in one event, one
+	 * commit) as soon as it returns. Order per room is the order the frames came in.
+	 */
+	private sendTo(roomId: string, send: QueuedSend): Promise<RoomSendResult> {
+		const waiting = this.lanes.get(roomId);
+		if (waiting) return new Promise((resolve) => waiting.push({ send, done: resolve }));
+		const lane: Array<{ send: QueuedSend; done: (result: Promise<RoomSendResult>) => void }> = [];
+		this.lanes.set(roomId, lane);
+		const room = this.deps.rooms(roomId);
+		const drain = async () => {
+			while (lane.length > 0) {
+				const batch = lane.splice(0, SEND_BATCH);
+				const results = room.sendMany(batch.map((b) => b.send));
+				batch.forEach((b, i) => b.done(results.then((all) => all[i] as RoomSendResult)));
+				await results.catch(() => undefined);
+			}
+			this.lanes.delete(roomId);
+		};
+		const first = room.sendAs(send.caller, send.text, send.options);
+		void first.catch(() => undefined).then(drain);
+		return first;
+	}
+
 	/** Asks each room that stopped sending the user's state for it (once at a time per user). */
 	private wake(caller: Caller): Promise<void> {
 		const running = this.waking.get(caller.userId);
@@ -300,7 +329,11 @@ export class GatewayCore {
 			}
 			case "send_message": {
 				const { text_message, client_msg_id, reply_to, metadata } = frame.data;
-				const sent = await room.sendAs(caller, text_message, { clientMsgId: client_msg_id, replyTo: reply_to, metadata });
+				const sent = await this.sendTo(roomId, {
+					caller,
+					text: text_message,
+					options: { clientMsgId: client_msg_id, replyTo: reply_to, metadata },
+				});
 				if (!sent.ok) {
 					// A room exists here: not_found means the message replied to.
 					const text = sent.code === "not_found" && reply_to !== undefined ? "No such message to reply to" : REFUSALS[sent.code];

@@ -69,6 +69,13 @@ export type RangeResult = { ok: true; events: RoomEvent[] } | Refusal;
 export type RoomSendResult = { ok: true; message: MessageT; created: boolean } | Refusal;
 export type RoomChangeResult = { ok: true; data: unknown } | Refusal;
 
+/** One `send_message` a gateway hands to a room. */
+export interface QueuedSend {
+	caller: Caller;
+	text: string;
+	options?: SendOptions;
+}
+
 export interface SendOptions {
 	clientMsgId?: string;
 	replyTo?: string;
@@ -83,6 +90,8 @@ export interface RoomPort {
 	unsubscribe(gateway: string, userId?: string): Promise<void>;
 	range(caller: Caller, afterSeq: number, limit: number): Promise<RangeResult>;
 	sendAs(caller: Caller, text: string, options?: SendOptions): Promise<RoomSendResult>;
+	/** Several sends in one call, stored in this order (one answer each, in the same order). */
+	sendMany(sends: QueuedSend[]): Promise<RoomSendResult[]>;
 	change(caller: Caller, change: RoomChange): Promise<RoomChangeResult>;
 	/** The caller's socket on a gateway that joined the room is typing. */
 	typing(caller: Caller): Promise<void>;

@@ -110,6 +110,27 @@ describe("user socket", () => {
 		expect(r1.feed.owed()).toEqual([]);
 	});
 
+	it("sends frames to one room that arrive while a send is in flight together, in order, in one sendMany", async () => {
+		const world = makeWorld();
+		world.room(R1, ["alice", "bob"]);
+		const bob = world.connect("bob");
+		await world.settle();
+		bob.peer.take();
+		const handled = [1, 2, 3, 4, 5].map((n) => bob.core.handleFrame(bob.peer, send(`m${n}`, R1, n)));
+		await Promise.all(handled);
+		await world.settle();
+		const acks = bob.peer.take().filter((e) => e.event === "ack");
+		expect(acks.map((e) => [e.id, e.data.seq, e.data.text_message])).toEqual([
+			[1, 1, "m1"],
+			[2, 2, "m2"],
+			[3, 3, "m3"],
+			[4, 4, "m4"],
+			[5, 5, "m5"],
+		]);
+		// The first went alone; the four that came while it ran went in one call.
+		expect(world.sendManyCalls).toEqual([4]);
+	});
+
 	it("fills a gap left by a lost push from the room before delivering more", async () => {
 		const world = makeWorld();
 		const r = world.room(R1, ["alice", "bob"]);

@@ -57,6 +57,8 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	/** Every push that reached a gateway, and every wake a gateway asked for. */
 	const pushes: Array<{ gateway: string; push: RoomPush }> = [];
 	const wakes: Array<{ roomId: string; userId: string }> = [];
+	/** The size of each batch a gateway sent with sendMany. */
+	const sendManyCalls: number[] = [];
 	const outboxOf = () => new Outbox((flush) => tasks.push(flush));
 
 	const gatewayOf = (name: string) => {
@@ -87,6 +89,10 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 				return answer;
 			},
 			sendAs: async (caller, text, options) => room().sendAs(caller, text, options),
+			sendMany: async (sends) => {
+				sendManyCalls.push(sends.length);
+				return sends.map((s) => room().sendAs(s.caller, s.text, s.options));
+			},
 			change: async (caller, change) => room().change(caller, change),
 			typing: async (caller) => room().typing(caller),
 			markRead: async (caller, seq) => room().markRead(caller, seq),
@@ -223,6 +229,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		gateways,
 		pushes,
 		wakes,
+		sendManyCalls,
 		room,
 		connect,
 		disconnect,

@@ -83,6 +83,7 @@ export class GatewayObject extends DurableObject<Env> {
 				unsubscribe: (gateway, userId) => guard(() => stub.unsubscribe(gateway, userId)),
 				range: (caller, afterSeq, limit) => guard(() => stub.range(caller, afterSeq, limit)),
 				sendAs: (caller, text, options) => guard(() => stub.sendAs(caller, text, options)),
+				sendMany: (sends) => guard(() => stub.sendMany(sends)),
 				change: (caller, change) => guard(() => stub.change(caller, change)),
 				typing: (caller) => guard(() => stub.typing(caller)),
 				markRead: (caller, seq) => guard(() => stub.markRead(caller, seq)),

@@ -1,6 +1,6 @@
 import { loadConfig } from "../../config";
 import type { Env } from "../../env";
-import type { Caller, GatewayPort, RoomChange, SendOptions } from "../../gateway/push";
+import type { Caller, GatewayPort, QueuedSend, RoomChange, SendOptions } from "../../gateway/push";
 import { gatewayStub } from "../../gateway/stub";
 import { uuidv7 } from "../../ids";
 import { encodeError } from "../../protocol/codec";
@@ -37,6 +37,7 @@ export const ROOM_METHODS = [
 	"unsubscribe",
 	"range",
 	"sendAs",
+	"sendMany",
 	"change",
 	"typing",
 	"markRead",
@@ -242,6 +243,9 @@ export class RoomHost {
 	}
 	sendAs(caller: Caller, text: string, options?: SendOptions) {
 		return this.service.sendAs(caller, text, options);
+	}
+	sendMany(sends: QueuedSend[]) {
+		return this.service.sendMany(sends);
 	}
 	change(caller: Caller, change: RoomChange) {
 		return this.service.change(caller, change);
