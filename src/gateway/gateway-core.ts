@@ -224,7 +224,7 @@ export class GatewayCore {
 			while (lane.length > 0) {
 				const batch = lane.splice(0, SEND_BATCH);
 				const results = room.sendMany(batch.map((b) => b.send));
-				batch.forEach((b, i) => b.done(results.then((all) => all[i] as RoomSendResult)));
+				for (const [i, b] of batch.entries()) b.done(results.then((all) => all[i] as RoomSendResult));
 				await results.catch(() => undefined);
 			}
 			this.lanes.delete(roomId);
@@ -232,6 +232,16 @@ export class GatewayCore {
 		const first = room.sendAs(send.caller, send.text, send.options);
 		void first.catch(() => undefined).then(drain);
 		return first;
+	}
+
+	/** The user holds a room socket in a public room they are not a member of (a client-wide ban must find it). */
+	visited(userId: string, roomId: string): void {
+		this.deps.store.visit(userId, roomId);
+	}
+
+	/** Rooms where the user held a room socket without being a member. */
+	visits(userId: string): string[] {
+		return this.deps.store.visits(userId);
 	}
 
 	/** Asks each room that stopped sending the user's state for it (once at a time per user). */

@@ -31,6 +31,8 @@ const SCHEMA = [
 		updated_at INTEGER NOT NULL,
 		PRIMARY KEY (user_id, room_id)
 	)`,
+	// Public rooms the user opened a room socket to without being a member: a client-wide ban closes those too.
+	"CREATE TABLE IF NOT EXISTS gw_visits (user_id TEXT NOT NULL, room_id TEXT NOT NULL, PRIMARY KEY (user_id, room_id))",
 	// Rooms told that the user has no socket here: they send that user's state again on `wake`.
 	"CREATE TABLE IF NOT EXISTS gw_idle (user_id TEXT NOT NULL, room_id TEXT NOT NULL, PRIMARY KEY (user_id, room_id))",
 	// Who is online in each room, as the room last said (presence signals, pushes): for `ready`.
@@ -269,6 +271,19 @@ export class GatewayStore {
 		this.rows.set(`${userId}\0${roomId}`, null);
 		this.remember(`${userId}\0${roomId}`, null);
 		this.write(() => this.sql.exec("DELETE FROM gw_inbox WHERE user_id = ? AND room_id = ?", userId, roomId));
+	}
+
+	/** The user opened a room socket to this public room without being a member (written at once). */
+	visit(userId: string, roomId: string): void {
+		this.sql.exec("INSERT INTO gw_visits (user_id, room_id) VALUES (?, ?) ON CONFLICT DO NOTHING", userId, roomId);
+	}
+
+	/** Public rooms the user opened a room socket to without being a member. */
+	visits(userId: string): string[] {
+		return this.sql
+			.exec("SELECT room_id FROM gw_visits WHERE user_id = ? ORDER BY room_id", userId)
+			.toArray()
+			.map((r) => String(r.room_id));
 	}
 
 	/** The room was told the user has no socket here. */

@@ -231,18 +231,24 @@ const unbanUser = createRoute({
 	responses: { 204: { description: "Lifted" }, 401: errors[401], 403: errors[403], 404: errors[404] },
 });
 
-/** Closes a user's sockets: their gateway shard's user sockets, and room sockets in every room they are a member of. */
+/**
+ * Closes a user's sockets: their gateway shard's user sockets, and room sockets in every room they
+ * are a member of and in every public room they opened one to without being a member (their
+ * gateway keeps that list, written at those handshakes).
+ */
 async function disconnectEverywhere(c: AppContext, clientId: string, userId: string): Promise<void> {
-	const gateway = gatewayName(clientId, userId, configOf(c).gatewayShards);
-	const closing: Promise<unknown>[] = [gatewayStub(c.env, gateway).disconnectUser(userId)];
+	const gateway = gatewayStub(c.env, gatewayName(clientId, userId, configOf(c).gatewayShards));
+	const closing: Promise<unknown>[] = [gateway.disconnectUser(userId)];
+	const rooms = new Set<string>(await gateway.visits(userId));
 	const directory = directoryOf(c);
 	let after: string | undefined;
 	for (;;) {
-		const rooms = await directory.listUserRooms(clientId, userId, { after, limit: ROOM_PAGE });
-		for (const room of rooms) closing.push(roomRpc(c.env, room.id).disconnectUser(userId));
-		if (rooms.length < ROOM_PAGE) break;
-		after = rooms[rooms.length - 1]?.id;
+		const page = await directory.listUserRooms(clientId, userId, { after, limit: ROOM_PAGE });
+		for (const room of page) rooms.add(room.id);
+		if (page.length < ROOM_PAGE) break;
+		after = page[page.length - 1]?.id;
 	}
+	for (const roomId of rooms) closing.push(roomRpc(c.env, roomId).disconnectUser(userId));
 	await Promise.all(closing);
 }
 const ROOM_PAGE = 200;

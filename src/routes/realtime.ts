@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { roomFor } from "../auth/access";
+import { standingFor } from "../auth/access";
 import { authenticate, requireUser } from "../auth/credentials";
 import type { UserPrincipal } from "../auth/principal";
 import { ApiError, forbidden, unauthorized } from "../errors";
@@ -93,7 +93,11 @@ function forward(c: AppContext, stub: { fetch(url: string, init: RequestInit): P
 export const realtimeRoutes = new OpenAPIHono<AppEnv>()
 	.openapi(connect, async (c) => {
 		const { user, label } = await handshake(c);
-		const room = await roomFor(directoryOf(c), user, c.req.valid("param").room_id);
+		const { room, membership } = await standingFor(directoryOf(c), user, c.req.valid("param").room_id);
+		if (room.private && !membership) throw forbidden("This room is private and you are not a member");
+		// A visitor of a public room: recorded with their gateway, so a client-wide ban finds this socket.
+		if (!membership)
+			await gatewayStub(c.env, gatewayName(user.clientId, user.userId, configOf(c).gatewayShards)).visited(user.userId, room.id);
 		const identity: ConnState = { userId: user.userId, clientId: user.clientId, roomId: room.id, exp: user.exp, joined: false };
 		const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) });
 		if (label) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);

@@ -308,6 +308,21 @@ describe.each([
 		expect((await bobSocket.request("delete_message", { room_id: roomId, message_id: mine.id }, "x")).data.code).toBe("forbidden");
 	});
 
+	it("a client-wide ban also closes a room socket the user holds in a public room they are not a member of", async () => {
+		const { roomId, backend } = await setup();
+		const created = await api.call("POST", "/user", backend, { name: "dave" });
+		const dave = {
+			id: created.json.id as string,
+			token: (await api.call("POST", `/auth/${created.json.id}`, backend)).json.token as string,
+		};
+		const visitor = track(await openRoomSocket(server.base, roomId, dave.token));
+		await visitor.request("join_room", { room_id: roomId }, "j");
+		const closed = closeCode(visitor);
+		expect((await api.call("POST", `/user/${dave.id}/ban`, backend, {})).status).toBe(201);
+		expect(await closed).toBe(4003);
+		expect(await refused(openRoomSocket(server.base, roomId, dave.token))).toBe(403);
+	});
+
 	it("a client-wide ban refuses the user's JWTs and clientKey calls (403 banned), closes their sockets, and ends by itself or when lifted", async () => {
 		const { bob, roomId, as, backend, t } = await setup();
 		const roomSocket = track(await openRoomSocket(server.base, roomId, bob.token));

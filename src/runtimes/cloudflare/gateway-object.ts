@@ -183,6 +183,16 @@ export class GatewayObject extends DurableObject<Env> {
 		this.core.signal(roomId, event, data);
 	}
 
+	/** RPC from the Worker: the user opened a room socket to a public room they are not a member of. */
+	visited(userId: string, roomId: string): void {
+		this.core.visited(userId, roomId);
+	}
+
+	/** RPC from the Worker: the public rooms the user opened room sockets to without being a member. */
+	visits(userId: string): string[] {
+		return this.core.visits(userId);
+	}
+
 	/** RPC from the Worker: the user was banned client-wide; their user sockets here close with 4003. */
 	disconnectUser(userId: string): void {
 		for (const ws of this.ctx.getWebSockets(userId)) this.close(ws, CLOSE_REMOVED, "banned");

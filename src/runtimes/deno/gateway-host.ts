@@ -18,7 +18,7 @@ import { upgrade } from "./upgrade";
 const json = (status: number, code: string, message: string) => Response.json({ error: { code, message } }, { status });
 
 /** What rooms call on a gateway (GatewayObject's RPC methods). */
-export const GATEWAY_METHODS = ["deliver", "signal", "disconnectUser", "alarm"] as const;
+export const GATEWAY_METHODS = ["deliver", "signal", "disconnectUser", "visited", "visits", "alarm"] as const;
 
 /**
  * A shard of a client's user sockets in this process: the same GatewayCore and GatewayStore as
@@ -120,6 +120,16 @@ export class GatewayHost {
 	/** From a room: an ephemeral event (typing, read receipts) for the sockets here that joined it. */
 	signal(roomId: string, event: string, data: { room_id: string; except_user_id?: string } & Record<string, unknown>): void {
 		this.core.signal(roomId, event, data);
+	}
+
+	/** From the Worker: the user opened a room socket to a public room they are not a member of. */
+	visited(userId: string, roomId: string): void {
+		this.core.visited(userId, roomId);
+	}
+
+	/** From the Worker: the public rooms the user opened room sockets to without being a member. */
+	visits(userId: string): string[] {
+		return this.core.visits(userId);
 	}
 
 	/** From the Worker: the user was banned client-wide; their user sockets here close with 4003. */
