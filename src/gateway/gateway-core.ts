@@ -15,6 +15,9 @@ const PAGE = 500;
 /** Sends to one room in one `sendMany` at most. */
 const SEND_BATCH = 64;
 
+/** A send waiting for the call in flight to its room, and how its caller learns the answer. */
+type Waiting = { send: QueuedSend; done: (result: Promise<RoomSendResult>) => void };
+
 /** A user socket's identity, verified by the Worker at the handshake; kept in the attachment. */
 export const GatewaySocketState = z.object({
 	socketId: z.string(),
@@ -88,7 +91,7 @@ export class GatewayCore {
 	/** Sockets whose `ready` waits for their rooms to wake: nothing else goes to them before it. */
 	private readonly readying = new Map<string, Promise<void>>();
 	/** Sends waiting for the call in flight to their room: they go together in the next one. */
-	private readonly lanes = new Map<string, Array<{ send: QueuedSend; done: (result: Promise<RoomSendResult>) => void }>>();
+	private readonly lanes = new Map<string, Waiting[]>();
 	/** Wakes under way, per user. */
 	private readonly waking = new Map<string, Promise<void>>();
 	/** Orders idle answers against wakes (see DeliverReply); grows with each wake. */
@@ -217,7 +220,7 @@ export class GatewayCore {
 	private sendTo(roomId: string, send: QueuedSend): Promise<RoomSendResult> {
 		const waiting = this.lanes.get(roomId);
 		if (waiting) return new Promise((resolve) => waiting.push({ send, done: resolve }));
-		const lane: Array<{ send: QueuedSend; done: (result: Promise<RoomSendResult>) => void }> = [];
+		const lane: Waiting[] = [];
 		this.lanes.set(roomId, lane);
 		const room = this.deps.rooms(roomId);
 		const drain = async () => {

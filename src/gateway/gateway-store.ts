@@ -137,9 +137,7 @@ export class GatewayStore {
 		for (const write of this.lazy.splice(0)) write();
 		const cursors = [...this.cursors.values()];
 		this.cursors.clear();
-		for (const { socketId, roomId, cursor } of cursors) {
-			this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE socket_id = ? AND room_id = ?", cursor, socketId, roomId);
-		}
+		for (const { socketId, roomId, cursor } of cursors) this.writeCursor(socketId, roomId, cursor);
 	}
 
 	/** Resolves once what was written so far is flushed. */
@@ -215,12 +213,15 @@ export class GatewayStore {
 	/** These sockets were sent the room's events through `to`. */
 	advance(roomId: string, socketIds: readonly string[], to: number): void {
 		if (!this.soon || !this.later) {
-			for (const socketId of socketIds)
-				this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE socket_id = ? AND room_id = ?", to, socketId, roomId);
+			for (const socketId of socketIds) this.writeCursor(socketId, roomId, to);
 			return;
 		}
 		for (const socketId of socketIds) this.cursors.set(`${socketId}\0${roomId}`, { socketId, roomId, cursor: to });
 		this.scheduleLazy();
+	}
+
+	private writeCursor(socketId: string, roomId: string, cursor: number): void {
+		this.sql.exec("UPDATE gw_subs SET cursor = ? WHERE socket_id = ? AND room_id = ?", cursor, socketId, roomId);
 	}
 
 	unsubscribe(socketId: string, roomId: string): void {
