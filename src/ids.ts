@@ -1,16 +1,24 @@
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** Random bytes drawn 4 KiB at a time: one `getRandomValues` call per 256 ids, not one per id. */
+const POOL = new Uint8Array(4096);
+let poolAt = POOL.length;
+
 /**
  * UUID version 7 (RFC 9562): a millisecond timestamp then random bits, so ids sort
  * by creation time and keyset pagination over `id` follows creation order.
  */
 export function uuidv7(now = Date.now()): string {
-	const bytes = crypto.getRandomValues(new Uint8Array(16));
-	let ms = now;
-	for (let i = 5; i >= 0; i--) {
-		bytes[i] = ms % 256;
-		ms = Math.floor(ms / 256);
+	if (poolAt + 10 > POOL.length) {
+		crypto.getRandomValues(POOL);
+		poolAt = 0;
 	}
-	bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70;
-	bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-	const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+	const r = poolAt;
+	poolAt += 10;
+	// 48-bit timestamp: the high 16 bits and the low 32 bits (exact for any Date.now()).
+	const high = Math.floor(now / 2 ** 32);
+	const low = now >>> 0;
+	const time = `${HEX[(high >>> 8) & 0xff]}${HEX[high & 0xff]}${HEX[low >>> 24]}${HEX[(low >>> 16) & 0xff]}-${HEX[(low >>> 8) & 0xff]}${HEX[low & 0xff]}`;
+	const p = POOL;
+	return `${time}-${HEX[0x70 | ((p[r] as number) & 0x0f)]}${HEX[p[r + 1] as number]}-${HEX[0x80 | ((p[r + 2] as number) & 0x3f)]}${HEX[p[r + 3] as number]}-${HEX[p[r + 4] as number]}${HEX[p[r + 5] as number]}${HEX[p[r + 6] as number]}${HEX[p[r + 7] as number]}${HEX[p[r + 8] as number]}${HEX[p[r + 9] as number]}`;
 }

@@ -48,10 +48,10 @@ declare module "node:crypto" {
 	export function createHash(algorithm: "sha256"): { update(data: string): { digest(encoding: "hex"): string } };
 }
 
-declare module "node:fs/promises" {
-	export interface FileHandle {
-		sync(): Promise<void>;
-		close(): Promise<void>;
-	}
-	export function open(path: string, flags: "r"): Promise<FileHandle>;
+declare module "node:fs" {
+	export function openSync(path: string, flags: "r"): number;
+	export function closeSync(fd: number): void;
+	export function fsyncSync(fd: number): void;
+	export function fdatasyncSync(fd: number): void;
+	export function fdatasync(fd: number, callback: (error: Error | null) => void): void;
 }

@@ -6,7 +6,7 @@ import type { DeliverReply, RoomPort, RoomPush } from "../../gateway/push";
 import { GATEWAY_IDENTITY_HEADER, GatewayIdentity } from "../../gateway/stub";
 import { encodeError } from "../../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PROTOCOL_LABEL } from "../../protocol/frames";
-import { Outbox, workerdScheduler } from "../../room/outbox";
+import { Outbox } from "../../room/outbox";
 import { SocketBudget } from "../../room/socket-budget";
 import { expireTokens } from "../../room/socket-expiry";
 import { roomStub } from "../../room/stub";
@@ -42,7 +42,7 @@ export class GatewayHost {
 			name,
 			store: new GatewayStore(deps.file.sql),
 			rooms: (roomId) => this.roomPort(roomId),
-			outbox: new Outbox(workerdScheduler),
+			outbox: new Outbox(deps.scheduler),
 			limits: config,
 			now: Date.now,
 			roomExists: async (clientId, roomId) => (await openDirectory(deps.env).getRoom(clientId, roomId)) !== null,

@@ -2,8 +2,10 @@
 export interface Committable {
 	/** COMMIT: the turn's writes reach the WAL file (in the OS cache, not yet on disk). */
 	commit(): void;
-	/** fsync of the WAL file: what was committed is on disk. */
+	/** fsync of the WAL file, off the JS thread: what was committed is on disk. */
 	sync(): Promise<void>;
+	/** The same on the JS thread, for a group of one file (no thread hop, no promise). */
+	syncNow(): void;
 }
 
 interface Group {
@@ -14,12 +16,15 @@ interface Group {
 }
 
 /**
- * Acknowledged means on disk, with one fsync per file per turn of the event loop, run in parallel
- * off the JS thread, instead of one per statement on it. The first write of a turn opens a
- * transaction on its file; at the end of the turn every open transaction commits, and all of the
- * turn's WAL files are fsynced together while the next turn already runs. Every frame, ack and
- * HTTP response that was produced meanwhile waits for its group (and the groups before it) to be on
- * disk. This is workerd's output gate, done by hand: a crash loses only what nobody was told about.
+ * Acknowledged means on disk, with one fsync per file per turn of the event loop instead of one per
+ * statement. The first write of a turn opens a transaction on its file; at the end of the turn every
+ * open transaction commits. A turn that wrote one file (the usual case at everyday loads: one
+ * message in one room) fsyncs it right there, on the JS thread, as SQLite's own synchronous=FULL
+ * would: handing one fsync to a worker thread and back cost more CPU than the fsync (BENCHMARKS.md,
+ * "The Deno host's CPU"). A turn that wrote several fsyncs them in parallel off the JS thread while
+ * the next turn already runs. Every frame, ack and HTTP response produced meanwhile waits for its
+ * group (and the groups before it) to be on disk. This is workerd's output gate, done by hand: a
+ * crash loses only what nobody was told about.
  */
 export class GroupCommit {
 	private open: Group | null = null;
@@ -50,6 +55,11 @@ export class GroupCommit {
 		else send();
 	}
 
+	/** Nothing is waiting for the disk: output may leave at once (and `afterCommit` would send it now). */
+	get idle(): boolean {
+		return !this.broken && this.open === null && this.syncing.length === 0;
+	}
+
 	/** Resolves once everything written so far is on disk. */
 	settled(): Promise<void> {
 		return new Promise((resolve) => this.afterCommit(resolve));
@@ -68,6 +78,16 @@ export class GroupCommit {
 		}
 		this.counters.groups++;
 		this.counters.files += group.files.size;
+		if (group.files.size === 1 && this.syncing.length === 0) {
+			try {
+				for (const file of group.files) file.syncNow();
+			} catch (error) {
+				this.fail(error);
+				return;
+			}
+			for (const send of group.outputs) send();
+			return;
+		}
 		this.syncing.push(group);
 		Promise.all([...group.files].map((file) => file.sync())).then(
 			() => {

@@ -10,6 +10,7 @@ import { GroupCommit } from "./group-commit";
 import { InProcessNamespace } from "./namespace";
 import { type HostDeps, ROOM_METHODS, RoomHost } from "./room-host";
 import { SqliteFile } from "./sqlite-file";
+import { EndOfTurn } from "./turn";
 
 /** Bindings the host provides itself; an environment variable of the same name is ignored. */
 const BINDINGS = new Set(["DB", "DIRECTORY", "ROOMS", "GATEWAYS", "LOCAL_UPGRADE"]);
@@ -49,8 +50,10 @@ export function createDenoHost(options: HostOptions): DenoHost {
 	const { dataDir } = options;
 	// DENO_COMMIT_DELAY_MS holds every group commit that long: a very slow disk, for the durability test only.
 	const delay = Number(options.vars.DENO_COMMIT_DELAY_MS ?? 0);
-	const later = delay > 0 ? (run: () => void) => void setTimeout(run, delay) : setImmediate;
+	const turn = new EndOfTurn(setImmediate);
+	const later = delay > 0 ? (run: () => void) => void setTimeout(run, delay) : (run: () => void) => turn.run(run);
 	const group = new GroupCommit(later, options.fatal);
+	const scheduler = turn.scheduler();
 	const files: SqliteFile[] = [];
 	const perStatement = options.vars.DENO_COMMIT === "statement";
 	const open = (path: string) => {
@@ -83,6 +86,7 @@ export function createDenoHost(options: HostOptions): DenoHost {
 		file: open(`${dataDir}/${kind === "room" ? "rooms" : "gateways"}/${fileNameOf(name)}.sqlite`),
 		alarm: alarms.slot(`${kind}:${name}`),
 		group,
+		scheduler,
 	});
 	rooms = new InProcessNamespace((name) => new RoomHost(name, deps("room", name)), ROOM_METHODS);
 	gateways = new InProcessNamespace((name) => new GatewayHost(name, deps("gateway", name)), GATEWAY_METHODS);

@@ -62,6 +62,15 @@ export class HostedSocket {
 	/** Queues a frame; it leaves once everything written before it is on disk. */
 	send(frame: string): void {
 		if (this.closed) return;
+		// The usual case (the outboxes flush after the turn's commit): nothing to wait for, no closures.
+		if (this.opened && this.group.idle) {
+			try {
+				this.ws.send(frame);
+			} catch {
+				// Closed by the peer meanwhile; the close event detaches it.
+			}
+			return;
+		}
 		this.group.afterCommit(() => this.whenOpen(() => this.ws.send(frame)));
 	}
 

@@ -7,7 +7,7 @@ import { encodeError } from "../../protocol/codec";
 import { CLOSE_NOT_READING, CLOSE_REMOVED, CLOSE_TOKEN_EXPIRED, PROTOCOL_LABEL } from "../../protocol/frames";
 import type { RoomMeta } from "../../room/membership";
 import type { HistoryRange } from "../../room/message-log";
-import { workerdScheduler } from "../../room/outbox";
+import type { Scheduler } from "../../room/outbox";
 import { ConnState, type Peer, type RoomCore, type SendInput } from "../../room/room-core";
 import { RoomService } from "../../room/room-service";
 import { SocketBudget } from "../../room/socket-budget";
@@ -59,6 +59,8 @@ export interface HostDeps {
 	file: SqliteFile;
 	alarm: AlarmSlot;
 	group: GroupCommit;
+	/** Timers for the outboxes and the room's own work: 0 ms means the end of the current turn (turn.ts). */
+	scheduler: Scheduler;
 }
 
 /**
@@ -90,7 +92,7 @@ export class RoomHost {
 			config,
 			directory: () => openDirectory(env),
 			gateway: (name) => gatewayStub(env, name) as unknown as GatewayPort,
-			scheduler: workerdScheduler,
+			scheduler: deps.scheduler,
 			newId: uuidv7,
 			wakeAt: (at) => this.scheduleAlarm(at),
 			// One JS thread: concurrent callers wait for the same load (what blockConcurrencyWhile gives on workerd).
