@@ -1,12 +1,14 @@
 // Starts one system of the benchmark and loads it at one rate for a while, printing the server's
 // pid first, so a profiler can attach (see BENCHMARKS.md, "Profile"):
-//   node bench/profile-target.mjs --system=ours --rate=800 --seconds=20 [--deflate=on]
+//   node bench/profile-target.mjs --system=ours|ours-ws|deno|deno-ws|bare|socketio* --rate=800 --seconds=20 [--deflate=on]
 // then e.g. `perf record -F 499 -g -p <pid> -- sleep 10` or `strace -c -f -p <pid> -- sleep 10`.
+// Deno: DENO_V8_FLAGS=--perf-basic-prof names the JIT frames for perf; BENCH_DENO_INSPECT=host:port
+// opens the inspector for bench/deno-cpu-profile.mjs. BENCH_LOGS=1 prints the server's output at the end.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startBareWorkerd, startSelfhost, startSocketio, stopAll } from "./servers.mjs";
+import { startBareWorkerd, startDenoHost, startSelfhost, startSocketio, stopAll } from "./servers.mjs";
 import { prepareRooms, runTypical } from "./typical.mjs";
 
 const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
@@ -27,7 +29,7 @@ async function call(base, method, path, headers, body) {
 }
 
 let system;
-if (name.startsWith("ours")) {
+if (name.startsWith("ours") || name.startsWith("deno")) {
 	const adminToken = randomBytes(18).toString("base64url");
 	const env = {
 		ADMIN_TOKEN: adminToken,
@@ -37,7 +39,8 @@ if (name.startsWith("ours")) {
 		MAX_SOCKETS_PER_USER: "1000",
 	};
 	if (name === "ours-deflate") env.WS_COMPRESSION = "on";
-	system = { name, ...(await startSelfhost({ dataDir: join(tmp, "ours"), env })) };
+	const start = name.startsWith("deno") ? startDenoHost : startSelfhost;
+	system = { name, ...(await start({ dataDir: join(tmp, "ours"), env })) };
 	const client = await call(system.base, "POST", "/admin/clients", { Authorization: `Bearer ${adminToken}` }, { name: "p" });
 	const users = [];
 	for (let i = 0; i < 50; i++)
@@ -59,5 +62,6 @@ const rooms = await prepareRooms(system, 100, call, 5);
 console.log(JSON.stringify({ pid: system.child.pid, base: system.base }));
 const result = await runTypical(system, { rooms, socketsPerRoom: 5, rates: [rate], seconds, deflate });
 console.log(JSON.stringify(result.steps ?? result));
+if (process.env.BENCH_LOGS) console.error(system.child.logs().slice(-20_000));
 await stopAll();
 rmSync(tmp, { recursive: true, force: true });

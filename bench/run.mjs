@@ -7,7 +7,7 @@
 //   memory: --idle=5000 (0 skips it) --hibernation-wait=60000
 //   --out=bench/results/last-run.json
 // Systems: ours, ours-deflate (ours with WS_COMPRESSION=on), deno and deno-ws (ours on the Deno host), ours-ws (ours through the user
-// socket GET /ws; typical only), bare, bare-microtask (experiment), socketio, socketio-sqlite (WAL, synchronous=NORMAL),
+// socket GET /ws; typical only), bare, bare-microtask (experiment), deno-bare (the least a room does on Deno, bench/bare/deno.js), socketio, socketio-sqlite (WAL, synchronous=NORMAL),
 // socketio-sqlite-full (WAL, synchronous=FULL). Fan-out runs ours, ours-deflate, bare and socketio.
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +19,7 @@ import {
 	selfhostAvailable,
 	spawnWithFds,
 	startBareWorkerd,
+	startDenoBare,
 	startDenoHost,
 	startSelfhost,
 	startSocketio,
@@ -52,7 +53,9 @@ for (const name of SYSTEMS)
 	if (!(name in TYPICAL_PROTOCOLS)) throw new Error(`unknown system ${name}: one of ${Object.keys(TYPICAL_PROTOCOLS).join(", ")}`);
 for (const w of WORKLOADS) if (w !== "fanout" && w !== "typical") throw new Error(`unknown workload ${w}: fanout or typical`);
 /** The systems bench/load.mjs (fan-out, memory) knows. */
-const FANOUT_SYSTEMS = SYSTEMS.filter((name) => ["ours", "ours-deflate", "ours-ws", "deno", "deno-ws", "bare", "socketio"].includes(name));
+const FANOUT_SYSTEMS = SYSTEMS.filter((name) =>
+	["ours", "ours-deflate", "ours-ws", "deno", "deno-ws", "bare", "deno-bare", "socketio"].includes(name),
+);
 const OUT = arg("out", join(ROOT, "bench", "results", "last-run.json"));
 // "workerd": the service as `npm run selfhost` runs it and the bare object on bare workerd;
 // "wrangler": both under `wrangler dev` (which adds a proxy workerd in front of the worker).
@@ -60,6 +63,8 @@ const RUNTIME = arg("runtime", selfhostAvailable() ? "workerd" : "wrangler");
 const HIBERNATION_WAIT_MS = Number(arg("hibernation-wait", "60000"));
 // Whether the idle sockets offer permessage-deflate (--idle-deflate=on); ours declines it unless WS_COMPRESSION=on (system ours-deflate).
 const IDLE_DEFLATE = arg("idle-deflate", "off") === "on";
+// deno-bare with every room in one SQLite file (--deno-bare-files=one) instead of one file per room.
+const BARE_FILES = arg("deno-bare-files", "");
 // Experiments on the bare object only, e.g. --bare-env=GAP_PER_FRAME_MS=0 (see bench/bare/worker.ts).
 const BARE_ENV = Object.fromEntries(
 	arg("bare-env", "")
@@ -129,7 +134,7 @@ async function tenantOf(server) {
 }
 
 /** Our service, on workerd (ours*) or on Deno (deno*). */
-const isOurs = (system) => system.name.startsWith("ours") || system.name.startsWith("deno");
+const isOurs = (system) => system.name.startsWith("ours") || system.name === "deno" || system.name === "deno-ws";
 
 async function newRoom(system) {
 	if (!isOurs(system)) return randomUUID();
@@ -141,7 +146,7 @@ function wsUrl(system, roomId) {
 	// The user socket: one connection, the room joined on it (the load generator ignores `ready`).
 	if (system.name === "ours-ws" || system.name === "deno-ws") return `${system.base.replace("http", "ws")}/ws`;
 	if (isOurs(system)) return `${system.base.replace("http", "ws")}/room/${roomId}/ws`;
-	if (system.name === "bare") return `${system.base.replace("http", "ws")}/ws`;
+	if (system.kind === "bare") return `${system.base.replace("http", "ws")}/ws`;
 	return system.base;
 }
 
@@ -208,10 +213,9 @@ async function load(system, sockets, messages) {
 	return result;
 }
 
-/** RSS of a system's runtime: workerd processes under wrangler, or the socket.io node process. */
+/** RSS of a system's runtime: workerd processes under wrangler, the Deno process, or the socket.io node process. */
 function runtimeRss(system) {
-	const byName = treeRss(system.child.pid);
-	return system.name.startsWith("socketio") ? (byName.node ?? 0) : (byName.workerd ?? 0);
+	return treeRss(system.child.pid)[runtimeComm(system)] ?? 0;
 }
 
 async function idleMemory(system, sockets) {
@@ -274,6 +278,10 @@ async function start(name) {
 		}
 		system.tenant = await tenantOf(system);
 		return system;
+	}
+	if (name === "deno-bare") {
+		const server = await startDenoBare({ dir: join(tmp, name), env: BARE_FILES ? { BARE_FILES } : {} });
+		return { name, kind: "bare", ...server, runtime: `Deno 2.9.6, bench/bare/deno.js${BARE_FILES ? ` (BARE_FILES=${BARE_FILES})` : ""}` };
 	}
 	if (name.startsWith("bare")) {
 		// bare-microtask: the experiment of flushing quiet rooms at the end of the event (BENCHMARKS.md).

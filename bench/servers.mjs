@@ -44,9 +44,34 @@ export async function startDenoHost({ dataDir, env }) {
 	const { denoArgs, denoBinary } = await import(join(ROOT, "scripts", "deno-command.mjs"));
 	const port = await freePort();
 	mkdirSync(dataDir, { recursive: true });
-	const child = spawnWithFds([denoBinary(), ...denoArgs({ dataDir })], {
+	const args = denoArgs({ dataDir });
+	if (process.env.BENCH_DENO_INSPECT) args.splice(1, 0, `--inspect=${process.env.BENCH_DENO_INSPECT}`);
+	const child = spawnWithFds([denoBinary(), ...args], {
 		env: { ...process.env, ...env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDir },
 	});
+	const base = `http://127.0.0.1:${port}`;
+	await waitForHealth(base, child);
+	return { child, base, port };
+}
+
+/** The bare room on Deno (bench/bare/deno.js): Deno's own cost per socket and message, with SQLite files as the Deno host keeps them. */
+export async function startDenoBare({ dir, env = {} }) {
+	const { denoBinary } = await import(join(ROOT, "scripts", "deno-command.mjs"));
+	const port = await freePort();
+	mkdirSync(dir, { recursive: true });
+	const child = spawnWithFds(
+		[
+			denoBinary(),
+			"run",
+			"--no-config",
+			"--allow-net",
+			"--allow-env",
+			`--allow-read=${dir}`,
+			`--allow-write=${dir}`,
+			join(ROOT, "bench", "bare", "deno.js"),
+		],
+		{ env: { ...process.env, ...env, PORT: String(port), DATA_DIR: dir } },
+	);
 	const base = `http://127.0.0.1:${port}`;
 	await waitForHealth(base, child);
 	return { child, base, port };

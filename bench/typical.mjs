@@ -16,6 +16,7 @@ export const TYPICAL_PROTOCOLS = {
 	"deno-ws": "user",
 	bare: "bare",
 	"bare-microtask": "bare",
+	"deno-bare": "bare",
 	socketio: "socketio",
 	"socketio-sqlite": "socketio",
 	"socketio-sqlite-full": "socketio",
