@@ -2,7 +2,7 @@
 export interface Committable {
 	/** COMMIT: the turn's writes reach the WAL file (in the OS cache, not yet on disk). */
 	commit(): void;
-	/** fsync of the WAL file, off the JS thread: what was committed is on disk. */
+	/** fdatasync of the WAL file, off the JS thread: what was committed is on disk. */
 	sync(): Promise<void>;
 	/** The same on the JS thread, for a group of one file (no thread hop, no promise). */
 	syncNow(): void;
@@ -19,9 +19,9 @@ interface Group {
  * Acknowledged means on disk, with one fsync per file per turn of the event loop instead of one per
  * statement. The first write of a turn opens a transaction on its file; at the end of the turn every
  * open transaction commits. A turn that wrote one file (the usual case at everyday loads: one
- * message in one room) fsyncs it right there, on the JS thread, as SQLite's own synchronous=FULL
- * would: handing one fsync to a worker thread and back cost more CPU than the fsync (BENCHMARKS.md,
- * "The Deno host's CPU"). A turn that wrote several fsyncs them in parallel off the JS thread while
+ * message in one room) syncs it right there, on the JS thread, as SQLite's own synchronous=FULL
+ * would: handing one fdatasync to a worker thread and back cost more CPU than the sync itself
+ * (BENCHMARKS.md, "The Deno host's CPU"). A turn that wrote several syncs them in parallel off the JS thread while
  * the next turn already runs. Every frame, ack and HTTP response produced meanwhile waits for its
  * group (and the groups before it) to be on disk. This is workerd's output gate, done by hand: a
  * crash loses only what nobody was told about.
