@@ -8,7 +8,7 @@
 //   --out=bench/results/last-run.json
 // Systems: ours, ours-deflate (ours with WS_COMPRESSION=on), deno and deno-ws (ours on the Deno host), ours-ws (ours through the user
 // socket GET /ws; typical only), bare, bare-microtask (experiment), deno-bare (the least a room does on Deno, bench/bare/deno.js), socketio, socketio-sqlite (WAL, synchronous=NORMAL),
-// socketio-sqlite-full (WAL, synchronous=FULL). Fan-out runs ours, ours-deflate, bare and socketio.
+// socketio-sqlite-full (WAL, synchronous=FULL). Fan-out runs every system but bare-microtask.
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -54,7 +54,18 @@ for (const name of SYSTEMS)
 for (const w of WORKLOADS) if (w !== "fanout" && w !== "typical") throw new Error(`unknown workload ${w}: fanout or typical`);
 /** The systems bench/load.mjs (fan-out, memory) knows. */
 const FANOUT_SYSTEMS = SYSTEMS.filter((name) =>
-	["ours", "ours-deflate", "ours-ws", "deno", "deno-ws", "bare", "deno-bare", "socketio"].includes(name),
+	[
+		"ours",
+		"ours-deflate",
+		"ours-ws",
+		"deno",
+		"deno-ws",
+		"bare",
+		"deno-bare",
+		"socketio",
+		"socketio-sqlite",
+		"socketio-sqlite-full",
+	].includes(name),
 );
 const OUT = arg("out", join(ROOT, "bench", "results", "last-run.json"));
 // "workerd": the service as `npm run selfhost` runs it and the bare object on bare workerd;
