@@ -2,13 +2,12 @@ import { z } from "zod";
 import { createGatewayDecoder, encodeAck, encodeError, encodeEvent, requestIdOf } from "../protocol/codec";
 import { CLOSE_TOKEN_EXPIRED, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { GatewayFrameT } from "../protocol/gateway-frames";
-import type { RoomEvent } from "../room/message-log";
 import type { Outbox, Sink } from "../room/outbox";
 import { KeyedLimiter } from "../room/rate-limit";
 import { encodeRoomEvent, type FrameOutcome, SLOW_MODE_TEXT } from "../room/room-core";
 import type { MessageT } from "../schemas/message";
 import type { GatewayStore, InboxRow } from "./gateway-store";
-import type { Caller, DeliverReply, QueuedSend, Refusal, RoomChange, RoomPort, RoomPush, RoomSendResult } from "./push";
+import type { Caller, DeliverReply, PushedEvent, QueuedSend, Refusal, RoomChange, RoomPort, RoomPush, RoomSendResult } from "./push";
 
 /** Messages read per call while a socket catches up or a gap is filled. */
 const PAGE = 500;
@@ -312,7 +311,7 @@ export class GatewayCore {
 					if (frame.data.last_seq !== undefined) {
 						cursor = Math.min(frame.data.last_seq, cursor);
 						const replayed = await this.readRange(room, caller, cursor, Number.POSITIVE_INFINITY, (events) => {
-							for (const event of events) this.deps.outbox.push(peer, encodeRoomEvent(event));
+							for (const event of events) this.deps.outbox.push(peer, event.frame);
 						});
 						if (replayed === undefined) {
 							await release();
@@ -539,26 +538,16 @@ export class GatewayCore {
 			if (group) group.push(socketId);
 			else behind.set(cursor, [socketId]);
 		}
-		const encoded = new Map<number, string>();
-		const frameOf = (event: RoomEvent) => {
-			let text = encoded.get(event.seq);
-			if (text === undefined) {
-				text = encodeRoomEvent(event);
-				encoded.set(event.seq, text);
-			}
-			return text;
-		};
 		const room = this.deps.rooms(push.room_id);
 		const first = push.events[0]?.seq ?? push.last_seq + 1;
 		for (const [cursor, socketIds] of behind) {
 			const targets = () => socketIds.map((id) => this.peers.get(id)).filter((p): p is GatewayPeer => p !== undefined);
 			let reached = cursor;
-			const send = (events: RoomEvent[]) => {
+			const send = (events: PushedEvent[]) => {
 				const live = targets();
 				for (const event of events) {
 					if (event.seq <= reached) continue;
-					const text = frameOf(event);
-					for (const peer of live) this.deps.outbox.push(peer, text);
+					for (const peer of live) this.deps.outbox.push(peer, event.frame);
 					reached = event.seq;
 				}
 			};
@@ -590,14 +579,14 @@ export class GatewayCore {
 		caller: Caller,
 		after: number,
 		until: number,
-		take: (events: RoomEvent[]) => void,
+		take: (events: PushedEvent[]) => void,
 	): Promise<number | undefined> {
 		let reached = after;
 		for (;;) {
 			const page = await room.range(caller, reached, PAGE);
 			if (!page.ok) return undefined;
 			const wanted = page.events.filter((e) => e.seq <= until);
-			take(wanted);
+			take(wanted.map((event) => ({ seq: event.seq, frame: encodeRoomEvent(event) })));
 			if (wanted.length > 0) reached = wanted[wanted.length - 1]?.seq ?? reached;
 			if (page.events.length < PAGE || wanted.length < page.events.length) return reached;
 		}

@@ -14,6 +14,16 @@ export interface InboxEntry {
 }
 
 /**
+ * One stored event as a push carries it: its `seq` and its frame, encoded once by the room for
+ * every gateway of the flush. A string crosses an RPC as a copy, where the event as an object would
+ * be serialised field by field once per gateway, and the gateway sends it to its sockets as it is.
+ */
+export interface PushedEvent {
+	seq: number;
+	frame: string;
+}
+
+/**
  * A room's news for one gateway: its last seq, its latest events (ascending, contiguous, ending at
  * `last_seq`; possibly starting after what the gateway has: the gateway reads any gap from the
  * room), its newest message (for room lists), the read state of its members on that gateway, and
@@ -22,7 +32,7 @@ export interface InboxEntry {
 export interface RoomPush {
 	room_id: string;
 	last_seq: number;
-	events: RoomEvent[];
+	events: PushedEvent[];
 	latest: MessageT | null;
 	inbox: InboxEntry[];
 	/** Removed from a private room: access ends (`room_removed`). */

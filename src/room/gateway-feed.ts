@@ -1,6 +1,7 @@
-import type { DeliverReply, InboxEntry, RoomPush } from "../gateway/push";
+import type { DeliverReply, InboxEntry, PushedEvent, RoomPush } from "../gateway/push";
+import { encodeEvent } from "../protocol/codec";
 import type { Membership } from "./membership";
-import type { MessageLog, SyncSql } from "./message-log";
+import type { MessageLog, RoomEvent, SyncSql } from "./message-log";
 
 export interface FeedDeps {
 	sql: SyncSql;
@@ -111,6 +112,7 @@ export class GatewayFeed {
 	private readonly usersOn = new Map<string, Set<string>>();
 	private readonly maxMessages: number;
 	private readonly counters = { pushes: 0, failures: 0 };
+	private readonly encoded = new WeakMap<RoomEvent[], PushedEvent[]>();
 	/**
 	 * The three tables, mirrored in memory (loaded once, then kept in step with every write), so a
 	 * stored event costs a write only when it changes what a gateway is owed, and a flush reads no
@@ -339,7 +341,7 @@ export class GatewayFeed {
 		const afterSeq = Math.max(fromSeq - 1, last - this.maxMessages);
 		// Events serve sockets that joined the room; a gateway without any holds room lists only
 		// (should a join be on its way, the gateway reads what it lacks from the room).
-		const events = afterSeq >= last || !this.subscribers.has(gateway) ? [] : log.events(afterSeq, this.maxMessages);
+		const events = afterSeq >= last || !this.subscribers.has(gateway) ? [] : this.framesOf(log.events(afterSeq, this.maxMessages));
 		const idle = this.idle.get(gateway);
 		const here = withInbox ? (this.memberGateways().get(gateway) ?? []).filter((userId) => !idle?.has(userId)) : [];
 		const changed = !withInbox
@@ -355,6 +357,16 @@ export class GatewayFeed {
 		const left = gone.filter(([, revoke]) => !revoke).map(([userId]) => userId);
 		const latest = inbox.length > 0 ? log.latest() : null;
 		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed, left };
+	}
+
+	/** The events as frames, encoded once per list the log hands out (it hands every gateway of a flush the same one). */
+	private framesOf(events: RoomEvent[]): PushedEvent[] {
+		let frames = this.encoded.get(events);
+		if (!frames) {
+			frames = events.map((event) => ({ seq: event.seq, frame: encodeEvent(event.event, event.data) }));
+			this.encoded.set(events, frames);
+		}
+		return frames;
 	}
 
 	private entry(userId: string): InboxEntry {
