@@ -7,17 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { freePort, ROOT, type RunningServer, startDeno, startSelfhost, startWranglerDev, stopChild } from "./harness";
+import { freePort, ROOT, RUNTIMES, type RunningServer, stopChild } from "./harness";
 import { onlineIds, openRoomSocket, presenceEvent, type RoomSocket } from "./ws-client";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-describe.each([
-	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
-	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
-	{ runtime: "Deno (npm run start:deno)", start: startDeno },
-])("on $runtime", ({ start }) => {
+describe.each(RUNTIMES)("on $runtime", ({ start }) => {
 	let server: RunningServer;
 	let api: Api;
 	const sockets: RoomSocket[] = [];

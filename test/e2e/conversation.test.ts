@@ -2,16 +2,12 @@
 // as numbered events in the room's log (live and after a reconnect), typing and read receipts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { type RunningServer, startDeno, startSelfhost, startWranglerDev } from "./harness";
+import { RUNTIMES, type RunningServer } from "./harness";
 import { openRoomSocket, openUserSocket, type RoomSocket, type ServerEvent } from "./ws-client";
 
 const TYPING_TTL_MS = 800;
 
-describe.each([
-	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
-	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
-	{ runtime: "Deno (npm run start:deno)", start: startDeno },
-])("conversations on $runtime", ({ start }) => {
+describe.each(RUNTIMES)("conversations on $runtime", ({ start }) => {
 	let server: RunningServer;
 	let api: Api;
 	const sockets: RoomSocket[] = [];

@@ -197,3 +197,10 @@ export async function startDeno(options: StartOptions = {}): Promise<RunningServ
 	}
 	return { base, adminToken, jwtSecret, stateDir, logs: () => output, stop: (signal) => stopChild(child, signal) };
 }
+
+/** The three runtimes the black-box suites run against, for `describe.each`. */
+export const RUNTIMES = [
+	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
+	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
+	{ runtime: "Deno (npm run start:deno)", start: startDeno },
+];

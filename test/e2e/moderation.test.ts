@@ -2,7 +2,7 @@
 // mode, deletes by moderators and client-wide bans, each over REST, the room socket and the user socket.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { type RunningServer, startDeno, startSelfhost, startWranglerDev } from "./harness";
+import { RUNTIMES, type RunningServer } from "./harness";
 import { openRoomSocket, openUserSocket, type RoomSocket } from "./ws-client";
 
 /** Resolves with the close code the server sent. */
@@ -24,11 +24,7 @@ const refused = (open: Promise<RoomSocket>) =>
 
 const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
 
-describe.each([
-	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
-	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
-	{ runtime: "Deno (npm run start:deno)", start: startDeno },
-])("moderation on $runtime", ({ start }) => {
+describe.each(RUNTIMES)("moderation on $runtime", ({ start }) => {
 	let server: RunningServer;
 	let api: Api;
 	const sockets: RoomSocket[] = [];

@@ -3,17 +3,13 @@
 // reload quiet; and privacy (a non-reader of a private room hears and reads nothing).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { type RunningServer, startDeno, startSelfhost, startWranglerDev } from "./harness";
+import { RUNTIMES, type RunningServer } from "./harness";
 import { onlineIds, openRoomSocket, openUserSocket, presenceEvent, type RoomSocket, type ServerEvent } from "./ws-client";
 
 const GRACE_MS = 2_000;
 const isPresence = (e: ServerEvent) => e.event === "presence";
 
-describe.each([
-	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
-	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
-	{ runtime: "Deno (npm run start:deno)", start: startDeno },
-])("presence on $runtime", ({ start }) => {
+describe.each(RUNTIMES)("presence on $runtime", ({ start }) => {
 	let server: RunningServer;
 	let api: Api;
 	const sockets: RoomSocket[] = [];

@@ -2,14 +2,10 @@
 // rooms, catch-up per room, inbox updates, read sync across sockets, removal and bad frames.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { type RunningServer, startDeno, startSelfhost, startWranglerDev } from "./harness";
+import { RUNTIMES, type RunningServer } from "./harness";
 import { openUserSocket, type RoomSocket, type ServerEvent } from "./ws-client";
 
-describe.each([
-	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
-	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
-	{ runtime: "Deno (npm run start:deno)", start: startDeno },
-])("user socket on $runtime", ({ start }) => {
+describe.each(RUNTIMES)("user socket on $runtime", ({ start }) => {
 	let server: RunningServer;
 	let api: Api;
 	const sockets: RoomSocket[] = [];

@@ -1,4 +1,4 @@
-import type { Scheduler } from "../../room/outbox";
+import { type Scheduler, workerdScheduler } from "../../room/outbox";
 
 /**
  * Work for the end of the current turn of the event loop, all of it in one callback: the outboxes'
@@ -21,9 +21,9 @@ export class EndOfTurn {
 	/** The outboxes' scheduler: 0 ms means "at the end of this turn", longer waits are timers. */
 	scheduler(): Scheduler {
 		return {
-			now: () => Date.now(),
+			now: workerdScheduler.now,
 			after: (ms, run) => {
-				if (ms > 0) setTimeout(run, ms);
+				if (ms > 0) workerdScheduler.after(ms, run);
 				else this.run(run);
 			},
 		};
