@@ -42,8 +42,11 @@ class Probe {
 			for (const line of payload.toString().split("\n")) {
 				if (line === '{"event":"pong"}') continue;
 				const event = JSON.parse(line) as Event;
-				if (event.event === "new_message") this.broadcasts++;
-				else this.answers.push(event);
+				// Only acks and errors answer a frame. Broadcasts (new_message, and the presence event a
+				// later socket's join sends the earlier ones, which may land after the answers were counted)
+				// are not answers.
+				if (event.event === "ack" || event.event === "error") this.answers.push(event);
+				else this.broadcasts++;
 			}
 			for (const wake of this.waiters) wake();
 		});
