@@ -2,7 +2,7 @@ import { z } from "zod";
 import { createGatewayDecoder, encodeAck, encodeError, encodeEvent, requestIdOf } from "../protocol/codec";
 import { CLOSE_TOKEN_EXPIRED, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { GatewayFrameT } from "../protocol/gateway-frames";
-import type { Outbox, Sink } from "../room/outbox";
+import type { Outbox, Scheduler, Sink } from "../room/outbox";
 import { KeyedLimiter } from "../room/rate-limit";
 import { encodeRoomEvent, type FrameOutcome, SLOW_MODE_TEXT } from "../room/room-core";
 import type { MessageT } from "../schemas/message";
@@ -48,6 +48,8 @@ export interface GatewayDeps {
 	store: GatewayStore;
 	rooms: (roomId: string) => RoomPort;
 	outbox: Outbox;
+	/** Runs a room's queued sends: a 0 ms timer runs after the frames already queued for the object. */
+	scheduler: Scheduler;
 	limits: GatewayLimits;
 	now: () => number;
 	/** Whether the client has this room (the directory): checked before a frame reaches a room object. */
@@ -212,28 +214,33 @@ export class GatewayCore {
 	}
 
 	/**
-	 * A `send_message` to a room: at once when no send to that room is in flight from here,
-	 * otherwise with every other that waits for it, in one `sendMany` (stored in one event, one
-	 * commit) as soon as it returns. Order per room is the order the frames came in.
+	 * A `send_message` to a room, in one `sendMany` (stored in one event, one commit) with every
+	 * other send to that room that arrives before the scheduler's next 0 ms turn, or while that call
+	 * is in flight. On workerd the timer runs after the frames already queued for the object, so it
+	 * adds no wait, and sends from all of a gateway's sockets share one call instead of one each
+	 * (BENCHMARKS.md, "One call for a gateway's sends"). Order per room is the order the frames came in.
 	 */
 	private sendTo(roomId: string, send: QueuedSend): Promise<RoomSendResult> {
-		const waiting = this.lanes.get(roomId);
-		if (waiting) return new Promise((resolve) => waiting.push({ send, done: resolve }));
-		const lane: Waiting[] = [];
-		this.lanes.set(roomId, lane);
-		const room = this.deps.rooms(roomId);
-		const drain = async () => {
-			while (lane.length > 0) {
-				const batch = lane.splice(0, SEND_BATCH);
-				const results = room.sendMany(batch.map((b) => b.send));
-				for (const [i, b] of batch.entries()) b.done(results.then((all) => all[i] as RoomSendResult));
-				await results.catch(() => undefined);
+		return new Promise((resolve) => {
+			const waiting = this.lanes.get(roomId);
+			if (waiting) {
+				waiting.push({ send, done: resolve });
+				return;
 			}
-			this.lanes.delete(roomId);
-		};
-		const first = room.sendAs(send.caller, send.text, send.options);
-		void first.catch(() => undefined).then(drain);
-		return first;
+			const lane: Waiting[] = [{ send, done: resolve }];
+			this.lanes.set(roomId, lane);
+			const room = this.deps.rooms(roomId);
+			const drain = async () => {
+				while (lane.length > 0) {
+					const batch = lane.splice(0, SEND_BATCH);
+					const results = room.sendMany(batch.map((b) => b.send));
+					for (const [i, b] of batch.entries()) b.done(results.then((all) => all[i] as RoomSendResult));
+					await results.catch(() => undefined);
+				}
+				this.lanes.delete(roomId);
+			};
+			this.deps.scheduler.after(0, () => void drain());
+		});
 	}
 
 	/** The user holds a room socket in a public room they are not a member of (a client-wide ban must find it). */

@@ -99,8 +99,7 @@ export interface RoomPort {
 	/** The user has no socket joined to the room on `gateway` any more (no user: none of its users has). */
 	unsubscribe(gateway: string, userId?: string): Promise<void>;
 	range(caller: Caller, afterSeq: number, limit: number): Promise<RangeResult>;
-	sendAs(caller: Caller, text: string, options?: SendOptions): Promise<RoomSendResult>;
-	/** Several sends in one call, stored in this order (one answer each, in the same order). */
+	/** A gateway's sends in one call, stored in this order (one answer each, in the same order). */
 	sendMany(sends: QueuedSend[]): Promise<RoomSendResult[]>;
 	change(caller: Caller, change: RoomChange): Promise<RoomChangeResult>;
 	/** The caller's socket on a gateway that joined the room is typing. */

@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import type { Caller, DeliverReply, GatewayPort, QueuedSend, RoomChange, RoomPush, SendOptions } from "../gateway/push";
+import type { Caller, DeliverReply, GatewayPort, QueuedSend, RoomChange, RoomPush } from "../gateway/push";
 import { gatewayName } from "../gateway/shard";
 import type { MessageT } from "../schemas/message";
 import type { Directory } from "../storage";
@@ -176,11 +176,7 @@ export class RoomService {
 		await this.ensureMembers(caller.clientId);
 		return this.inbox.range(caller, afterSeq, limit);
 	}
-	async sendAs(caller: Caller, text: string, options?: SendOptions) {
-		await this.ensureMembers(caller.clientId);
-		return this.inbox.sendAs(caller, text, options);
-	}
-	/** Sends a gateway gathered while its previous call to this room ran: stored in order, in one event (one commit). */
+	/** The sends a gateway gathered for this room (see GatewayCore.sendTo): stored in order, in one event (one commit). */
 	async sendMany(sends: QueuedSend[]) {
 		for (const clientId of new Set(sends.map((s) => s.caller.clientId))) await this.ensureMembers(clientId);
 		return sends.map((s) => this.inbox.sendAs(s.caller, s.text, s.options));

@@ -110,14 +110,19 @@ describe("user socket", () => {
 		expect(r1.feed.owed()).toEqual([]);
 	});
 
-	it("sends frames to one room that arrive while a send is in flight together, in order, in one sendMany", async () => {
+	it("sends frames to one room that arrive in one turn together, in order, in one sendMany; a later turn makes its own call", async () => {
 		const world = makeWorld();
 		world.room(R1, ["alice", "bob"]);
 		const bob = world.connect("bob");
 		await world.settle();
 		bob.peer.take();
 		const handled = [1, 2, 3, 4, 5].map((n) => bob.core.handleFrame(bob.peer, send(`m${n}`, R1, n)));
+		await world.settle();
 		await Promise.all(handled);
+		expect(world.sendManyCalls).toEqual([5]);
+		// Two more in two later turns: one call each.
+		await bob.core.handleFrame(bob.peer, send("m6", R1, 6));
+		await bob.core.handleFrame(bob.peer, send("m7", R1, 7));
 		await world.settle();
 		const acks = bob.peer.take().filter((e) => e.event === "ack");
 		expect(acks.map((e) => [e.id, e.data.seq, e.data.text_message])).toEqual([
@@ -126,9 +131,10 @@ describe("user socket", () => {
 			[3, 3, "m3"],
 			[4, 4, "m4"],
 			[5, 5, "m5"],
+			[6, 6, "m6"],
+			[7, 7, "m7"],
 		]);
-		// The first went alone; the four that came while it ran went in one call.
-		expect(world.sendManyCalls).toEqual([4]);
+		expect(world.sendManyCalls).toEqual([5, 1, 1]);
 	});
 
 	it("fills a gap left by a lost push from the room before delivering more", async () => {

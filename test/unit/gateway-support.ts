@@ -88,7 +88,6 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 				if (hold.range) await hold.range;
 				return answer;
 			},
-			sendAs: async (caller, text, options) => room().sendAs(caller, text, options),
 			sendMany: async (sends) => {
 				sendManyCalls.push(sends.length);
 				return sends.map((s) => room().sendAs(s.caller, s.text, s.options));
@@ -110,6 +109,8 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			store: new GatewayStore(sqlOf(db), (flush) => tasks.push(flush)),
 			rooms: portOf,
 			outbox: outboxOf(),
+			// A real 0 ms timer, as on workerd: after every frame handed to the gateway before it.
+			scheduler: { now: () => clock.now, after: (_ms, run) => setTimeout(run, 0) },
 			limits: { ...LIMITS, wsRatePerSecond: 10_000, wsRateBurst: 10_000, maxRoomsPerSocket: 500, readyMaxRooms: 200 },
 			now: () => clock.now,
 			roomExists: async (_clientId, roomId) => rooms.has(roomId),

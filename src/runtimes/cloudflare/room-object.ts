@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadConfig } from "../../config";
 import type { Env } from "../../env";
-import type { Caller, GatewayPort, QueuedSend, RoomChange, SendOptions } from "../../gateway/push";
+import type { Caller, GatewayPort, QueuedSend, RoomChange } from "../../gateway/push";
 import { gatewayStub } from "../../gateway/stub";
 import { uuidv7 } from "../../ids";
 import { encodeError } from "../../protocol/codec";
@@ -212,9 +212,6 @@ export class RoomObject extends DurableObject<Env> {
 	}
 	range(caller: Caller, afterSeq: number, limit: number) {
 		return this.service.range(caller, afterSeq, limit);
-	}
-	sendAs(caller: Caller, text: string, options?: SendOptions) {
-		return this.service.sendAs(caller, text, options);
 	}
 	sendMany(sends: QueuedSend[]) {
 		return this.service.sendMany(sends);

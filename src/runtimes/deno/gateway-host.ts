@@ -43,6 +43,7 @@ export class GatewayHost {
 			store: new GatewayStore(deps.file.sql),
 			rooms: (roomId) => this.roomPort(roomId),
 			outbox: new Outbox(deps.scheduler),
+			scheduler: deps.scheduler,
 			limits: config,
 			now: Date.now,
 			roomExists: async (clientId, roomId) => (await openDirectory(deps.env).getRoom(clientId, roomId)) !== null,

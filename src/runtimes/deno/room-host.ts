@@ -1,6 +1,6 @@
 import { loadConfig } from "../../config";
 import type { Env } from "../../env";
-import type { Caller, GatewayPort, QueuedSend, RoomChange, SendOptions } from "../../gateway/push";
+import type { Caller, GatewayPort, QueuedSend, RoomChange } from "../../gateway/push";
 import { gatewayStub } from "../../gateway/stub";
 import { uuidv7 } from "../../ids";
 import { encodeError } from "../../protocol/codec";
@@ -36,7 +36,6 @@ export const ROOM_METHODS = [
 	"subscribe",
 	"unsubscribe",
 	"range",
-	"sendAs",
 	"sendMany",
 	"change",
 	"typing",
@@ -242,9 +241,6 @@ export class RoomHost {
 	}
 	range(caller: Caller, afterSeq: number, limit: number) {
 		return this.service.range(caller, afterSeq, limit);
-	}
-	sendAs(caller: Caller, text: string, options?: SendOptions) {
-		return this.service.sendAs(caller, text, options);
 	}
 	sendMany(sends: QueuedSend[]) {
 		return this.service.sendMany(sends);
