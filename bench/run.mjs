@@ -5,7 +5,7 @@
 //   typical (many small rooms, open loop): --rooms=100 --sockets-per-room=5
 //     --rates=250,500,1000,2000 --seconds=5 --deflate=on (on,off runs both client offers)
 //   memory: --idle=5000 (0 skips it) --hibernation-wait=60000
-//   --out=bench/results/last-run.json
+//   --out=bench/results/last-run.json; BENCH_LOGS=1 prints each server's last output at the end
 // Systems: ours, ours-deflate (ours with WS_COMPRESSION=on), deno and deno-ws (ours on the Deno host), ours-ws (ours through the user
 // socket GET /ws; typical only), bare, bare-microtask (experiment), deno-bare (the least a room does on Deno, bench/bare/deno.js), socketio, socketio-sqlite (WAL, synchronous=NORMAL),
 // socketio-sqlite-full (WAL, synchronous=FULL). Fan-out runs every system but bare-microtask.
@@ -76,6 +76,8 @@ const HIBERNATION_WAIT_MS = Number(arg("hibernation-wait", "60000"));
 const IDLE_DEFLATE = arg("idle-deflate", "off") === "on";
 // deno-bare with every room in one SQLite file (--deno-bare-files=one) instead of one file per room.
 const BARE_FILES = arg("deno-bare-files", "");
+// deno-bare on node:http and the `ws` package (--deno-bare-ws=node) instead of Deno.upgradeWebSocket.
+const BARE_WS = arg("deno-bare-ws", "");
 // Experiments on the bare object only, e.g. --bare-env=GAP_PER_FRAME_MS=0 (see bench/bare/worker.ts).
 const BARE_ENV = Object.fromEntries(
 	arg("bare-env", "")
@@ -100,9 +102,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tmp = mkdtempSync(join(tmpdir(), "roomkit-bench-"));
 
 let cleaning = false;
+/** The systems started, for BENCH_LOGS=1 (their output is printed at the end). */
+let running = [];
 async function cleanup() {
 	if (cleaning) return;
 	cleaning = true;
+	if (process.env.BENCH_LOGS) for (const s of running) console.error(`[${s.name}]`, s.child?.logs().slice(-3000));
 	await stopAll();
 	rmSync(tmp, { recursive: true, force: true });
 	rmSync(join(ROOT, "bench", "bare", ".wrangler"), { recursive: true, force: true });
@@ -291,8 +296,16 @@ async function start(name) {
 		return system;
 	}
 	if (name === "deno-bare") {
-		const server = await startDenoBare({ dir: join(tmp, name), env: BARE_FILES ? { BARE_FILES } : {} });
-		return { name, kind: "bare", ...server, runtime: `Deno 2.9.6, bench/bare/deno.js${BARE_FILES ? ` (BARE_FILES=${BARE_FILES})` : ""}` };
+		const server = await startDenoBare({
+			dir: join(tmp, name),
+			env: { ...(BARE_FILES ? { BARE_FILES } : {}), ...(BARE_WS ? { BARE_WS } : {}) },
+		});
+		return {
+			name,
+			kind: "bare",
+			...server,
+			runtime: `Deno 2.9.6, bench/bare/deno.js${BARE_FILES ? ` (BARE_FILES=${BARE_FILES})` : ""}${BARE_WS ? ` (BARE_WS=${BARE_WS})` : ""}`,
+		};
 	}
 	if (name.startsWith("bare")) {
 		// bare-microtask: the experiment of flushing quiet rooms at the end of the event (BENCHMARKS.md).
@@ -380,6 +393,7 @@ async function main() {
 	const started = new Date();
 	log(`machine: ${cpus().length} cpus, ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}`);
 	const systems = [];
+	running = systems;
 	for (const name of SYSTEMS) {
 		log(`starting ${name}`);
 		systems.push(await start(name));

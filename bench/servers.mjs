@@ -63,10 +63,9 @@ export async function startDenoBare({ dir, env = {} }) {
 		[
 			denoBinary(),
 			"run",
-			"--no-config",
+			...(env.BARE_WS ? [`--config=${join(ROOT, "deno.json")}`, "--allow-read"] : ["--no-config", `--allow-read=${dir}`]),
 			"--allow-net",
 			"--allow-env",
-			`--allow-read=${dir}`,
 			`--allow-write=${dir}`,
 			join(ROOT, "bench", "bare", "deno.js"),
 		],

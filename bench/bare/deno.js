@@ -29,15 +29,10 @@ const roomOf = (roomId) => {
 	return room;
 };
 
-Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (request) => {
-	const url = new URL(request.url);
-	if (url.pathname === "/health") return new Response("ok");
-	const roomId = url.searchParams.get("room") ?? "r";
-	const user = url.searchParams.get("user") ?? "u";
+const handle = (roomId, user, socket) => {
 	const room = roomOf(roomId);
-	const { socket, response } = Deno.upgradeWebSocket(request);
-	socket.onmessage = (event) => {
-		const frame = JSON.parse(event.data);
+	const onMessage = (data) => {
+		const frame = JSON.parse(data);
 		if (frame.event === "join_room") {
 			room.joined.add(socket);
 			socket.send(JSON.stringify({ event: "ack", id: frame.id, data: { room_id: roomId, last_seq: room.seq } }));
@@ -56,6 +51,31 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (request) => {
 		for (const peer of room.joined) peer.send(encoded);
 		socket.send(JSON.stringify({ event: "ack", id: frame.id, data: message }));
 	};
-	socket.onclose = () => room.joined.delete(socket);
-	return response;
-});
+	return onMessage;
+};
+
+if (Deno.env.get("BARE_WS") === "node") {
+	const http = await import("node:http");
+	const { WebSocketServer } = await import("ws");
+	const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+	const server = http.createServer((_req, res) => res.end("ok"));
+	server.on("upgrade", (req, sock, head) => {
+		const url = new URL(req.url, "http://x");
+		wss.handleUpgrade(req, sock, head, (ws) => {
+			const onMessage = handle(url.searchParams.get("room") ?? "r", url.searchParams.get("user") ?? "u", ws);
+			ws.on("message", (d) => onMessage(d.toString()));
+			ws.on("close", () => roomOf(url.searchParams.get("room") ?? "r").joined.delete(ws));
+		});
+	});
+	server.listen(port, "127.0.0.1");
+} else
+	Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (request) => {
+		const url = new URL(request.url);
+		if (url.pathname === "/health") return new Response("ok");
+		const roomId = url.searchParams.get("room") ?? "r";
+		const { socket, response } = Deno.upgradeWebSocket(request);
+		const onMessage = handle(roomId, url.searchParams.get("user") ?? "u", socket);
+		socket.onmessage = (event) => onMessage(event.data);
+		socket.onclose = () => roomOf(roomId).joined.delete(socket);
+		return response;
+	});
