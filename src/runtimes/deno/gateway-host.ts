@@ -40,7 +40,13 @@ export class GatewayHost {
 		this.budget = new SocketBudget<HostedSocket>(config.maxUnreadBytes, (s) => s.heartbeatAt);
 		this.core = new GatewayCore({
 			name,
-			store: new GatewayStore(deps.file.sql),
+			// As on workerd: writes of one turn's pushes in one flush, and per-socket cursors at most once
+			// a second (they matter only while the sockets live, and none outlives this process).
+			store: new GatewayStore(
+				deps.file.sql,
+				(flush) => deps.scheduler.after(0, flush),
+				(ms, flush) => deps.scheduler.after(ms, flush),
+			),
 			rooms: (roomId) => this.roomPort(roomId),
 			outbox: new Outbox(deps.scheduler),
 			scheduler: deps.scheduler,
