@@ -227,13 +227,14 @@ export class GatewayCore {
 				waiting.push({ send, done: resolve });
 				return;
 			}
+			const room = this.deps.rooms(roomId);
 			const lane: Waiting[] = [{ send, done: resolve }];
 			this.lanes.set(roomId, lane);
-			const room = this.deps.rooms(roomId);
 			const drain = async () => {
 				while (lane.length > 0) {
 					const batch = lane.splice(0, SEND_BATCH);
-					const results = room.sendMany(batch.map((b) => b.send));
+					// A call that throws at once fails its batch like one that fails later.
+					const results = new Promise<RoomSendResult[]>((answer) => answer(room.sendMany(batch.map((b) => b.send))));
 					for (const [i, b] of batch.entries()) b.done(results.then((all) => all[i] as RoomSendResult));
 					await results.catch(() => undefined);
 				}

@@ -137,6 +137,23 @@ describe("user socket", () => {
 		expect(world.sendManyCalls).toEqual([5, 1, 1]);
 	});
 
+	it("answers internal_error to the sends of a call that throws at once, and the room's next sends still go", async () => {
+		const world = makeWorld();
+		world.room(R1, ["alice", "bob"]);
+		const bob = world.connect("bob");
+		await world.settle();
+		bob.peer.take();
+		world.sendFault.throwNow = true;
+		await bob.core.handleFrame(bob.peer, send("lost", R1, 1));
+		await bob.core.handleFrame(bob.peer, send("kept", R1, 2));
+		await world.settle();
+		const answers = bob.peer.take().filter((e) => e.event === "ack" || e.event === "error");
+		expect(answers.map((e) => [e.event, e.id, e.event === "ack" ? e.data.seq : e.data.code])).toEqual([
+			["error", 1, "internal_error"],
+			["ack", 2, 1],
+		]);
+	});
+
 	it("fills a gap left by a lost push from the room before delivering more", async () => {
 		const world = makeWorld();
 		const r = world.room(R1, ["alice", "bob"]);

@@ -59,6 +59,8 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	const wakes: Array<{ roomId: string; userId: string }> = [];
 	/** The size of each batch a gateway sent with sendMany. */
 	const sendManyCalls: number[] = [];
+	/** While set, the next sendMany throws before returning a promise (a stub that fails at once). */
+	const sendFault = { throwNow: false };
 	const outboxOf = () => new Outbox((flush) => tasks.push(flush));
 
 	const gatewayOf = (name: string) => {
@@ -88,9 +90,13 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 				if (hold.range) await hold.range;
 				return answer;
 			},
-			sendMany: async (sends) => {
+			sendMany: (sends) => {
+				if (sendFault.throwNow) {
+					sendFault.throwNow = false;
+					throw new Error("stub failed");
+				}
 				sendManyCalls.push(sends.length);
-				return sends.map((s) => room().sendAs(s.caller, s.text, s.options));
+				return Promise.resolve(sends.map((s) => room().sendAs(s.caller, s.text, s.options)));
 			},
 			change: async (caller, change) => room().change(caller, change),
 			typing: async (caller) => room().typing(caller),
@@ -231,6 +237,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		pushes,
 		wakes,
 		sendManyCalls,
+		sendFault,
 		room,
 		connect,
 		disconnect,
