@@ -218,7 +218,9 @@ export class GatewayCore {
 	 * other send to that room that arrives before the scheduler's next 0 ms turn, or while that call
 	 * is in flight. On workerd the timer runs after the frames already queued for the object, so it
 	 * adds no wait, and sends from all of a gateway's sockets share one call instead of one each
-	 * (BENCHMARKS.md, "One call for a gateway's sends"). Order per room is the order the frames came in.
+	 * (BENCHMARKS.md, "One call for a gateway's sends"). Sends to a room keep the order their frames
+	 * came in; another kind of frame to that room right behind a send in the same turn (an edit, a
+	 * reaction, a read) may reach the room before it.
 	 */
 	private sendTo(roomId: string, send: QueuedSend): Promise<RoomSendResult> {
 		return new Promise((resolve) => {
@@ -227,14 +229,14 @@ export class GatewayCore {
 				waiting.push({ send, done: resolve });
 				return;
 			}
-			const room = this.deps.rooms(roomId);
 			const lane: Waiting[] = [{ send, done: resolve }];
 			this.lanes.set(roomId, lane);
 			const drain = async () => {
 				while (lane.length > 0) {
 					const batch = lane.splice(0, SEND_BATCH);
-					// A call that throws at once fails its batch like one that fails later.
-					const results = new Promise<RoomSendResult[]>((answer) => answer(room.sendMany(batch.map((b) => b.send))));
+					// The room's port per batch (a runtime replaces one that failed); a call that throws at
+					// once fails its batch like one that fails later.
+					const results = new Promise<RoomSendResult[]>((answer) => answer(this.deps.rooms(roomId).sendMany(batch.map((b) => b.send))));
 					for (const [i, b] of batch.entries()) b.done(results.then((all) => all[i] as RoomSendResult));
 					await results.catch(() => undefined);
 				}

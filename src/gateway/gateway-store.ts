@@ -67,8 +67,10 @@ export class GatewayStore {
 	private readonly writes: Array<() => void> = [];
 	/**
 	 * Subscription writes, which matter only while the sockets live: they ride with the next flush,
-	 * or a timer at most `LAZY_MS` later (well before the object could hibernate). Cursors (`cursors`)
-	 * wait for that timer only, so a socket's cursor is written once a second however many pushes.
+	 * or a timer at most `LAZY_MS` later (well before the object could hibernate). A new
+	 * subscription always asks for that next flush (a restart must find it, to tell the room the
+	 * socket is gone); its removal may wait. Cursors (`cursors`) wait for the timer only, so a
+	 * socket's cursor is written once a second however many pushes.
 	 */
 	private readonly lazy: Array<() => void> = [];
 	private lazyScheduled = false;
@@ -78,7 +80,7 @@ export class GatewayStore {
 	private readonly stored = new Map<string, InboxRow | null>();
 	/** The newest cursor of each subscription (`socket\0room`) not yet written: one write each per lazy flush. */
 	private readonly cursors = new Map<string, { socketId: string; roomId: string; cursor: number }>();
-	private readonly waiting: Array<() => void> = [];
+	private readonly waiting: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
 	private scheduled = false;
 	/** What gw_presence holds per room, as written (JSON), so an unchanged set costs no write. */
 	private readonly onlineCache = new Map<string, string | null>();
@@ -101,17 +103,37 @@ export class GatewayStore {
 		if (!columns.includes("user_id")) sql.exec("ALTER TABLE gw_subs ADD COLUMN user_id TEXT NOT NULL DEFAULT ''");
 	}
 
-	/** Runs every waiting write, in order, in this event (one implicit transaction). */
+	/**
+	 * Runs every waiting write, in order, in this event (one implicit transaction). Should one fail,
+	 * the pushes waiting for this flush fail too (their rooms send them again), and the error is
+	 * thrown to the caller, not to the timer that ran the flush.
+	 */
 	flush(): void {
 		this.scheduled = false;
 		const writes = this.writes.splice(0);
+		const waiting = this.waiting.splice(0);
 		this.rows.clear();
-		// Subscription writes first, in order; cursors wait for their own timer (one write per socket a second).
-		for (const write of this.lazy.splice(0)) write();
-		for (const write of writes) write();
+		try {
+			// Subscription writes first, in order; cursors wait for their own timer (one write per socket a second).
+			for (const write of this.lazy.splice(0)) write();
+			for (const write of writes) write();
+		} catch (error) {
+			this.onlineCache.clear();
+			for (const { reject } of waiting) reject(error);
+			throw error;
+		}
 		// Only once written: the cache must never be older than what waits to be written.
 		if (this.onlineCache.size > 10_000) this.onlineCache.clear();
-		for (const resolve of this.waiting.splice(0)) resolve();
+		for (const { resolve } of waiting) resolve();
+	}
+
+	/** The deferred flush: a failure reaches the waiting pushes (above), not the event loop. */
+	private flushSoon(): void {
+		try {
+			this.flush();
+		} catch (error) {
+			console.error("gateway store: a grouped write failed", error);
+		}
 	}
 
 	private writeLazy(run: () => void): void {
@@ -140,10 +162,10 @@ export class GatewayStore {
 		for (const { socketId, roomId, cursor } of cursors) this.writeCursor(socketId, roomId, cursor);
 	}
 
-	/** Resolves once what was written so far is flushed. */
+	/** Resolves once what was written so far is flushed (rejects if that flush failed). */
 	flushed(): Promise<void> {
 		if (this.writes.length === 0) return Promise.resolve();
-		return new Promise((resolve) => this.waiting.push(resolve));
+		return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
 	}
 
 	private write(run: () => void): void {
@@ -152,9 +174,13 @@ export class GatewayStore {
 			return;
 		}
 		this.writes.push(run);
-		if (this.scheduled) return;
+		this.scheduleFlush();
+	}
+
+	private scheduleFlush(): void {
+		if (this.scheduled || !this.soon) return;
 		this.scheduled = true;
-		this.soon(() => this.flush());
+		this.soon(() => this.flushSoon());
 	}
 
 	subscriptions(): Array<{ socket_id: string; room_id: string; cursor: number; user_id: string }> {
@@ -164,8 +190,10 @@ export class GatewayStore {
 			.map((r) => ({ socket_id: String(r.socket_id), room_id: String(r.room_id), cursor: Number(r.cursor), user_id: String(r.user_id) }));
 	}
 
+	/** A socket joined the room (or joined again): written with the next flush, before its ack can leave. */
 	setCursor(socketId: string, roomId: string, cursor: number, userId: string): void {
 		this.cursors.delete(`${socketId}\0${roomId}`);
+		this.scheduleFlush();
 		this.writeLazy(() =>
 			this.sql.exec(
 				"INSERT INTO gw_subs (socket_id, room_id, cursor, user_id) VALUES (?, ?, ?, ?) ON CONFLICT(socket_id, room_id) DO UPDATE SET cursor = excluded.cursor",

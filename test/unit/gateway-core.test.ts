@@ -120,6 +120,8 @@ describe("user socket", () => {
 		await world.settle();
 		await Promise.all(handled);
 		expect(world.sendManyCalls).toEqual([5]);
+		// The five waited for one turn of the gateway's scheduler.
+		expect(world.turns.count).toBe(1);
 		// Two more in two later turns: one call each.
 		await bob.core.handleFrame(bob.peer, send("m6", R1, 6));
 		await bob.core.handleFrame(bob.peer, send("m7", R1, 7));
@@ -135,6 +137,7 @@ describe("user socket", () => {
 			[7, 7, "m7"],
 		]);
 		expect(world.sendManyCalls).toEqual([5, 1, 1]);
+		expect(world.turns.count).toBe(3);
 	});
 
 	it("answers internal_error to the sends of a call that throws at once, and the room's next sends still go", async () => {

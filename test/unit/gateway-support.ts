@@ -48,6 +48,11 @@ export type Fault = "drop" | "late";
 export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: number } = {}) {
 	const clock = { now: T0 };
 	const tasks: Array<() => void> = [];
+	/** The gateway stores' lazy timers (cursors, removals): run by settle() unless held (a crash before they fire). */
+	const lazyTimers: Array<() => void> = [];
+	const lazy = { hold: false };
+	/** How many times a gateway asked its scheduler for a turn (its sends to rooms wait for one). */
+	const turns = { count: 0 };
 	const faults: Fault[] = [];
 	const late: Array<{ gateway: string; push: RoomPush }> = [];
 	const rooms = new Map<string, TestRoom>();
@@ -112,11 +117,21 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		new GatewayCore({
 			name,
 			// Grouped writes, as the object runs them: flushed by the hand-driven timer.
-			store: new GatewayStore(sqlOf(db), (flush) => tasks.push(flush)),
+			store: new GatewayStore(
+				sqlOf(db),
+				(flush) => tasks.push(flush),
+				(_ms, flush) => lazyTimers.push(flush),
+			),
 			rooms: portOf,
 			outbox: outboxOf(),
 			// A real 0 ms timer, as on workerd: after every frame handed to the gateway before it.
-			scheduler: { now: () => clock.now, after: (_ms, run) => setTimeout(run, 0) },
+			scheduler: {
+				now: () => clock.now,
+				after: (_ms, run) => {
+					turns.count++;
+					setTimeout(run, 0);
+				},
+			},
 			limits: { ...LIMITS, wsRatePerSecond: 10_000, wsRateBurst: 10_000, maxRoomsPerSocket: 500, readyMaxRooms: 200 },
 			now: () => clock.now,
 			roomExists: async (_clientId, roomId) => rooms.has(roomId),
@@ -188,6 +203,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	const settle = async () => {
 		for (let round = 0; round < 1000; round++) {
 			await new Promise((r) => setImmediate(r));
+			if (!lazy.hold) tasks.push(...lazyTimers.splice(0));
 			if (tasks.length === 0) {
 				await new Promise((r) => setImmediate(r));
 				if (tasks.length === 0) return;
@@ -238,6 +254,8 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		wakes,
 		sendManyCalls,
 		sendFault,
+		turns,
+		lazy,
 		room,
 		connect,
 		disconnect,

@@ -216,6 +216,14 @@ export class RoomObject extends DurableObject<Env> {
 	sendMany(sends: QueuedSend[]) {
 		return this.service.sendMany(sends);
 	}
+	/**
+	 * The previous release's gateways send a lone frame with this (a deploy replaces objects one by
+	 * one, so an old gateway may call a new room for a few minutes). Remove in the release after.
+	 */
+	async sendAs(caller: Caller, text: string, options?: QueuedSend["options"]) {
+		const [result] = await this.service.sendMany([{ caller, text, options }]);
+		return result;
+	}
 	change(caller: Caller, change: RoomChange) {
 		return this.service.change(caller, change);
 	}
