@@ -6,32 +6,17 @@
 // It samples for 12 s, writes the profile (Chrome DevTools opens it) and prints the functions with
 // the most inclusive time, as a share of the time the JS thread was not idle.
 import { writeFileSync } from "node:fs";
-import WebSocket from "ws";
+import { connectInspector } from "./inspector.mjs";
 
 const [inspector, seconds = "10", out = "deno.cpuprofile"] = process.argv.slice(2);
-const targets = await (await fetch(`http://${inspector}/json`)).json();
-const cdp = new WebSocket(targets[0].webSocketDebuggerUrl);
-await new Promise((resolve) => cdp.once("open", resolve));
-let nextId = 0;
-const pending = new Map();
-cdp.on("message", (data) => {
-	const message = JSON.parse(data);
-	pending.get(message.id)?.(message.result);
-	pending.delete(message.id);
-});
-const send = (method, params = {}) =>
-	new Promise((resolve) => {
-		const id = ++nextId;
-		pending.set(id, resolve);
-		cdp.send(JSON.stringify({ id, method, params }));
-	});
+const { send, close } = await connectInspector(inspector);
 await send("Profiler.enable");
 await send("Profiler.setSamplingInterval", { interval: 200 });
 await send("Profiler.start");
 await new Promise((resolve) => setTimeout(resolve, Number(seconds) * 1000));
 const { profile } = await send("Profiler.stop");
 writeFileSync(out, JSON.stringify(profile));
-cdp.close();
+close();
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map();

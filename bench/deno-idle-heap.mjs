@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { denoBinary } from "../scripts/deno-command.mjs";
+import { connectInspector } from "./inspector.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const freePort = () =>
@@ -50,24 +51,7 @@ const call = async (m, p, h, b) =>
 	(
 		await fetch(base + p, { method: m, headers: { "content-type": "application/json", ...h }, body: b ? JSON.stringify(b) : undefined })
 	).json();
-const targets = await (await fetch(`http://${inspector}/json`)).json();
-const cdp = new WebSocket(targets[0].webSocketDebuggerUrl);
-await new Promise((r) => cdp.once("open", r));
-let id = 0;
-const pending = new Map();
-cdp.on("message", (d) => {
-	const m = JSON.parse(d);
-	if (m.id && pending.has(m.id)) {
-		pending.get(m.id)(m.result);
-		pending.delete(m.id);
-	}
-});
-const send = (method, params = {}) =>
-	new Promise((r) => {
-		const i = ++id;
-		pending.set(i, r);
-		cdp.send(JSON.stringify({ id: i, method, params }));
-	});
+const { send } = await connectInspector(inspector);
 const heap = async () => {
 	await send("HeapProfiler.collectGarbage");
 	await sleep(300);
