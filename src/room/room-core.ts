@@ -450,12 +450,17 @@ export class RoomCore {
 		this.deps.signal?.(event, payload);
 	}
 
-	private broadcastTyping(userIds: string[], changedBy: string): void {
+	/**
+	 * The whole set, to every joined socket whose view changed: all but the typer's own when one
+	 * user's change goes out; everyone when it carries several users' changes (each changer must
+	 * learn of the others).
+	 */
+	private broadcastTyping(userIds: string[], changedBy: readonly string[]): void {
 		const roomId = this.roomIdOf();
 		const encoded = encodeEvent("typing", { room_id: roomId, user_ids: userIds });
-		// The whole set, to every joined socket but the typer's own.
-		for (const peer of this.peers) if (peer.state.joined && peer.state.userId !== changedBy) this.deps.outbox.push(peer, encoded);
-		this.deps.signal?.("typing", { room_id: roomId, user_ids: userIds, except_user_id: changedBy });
+		const except = changedBy.length === 1 ? changedBy[0] : undefined;
+		for (const peer of this.peers) if (peer.state.joined && peer.state.userId !== except) this.deps.outbox.push(peer, encoded);
+		this.deps.signal?.("typing", { room_id: roomId, user_ids: userIds, ...(except === undefined ? {} : { except_user_id: except }) });
 	}
 
 	/**

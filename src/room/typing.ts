@@ -4,8 +4,11 @@ export interface TypingDeps {
 	now: () => number;
 	/** A timer; without one, expiry happens only when `expire()` is called. */
 	after?: (ms: number, run: () => void) => void;
-	/** The set changed (`changedBy` joined or left it): send the whole current set. */
-	changed: (userIds: string[], changedBy: string) => void;
+	/**
+	 * The set changed: send the whole current set. `changedBy` are the users whose joining or
+	 * leaving it carries (several when changes inside the room's window went out together).
+	 */
+	changed: (userIds: string[], changedBy: readonly string[]) => void;
 }
 
 /** At most one broadcast caused by one user per this many ms. */
@@ -30,8 +33,8 @@ export class Typing {
 	private readonly deferred = new Set<string>();
 	private timerAt = Number.POSITIVE_INFINITY;
 	private roomBroadcastAt = Number.NEGATIVE_INFINITY;
-	/** The user whose change waits for the room's window to end (the last one, if several). */
-	private roomDeferred: string | null = null;
+	/** The users whose changes wait for the room's window to end (every one of them, for `changedBy`). */
+	private readonly roomDeferred = new Set<string>();
 
 	constructor(private readonly deps: TypingDeps) {}
 
@@ -80,13 +83,12 @@ export class Typing {
 		this.lastBroadcast.set(userId, now);
 		if (this.lastBroadcast.size > 10_000) this.lastBroadcast.clear();
 		if (now - this.roomBroadcastAt < ROOM_BROADCAST_GAP_MS && this.deps.after) {
-			const scheduled = this.roomDeferred !== null;
-			this.roomDeferred = userId;
+			const scheduled = this.roomDeferred.size > 0;
+			this.roomDeferred.add(userId);
 			if (!scheduled) {
 				this.deps.after(this.roomBroadcastAt + ROOM_BROADCAST_GAP_MS - now, () => {
-					const by = this.roomDeferred;
-					this.roomDeferred = null;
-					if (by === null) return;
+					const by = [...this.roomDeferred].sort();
+					this.roomDeferred.clear();
 					this.roomBroadcastAt = this.deps.now();
 					this.deps.changed(this.current(), by);
 				});
@@ -94,7 +96,7 @@ export class Typing {
 			return;
 		}
 		this.roomBroadcastAt = now;
-		this.deps.changed(this.current(), userId);
+		this.deps.changed(this.current(), [userId]);
 	}
 
 	private arm(at: number): void {
