@@ -40,6 +40,27 @@ describe("webhook URL policy", () => {
 		"https://[fe80::1]/",
 		"https://[::ffff:127.0.0.1]/",
 		"https://[::ffff:10.0.0.1]/",
+		// IPv4-compatible (::/96): URL serialises [::127.0.0.1] as [::7f00:1].
+		"https://[::127.0.0.1]/",
+		"https://[::7f00:1]/",
+		"https://[::a00:1]/",
+		"https://[::]/",
+		"https://[0:0:0:0:0:0:0:1]/",
+		// IPv4-mapped and -translated, whatever address they carry (a gateway may translate them).
+		"https://[::ffff:8.8.8.8]/",
+		"https://[::ffff:0:127.0.0.1]/",
+		// NAT64, well-known and local-use prefixes.
+		"https://[64:ff9b::127.0.0.1]/",
+		"https://[64:ff9b::7f00:1]/",
+		"https://[64:ff9b::808:808]/",
+		"https://[64:ff9b:1::a00:1]/",
+		// 6to4 of a private address, site-local, multicast, documentation, discard.
+		"https://[2002:7f00:1::1]/",
+		"https://[2002:c0a8:101::]/",
+		"https://[fec0::1]/",
+		"https://[ff02::1]/",
+		"https://[2001:db8::1]/",
+		"https://[100::1]/",
 		"https://metadata.google.internal/",
 		"https://printer.local/",
 		"https://intranet/",
@@ -62,6 +83,12 @@ describe("webhook URL policy", () => {
 		expect(isPrivateHost("172.32.0.1")).toBe(false);
 		expect(isPrivateHost("192.169.0.1")).toBe(false);
 		expect(isPrivateHost("[2606:4700::1111]")).toBe(false);
+		expect(isPrivateHost("[2606:4700:4700::64]")).toBe(false);
+		// 6to4 of a public address, and addresses that only look like the refused prefixes.
+		expect(isPrivateHost("[2002:808:808::1]")).toBe(false);
+		expect(isPrivateHost("[64:ff9c::1]")).toBe(false);
+		expect(isPrivateHost("[1::7f00:1]")).toBe(false);
+		expect(isPrivateHost("[::1:0:0:7f00:1]")).toBe(false);
 		expect(isPrivateHost("example.com")).toBe(false);
 	});
 });
