@@ -33,6 +33,7 @@ export type * from "./types";
 export {
 	type VerifyWebhookOptions,
 	verifyWebhook,
+	verifyWebhookSignature,
 	type WebhookEvent,
 	WebhookVerificationError,
 	type WebhookVerificationErrorCode,

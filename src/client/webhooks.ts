@@ -59,20 +59,21 @@ function equalInConstantTime(a: string, b: string): boolean {
 	return diff === 0;
 }
 
+const bytesOf = (body: string | Uint8Array): Uint8Array => (typeof body === "string" ? encoder.encode(body) : body);
+
 /**
- * Checks a delivery's `webhook-signature` against `secret` (the `whsec_…` value from POST
- * /webhooks) and its `webhook-timestamp` against the clock, then returns the parsed event.
- *
- * Pass the body exactly as received (a string or bytes): a framework that parses JSON and
- * serialises it again changes the bytes, and the signature no longer matches. Use the event's
- * `webhook-id` header to de-duplicate: it is the same on every attempt.
+ * Checks a delivery's headers, `webhook-timestamp` against the clock and `webhook-signature`
+ * against `secret` (the `whsec_…` value from POST /webhooks), without reading the body as an
+ * event; resolves when they are valid and throws a {@link WebhookVerificationError} otherwise.
+ * The HMAC covers the body's bytes exactly as given: bytes are signed as they are, never decoded
+ * and encoded again.
  */
-export async function verifyWebhook(
+export async function verifyWebhookSignature(
 	secret: string,
 	headers: HeaderSource,
 	rawBody: string | Uint8Array,
 	options: VerifyWebhookOptions = {},
-): Promise<WebhookEvent> {
+): Promise<void> {
 	const id = header(headers, "webhook-id");
 	const timestamp = header(headers, "webhook-timestamp");
 	const signatures = header(headers, "webhook-signature");
@@ -90,14 +91,35 @@ export async function verifyWebhook(
 	} catch {
 		throw new WebhookVerificationError("invalid_secret", "The secret is not a whsec_ value");
 	}
-	const body = typeof rawBody === "string" ? rawBody : new TextDecoder().decode(rawBody);
+	const prefix = encoder.encode(`${id}.${timestamp}.`);
+	const body = bytesOf(rawBody);
+	const signed = new Uint8Array(prefix.length + body.length);
+	signed.set(prefix);
+	signed.set(body, prefix.length);
 	const key = await crypto.subtle.importKey("raw", keyBytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-	const expected = base64(new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(`${id}.${timestamp}.${body}`))));
+	const expected = base64(new Uint8Array(await crypto.subtle.sign("HMAC", key, signed)));
 	const valid = signatures
 		.split(" ")
 		.map((s) => s.split(","))
 		.some(([version, signature]) => version === "v1" && signature !== undefined && equalInConstantTime(signature, expected));
 	if (!valid) throw new WebhookVerificationError("invalid_signature", "No v1 signature matches this secret");
+}
+
+/**
+ * Checks a delivery as {@link verifyWebhookSignature} does, then returns the parsed event.
+ *
+ * Pass the body exactly as received (a string or, better, the bytes): a framework that parses
+ * JSON and serialises it again changes the bytes, and the signature no longer matches. Use the
+ * event's `webhook-id` header to de-duplicate: it is the same on every attempt.
+ */
+export async function verifyWebhook(
+	secret: string,
+	headers: HeaderSource,
+	rawBody: string | Uint8Array,
+	options: VerifyWebhookOptions = {},
+): Promise<WebhookEvent> {
+	await verifyWebhookSignature(secret, headers, rawBody, options);
+	const body = typeof rawBody === "string" ? rawBody : new TextDecoder().decode(rawBody);
 	let event: unknown;
 	try {
 		event = JSON.parse(body);

@@ -1,9 +1,10 @@
 // The SDK's verifyWebhook against the Standard Webhooks spec's test vector and the official
 // `standardwebhooks` package, both ways: it accepts what that package signs, and that package
 // accepts what our server signs.
+import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { verifyWebhook, WebhookVerificationError } from "../../src/client";
+import { verifyWebhook, verifyWebhookSignature, WebhookVerificationError } from "../../src/client";
 import { generateSecret, signedHeaders } from "../../src/webhooks/signing";
 
 const SPEC = {
@@ -30,8 +31,17 @@ async function refusal(promise: Promise<unknown>): Promise<[string, string]> {
 }
 
 describe("verifyWebhook", () => {
-	it("accepts the spec's test vector signature (and then refuses its body, which is not an event)", async () => {
+	it("verifies the spec's test vector (and verifyWebhook then refuses its body, which is not an event)", async () => {
 		const headers = { "webhook-id": SPEC.id, "webhook-timestamp": String(SPEC.timestamp), "webhook-signature": SPEC.signature };
+		// With the clock at the vector's timestamp, the vector's signature verifies, as a string and as bytes.
+		await expect(verifyWebhookSignature(SPEC.secret, headers, SPEC.body, at(SPEC.timestamp))).resolves.toBeUndefined();
+		await expect(
+			verifyWebhookSignature(SPEC.secret, headers, new TextEncoder().encode(SPEC.body), at(SPEC.timestamp)),
+		).resolves.toBeUndefined();
+		expect(await refusal(verifyWebhookSignature(SPEC.secret, headers, `${SPEC.body} `, at(SPEC.timestamp)))).toEqual([
+			"invalid_signature",
+			"No v1 signature matches this secret",
+		]);
 		expect(await refusal(verifyWebhook(SPEC.secret, headers, SPEC.body, at(SPEC.timestamp)))).toEqual([
 			"invalid_payload",
 			"Expected {type, timestamp, data}",
@@ -50,6 +60,27 @@ describe("verifyWebhook", () => {
 		const headers = new Headers({ "webhook-id": "evt_1", "webhook-timestamp": String(now), "webhook-signature": signature });
 		expect(await verifyWebhook(secret, headers, event)).toEqual(JSON.parse(event));
 		expect(await verifyWebhook(secret, headers, new TextEncoder().encode(event))).toEqual(JSON.parse(event));
+	});
+
+	it("signs a bytes body as the bytes it is, not as the text they decode to", async () => {
+		const secret = generateSecret();
+		const now = 1_800_000_000;
+		// Not valid UTF-8 inside a JSON string: decoding and re-encoding would turn 0xff into U+FFFD (3 other bytes).
+		const prefix = new TextEncoder().encode(event.slice(0, -3));
+		const raw = new Uint8Array([...prefix, 0xff, ...new TextEncoder().encode('"}}')]);
+		const id = "evt_bytes";
+		const key = Buffer.from(secret.slice("whsec_".length), "base64");
+		const mac = createHmac("sha256", key)
+			.update(Buffer.concat([Buffer.from(`${id}.${now}.`), Buffer.from(raw)]))
+			.digest("base64");
+		const headers = { "webhook-id": id, "webhook-timestamp": String(now), "webhook-signature": `v1,${mac}` };
+		await expect(verifyWebhookSignature(secret, headers, raw, at(now))).resolves.toBeUndefined();
+		expect(await verifyWebhook(secret, headers, raw, at(now))).toMatchObject({ type: "member.removed" });
+		// The same bytes decoded to text first no longer match: the signature is over bytes.
+		expect(await refusal(verifyWebhook(secret, headers, new TextDecoder().decode(raw), at(now)))).toEqual([
+			"invalid_signature",
+			"No v1 signature matches this secret",
+		]);
 	});
 
 	it("produces, on the server, what the official package verifies, including both signatures of a rotation", async () => {
