@@ -1,5 +1,7 @@
-// CI check: the shared core stays runtime-free. Only runtime adapters may import
-// `cloudflare:workers` or touch the `Deno` global; everything else runs on web-standard APIs.
+// CI check: the shared core stays runtime-free. Only runtime adapters may import a `cloudflare:`
+// module (`cloudflare:workers`, `cloudflare:sockets`, ...), touch the `Deno` global or use workerd's
+// own globals (`WebSocketPair`, `WebSocketRequestResponsePair`); everything else runs on
+// web-standard APIs.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import ts from "typescript";
@@ -16,21 +18,28 @@ const RUNTIMES = "src/runtimes/";
  */
 const NOT_YET_MOVED: string[] = [];
 
+/** Globals that exist only on one runtime. */
+const RUNTIME_GLOBALS = new Set(["Deno", "WebSocketPair", "WebSocketRequestResponsePair"]);
+
 /** Runtime-specific uses in TypeScript source, from its syntax tree (comments and strings that only mention them don't count). */
 function runtimeUses(source: string): string[] {
 	const file = ts.createSourceFile("check.ts", source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
 	const found: string[] = [];
 	const visit = (node: ts.Node): void => {
-		if (ts.isIdentifier(node) && node.text === "Deno") found.push("Deno");
-		if (ts.isStringLiteral(node) && node.text === "cloudflare:workers") {
+		if (ts.isIdentifier(node) && RUNTIME_GLOBALS.has(node.text)) found.push(node.text);
+		// globalThis["Deno"], self["WebSocketPair"]: a runtime global reached by name.
+		if (ts.isStringLiteral(node) && RUNTIME_GLOBALS.has(node.text) && ts.isElementAccessExpression(node.parent)) found.push(node.text);
+		if (ts.isStringLiteral(node) && node.text.startsWith("cloudflare:")) {
 			const parent = node.parent;
 			const imported =
 				ts.isImportDeclaration(parent) ||
 				ts.isExportDeclaration(parent) ||
-				(ts.isCallExpression(parent) && parent.expression.kind === ts.SyntaxKind.ImportKeyword) ||
+				(ts.isCallExpression(parent) &&
+					(parent.expression.kind === ts.SyntaxKind.ImportKeyword ||
+						(ts.isIdentifier(parent.expression) && parent.expression.text === "require"))) ||
 				ts.isExternalModuleReference(parent) ||
 				ts.isLiteralTypeNode(parent);
-			if (imported) found.push("cloudflare:workers");
+			if (imported) found.push(node.text);
 		}
 		ts.forEachChild(node, visit);
 	};
@@ -57,9 +66,14 @@ describe("runtime boundary", () => {
 		const template = ["const a = `$", "{1} x`;\nconst b = () => Deno.pid;"].join("");
 		expect(runtimeUses(template)).toEqual(["Deno"]);
 		expect(runtimeUses('type T = typeof import("cloudflare:workers");')).toEqual(["cloudflare:workers"]);
+		expect(runtimeUses('const w = require("cloudflare:workers");')).toEqual(["cloudflare:workers"]);
+		expect(runtimeUses('import { connect } from "cloudflare:sockets";')).toEqual(["cloudflare:sockets"]);
+		expect(runtimeUses('const d = (globalThis as any)["Deno"];')).toEqual(["Deno"]);
+		expect(runtimeUses("const { 0: a, 1: b } = new WebSocketPair();")).toEqual(["WebSocketPair"]);
+		expect(runtimeUses('const m = { name: "Deno", key: "cloudflare:workers" };')).toEqual([]);
 	});
 
-	it("keeps cloudflare:workers and Deno out of everything but the runtime adapters", () => {
+	it("keeps cloudflare: modules, Deno and workerd's globals out of everything but the runtime adapters", () => {
 		const offenders = sources(SRC)
 			.map((path) => ({ file: relative(ROOT, path).split("\\").join("/"), uses: runtimeUses(readFileSync(path, "utf8")) }))
 			.filter(({ file, uses }) => uses.length > 0 && !file.startsWith(RUNTIMES) && !NOT_YET_MOVED.includes(file))
