@@ -72,6 +72,7 @@ const roomkit :Workerd.Worker = (
     (name = "TYPING_TTL_MS", fromEnvironment = "TYPING_TTL_MS"),
     (name = "PRESENCE_GRACE_MS", fromEnvironment = "PRESENCE_GRACE_MS"),
     (name = "PRESENCE_MAX_MEMBERS", fromEnvironment = "PRESENCE_MAX_MEMBERS"),
+    (name = "RECEIPT_MAX_MEMBERS", fromEnvironment = "RECEIPT_MAX_MEMBERS"),
     (name = "INBOX_DEBOUNCE_MS", fromEnvironment = "INBOX_DEBOUNCE_MS"),
     (name = "WS_COMPRESSION", fromEnvironment = "WS_COMPRESSION"),
     (name = "LOG_LEVEL", fromEnvironment = "LOG_LEVEL"),

@@ -22,6 +22,7 @@ export interface Config {
 	typingTtlMs: number;
 	presenceGraceMs: number;
 	presenceMaxMembers: number;
+	receiptMaxMembers: number;
 	inboxDebounceMs: number;
 	/** One structured line per request (`LOG_LEVEL=info`, the default); unhandled errors are always logged. */
 	logRequests: boolean;
@@ -87,6 +88,7 @@ export function loadConfig(env: Env): Config {
 		typingTtlMs: positiveInt(env.TYPING_TTL_MS, 6000, "TYPING_TTL_MS"),
 		presenceGraceMs: positiveInt(env.PRESENCE_GRACE_MS, 5000, "PRESENCE_GRACE_MS"),
 		presenceMaxMembers: positiveInt(env.PRESENCE_MAX_MEMBERS, 100, "PRESENCE_MAX_MEMBERS"),
+		receiptMaxMembers: positiveInt(env.RECEIPT_MAX_MEMBERS, 100, "RECEIPT_MAX_MEMBERS"),
 		inboxDebounceMs: positiveInt(env.INBOX_DEBOUNCE_MS, 1000, "INBOX_DEBOUNCE_MS"),
 		defaultPageSize: 50,
 		maxPageSize: 200,

@@ -55,6 +55,8 @@ export interface Env {
 	PRESENCE_GRACE_MS?: string;
 	/** Rooms with more members or online users than this send no presence events (default 100). */
 	PRESENCE_MAX_MEMBERS?: string;
+	/** Rooms with more members than this send no read receipts (default 100). */
+	RECEIPT_MAX_MEMBERS?: string;
 	/** `on` lets sockets negotiate permessage-deflate when the client offers it; `off` (default) declines it. */
 	WS_COMPRESSION?: string;
 	/** `info` (default) logs one structured line per request; `error` logs only unhandled errors (tests set it). */

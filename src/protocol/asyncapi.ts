@@ -92,7 +92,7 @@ const conversation = (): Record<string, Message> => ({
 	),
 	read_receipt: messageOf(
 		"read_receipt",
-		"A member read up to `last_read_seq` (rooms of up to 100 members). Never stored as an event",
+		"A member read up to `last_read_seq` (rooms of up to RECEIPT_MAX_MEMBERS (100) members). Never stored as an event",
 		schema(ReadReceiptEvent),
 	),
 	presence: messageOf(

@@ -29,9 +29,6 @@ export interface RoomSummary {
  * to the gateways that hold the members' sockets.
  */
 export class RoomInbox {
-	/** Rooms with more members send no read receipts (they would drown in them). */
-	static readonly RECEIPT_MAX_MEMBERS = 100;
-
 	constructor(
 		private readonly roomId: string,
 		private readonly core: RoomCore,
@@ -39,6 +36,8 @@ export class RoomInbox {
 		private readonly membership: Membership,
 		private readonly feed: GatewayFeed,
 		private readonly moderation: RoomModeration,
+		/** Rooms with more members send no read receipts, they would drown in them (`RECEIPT_MAX_MEMBERS`). */
+		private readonly receiptMaxMembers = 100,
 	) {}
 
 	/** The Worker created the room with these members (or a room that never heard loaded them). */
@@ -129,7 +128,7 @@ export class RoomInbox {
 		if (refused) return refused;
 		if (this.membership.markRead(caller.userId, Math.min(seq, this.log.lastSeq()))) {
 			this.feed.memberChanged(caller.userId);
-			if (this.membership.list().size <= RoomInbox.RECEIPT_MAX_MEMBERS) {
+			if (this.membership.list().size <= this.receiptMaxMembers) {
 				this.core.announce("read_receipt", { user_id: caller.userId, last_read_seq: this.membership.lastRead(caller.userId) });
 			}
 		}

@@ -96,7 +96,7 @@ export class RoomService {
 				moderates: (userId) => this.moderation.moderates(userId),
 			},
 		});
-		this.inbox = new RoomInbox(roomId, this.core, this.log, this.membership, this.feed, this.moderation);
+		this.inbox = new RoomInbox(roomId, this.core, this.log, this.membership, this.feed, this.moderation, config.receiptMaxMembers);
 		this.webhookFeed = deps.webhooks?.(this.core);
 		// Once the runtime re-attached the sockets it kept: who was online and has gone goes offline after the grace.
 		scheduler.after(0, () => this.core.presence.restore());

@@ -104,6 +104,7 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"TYPING_TTL_MS",
 			"PRESENCE_GRACE_MS",
 			"PRESENCE_MAX_MEMBERS",
+			"RECEIPT_MAX_MEMBERS",
 			"INBOX_DEBOUNCE_MS",
 			"WEBHOOK_ENCRYPTION_KEY",
 			"WEBHOOK_ALLOW_INSECURE",
