@@ -1,8 +1,10 @@
 /**
- * When a failed delivery is tried again. The default follows the Standard Webhooks guidance
- * (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h after the first attempt: about 3.4 days
- * in all), each delay spread by +-20 % jitter so an endpoint that comes back is not hit by every
- * room at the same instant.
+ * When a failed delivery is tried again: each entry is the wait after one failed attempt (the
+ * first attempt, then 9 retries). The default follows the Standard Webhooks guidance: 5 s, 5 min,
+ * 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h, 272,105 s in all, so the last attempt comes about
+ * 75.6 h (3.15 days) after the first; with +-20 % jitter on each wait, between 60.5 h (2.52 days)
+ * and 90.7 h (3.78 days), plus the time the attempts themselves take. The jitter spreads retries
+ * so an endpoint that comes back is not hit by every room at the same instant.
  */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400];
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, parseSchedule, retryAfterMs, retryDelayMs } from "../../src/webhooks/schedule";
 
@@ -7,6 +8,22 @@ describe("retry schedule", () => {
 		expect(parseSchedule(null)).toEqual([...DEFAULT_RETRY_SCHEDULE_SECONDS]);
 		const total = DEFAULT_RETRY_SCHEDULE_SECONDS.reduce((a, b) => a + b, 0) * 0.8;
 		expect(total).toBeGreaterThan(24 * 3600);
+	});
+
+	it("lasts what the README and the schedule's comment say: 75.6 h in all, 60.5-90.7 h with jitter", () => {
+		const seconds = DEFAULT_RETRY_SCHEDULE_SECONDS.reduce((a, b) => a + b, 0);
+		expect(seconds).toBe(272_105);
+		const hours = (s: number) => `${(s / 3600).toFixed(1)} h`;
+		const days = (s: number) => `${(s / 86400).toFixed(2)} days`;
+		const figures = [hours(seconds), days(seconds), hours(seconds * 0.8), days(seconds * 0.8), hours(seconds * 1.2), days(seconds * 1.2)];
+		expect(figures).toEqual(["75.6 h", "3.15 days", "60.5 h", "2.52 days", "90.7 h", "3.78 days"]);
+		const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+		const webhooks = readme.slice(readme.indexOf("## Webhooks"), readme.indexOf("## Moderation"));
+		const comment = readFileSync(new URL("../../src/webhooks/schedule.ts", import.meta.url), "utf8");
+		for (const figure of figures) {
+			expect(webhooks).toContain(figure);
+			expect(comment).toContain(figure);
+		}
 	});
 
 	it("parses a configured schedule and refuses nonsense with a message naming the setting", () => {
