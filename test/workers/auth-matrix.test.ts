@@ -10,6 +10,7 @@ import { JWT_AUDIENCE, JWT_ISSUER } from "../../src/auth/jwt";
 import type { Env } from "../../src/env";
 import { IDENTITY_HEADER, MEMBERS_ONLY_HEADER } from "../../src/room/stub";
 import { admin, BASE, bearer, call, JWT_SECRET, room, type Tenant, tenant } from "./helpers";
+import { Client } from "./ws-support";
 
 // `exports` and `env` are typed per project by `wrangler types`; these need only the Worker and D1.
 const worker = (exports as unknown as { default: Fetcher }).default;
@@ -151,18 +152,23 @@ const WS = "GET /room/{room_id}/ws";
 /** The handshake: a JWT goes in as a subprotocol (the browser way), anything else as headers. */
 type Offer = "subprotocol" | "query" | "headers";
 
-/** The handshake, with a JWT offered as a subprotocol (the browser way), as `?token=`, or as headers. */
-async function handshake(
-	cred: Credential,
-	offer: Offer = "subprotocol",
-	extra: Creds = {},
-): Promise<{ status: number; code?: string; ws?: WebSocket }> {
+/** The handshake's request to `path`, with a JWT offered as a subprotocol (the browser way), as `?token=`, or as headers. */
+function offered(cred: Credential, offer: Offer, extra: Creds, path: string): Promise<Response> {
 	const headers: Creds = { Upgrade: "websocket", ...extra };
 	let query = "";
 	if (cred.jwt && offer === "subprotocol") headers["Sec-WebSocket-Protocol"] = `roomkit.v1, ${cred.jwt}`;
 	else if (cred.jwt && offer === "query") query = `?token=${encodeURIComponent(cred.jwt)}`;
 	else Object.assign(headers, cred.headers);
-	const res = await worker.fetch(`${BASE}/room/${privateRoom.id}/ws${query}`, { headers });
+	return worker.fetch(`${BASE}${path}${query}`, { headers });
+}
+
+/** The room socket's handshake to the private room. */
+async function handshake(
+	cred: Credential,
+	offer: Offer = "subprotocol",
+	extra: Creds = {},
+): Promise<{ status: number; code?: string; ws?: WebSocket }> {
+	const res = await offered(cred, offer, extra, `/room/${privateRoom.id}/ws`);
 	if (res.webSocket) {
 		res.webSocket.accept();
 		return { status: res.status, ws: res.webSocket };
@@ -274,6 +280,59 @@ describe("auth and tenant isolation matrix", () => {
 		const byKey = await handshake({ name: "alice key", headers: { clientKey: `${a.key}.${alice.id}` } });
 		expect(byKey.status).toBe(101);
 		byKey.ws?.close(1000, "done");
+	});
+
+	it("answers the user socket's handshake (GET /ws) as the room socket's, but for what needs a room: every credential offered every way", async () => {
+		// No room is addressed: a valid JWT of another client or of a removed member opens that user's own socket.
+		const own = new Map([
+			["other client's JWT", b.users[0]!.id],
+			["removed member JWT", mallory.id],
+		]);
+		const row: number[] = [];
+		for (const cred of bad) {
+			const offers: Offer[] = cred.jwt ? ["subprotocol", "query", "headers"] : ["headers"];
+			const answers = new Set<number>();
+			for (const offer of offers) {
+				const res = await offered(cred, offer, {}, "/ws");
+				answers.add(res.status);
+				if (!res.webSocket) {
+					// The room socket's refusal, word for word.
+					const roomAnswer = await handshake(cred, offer);
+					const code = ((await res.json()) as { error: { code: string } }).error.code;
+					expect({ status: res.status, code }).toEqual({ status: roomAnswer.status, code: roomAnswer.code });
+					continue;
+				}
+				const socket = new Client(res.webSocket, res);
+				const ready = await socket.next();
+				expect(ready).toMatchObject({ event: "ready", data: { user_id: own.get(cred.name) } });
+				// (The removed member has the room the matrix above let her create, not the private one.)
+				expect(ready.data.rooms.map((r: { room_id: string }) => r.room_id)).not.toContain(privateRoom.id);
+				// A socket is no access: the private room still refuses its join.
+				expect((await socket.request({ event: "join_room", data: { room_id: privateRoom.id }, id: 1 })).at(-1)).toEqual({
+					event: "error",
+					id: 1,
+					data: {
+						code: cred.name === "removed member JWT" ? "forbidden" : "not_found",
+						message: cred.name === "removed member JWT" ? "This room is private and you are not a member" : "No such room",
+					},
+				});
+				socket.close();
+			}
+			expect(answers.size).toBe(1);
+			row.push([...answers][0] as number);
+		}
+		//         none garb wrong rot rot.u othB oth.u basic exp tamp none aud iss sec othJ rmvd
+		expect(row).toEqual([U, U, U, U, U, 403, U, U, U, U, U, U, U, U, 101, 101]);
+		for (const offer of ["subprotocol", "query", "headers"] as const) {
+			const res = await offered({ name: "alice", headers: alice.auth, jwt: alice.token }, offer, {}, "/ws");
+			expect(res.status).toBe(101);
+			const socket = new Client(res.webSocket as WebSocket, res);
+			expect(await socket.next()).toMatchObject({ event: "ready", data: { user_id: alice.id } });
+			socket.close();
+		}
+		const byKey = await offered({ name: "alice key", headers: { clientKey: `${a.key}.${alice.id}` } }, "headers", {}, "/ws");
+		expect(byKey.status).toBe(101);
+		new Client(byKey.webSocket as WebSocket, byKey).close();
 	});
 
 	it("scopes tenant-wide routes to the caller's own tenant", async () => {

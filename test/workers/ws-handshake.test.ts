@@ -1,11 +1,14 @@
 // The WebSocket handshake: every way in, every way it is refused (before any upgrade),
-// and what the response says (the protocol label, never the token).
+// and what the response says (the protocol label, never the token). The user socket (`GET /ws`)
+// takes the same credentials and checks as the room socket: its own section at the end.
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createApp } from "../../src/app";
 import { signUserToken } from "../../src/auth/jwt";
 import type { Env } from "../../src/env";
-import { call, JWT_SECRET, room, type Tenant, tenant } from "./helpers";
-import { connect, handshake, join, send, viaProtocol } from "./ws-support";
+import { BASE, call, JWT_SECRET, room, type Tenant, tenant, worker } from "./helpers";
+import { Client, connect, type Handshake, handshake, join, send, viaProtocol } from "./ws-support";
 
 // Sockets, alarms and a shared 2-core machine: allow more than the default 5 s per test.
 vi.setConfig({ testTimeout: 30_000 });
@@ -231,5 +234,115 @@ describe("socket limits", () => {
 		const again = await connect(r, viaProtocol(user(0).token));
 		for (const s of [...open, again]) s.close();
 		expect((env as unknown as Env).MAX_SOCKETS_PER_USER).toBeUndefined();
+	});
+});
+
+/** The user socket's handshake (`GET /ws`), as `handshake` does it for a room socket. */
+async function userHandshake(options: Handshake = {}): Promise<Response> {
+	const url = `${BASE}/ws${options.query ?? ""}`;
+	const init = { headers: { Upgrade: "websocket", ...options.headers } };
+	if (!options.env) return worker.fetch(url, init);
+	return createApp().fetch(new Request(url, init), { ...(env as unknown as Env), ...options.env }, createExecutionContext());
+}
+
+async function userRefused(options: Handshake) {
+	const res = await userHandshake(options);
+	expect(res.webSocket).toBeNull();
+	return { status: res.status, body: await res.json() };
+}
+
+/** Opens a user socket and checks its first frame is `ready` for `userId`. */
+async function userSocket(options: Handshake, userId: string): Promise<Client> {
+	const res = await userHandshake(options);
+	if (res.status !== 101 || !res.webSocket) throw new Error(`handshake ${res.status}: ${await res.text()}`);
+	const s = new Client(res.webSocket, res);
+	expect(await s.next()).toMatchObject({ event: "ready", data: { user_id: userId } });
+	return s;
+}
+
+describe("the user socket (GET /ws): the room socket's credentials and checks", () => {
+	it("refuses before the upgrade as the room socket does: 401 without or with bad credentials, 403 for the backend's key, 426 without Upgrade", async () => {
+		const missing = { error: { code: "unauthorized", message: "Offer a JWT as a subprotocol or `?token=`, or send the REST credentials" } };
+		expect(await userRefused({})).toEqual({ status: 401, body: missing });
+		// A JWT without the roomkit.v1 label is not read.
+		expect(await userRefused({ headers: { "Sec-WebSocket-Protocol": user(0).token } })).toEqual({ status: 401, body: missing });
+		const malformed = { status: 401, body: { error: { code: "unauthorized", message: "Malformed token" } } };
+		expect(await userRefused(viaProtocol("not-a-jwt"))).toEqual(malformed);
+		expect(await userRefused({ query: "?token=not-a-jwt" })).toEqual(malformed);
+		expect(await userRefused({ headers: { Authorization: "Bearer not-a-jwt" } })).toEqual(malformed);
+		const { token: expired } = await signUserToken(
+			{ current: JWT_SECRET },
+			{ userId: user(0).id, clientId: t.clientId },
+			60,
+			Date.now() - 3_600_000,
+		);
+		expect(await userRefused({ query: `?token=${expired}` })).toEqual({
+			status: 401,
+			body: { error: { code: "token_expired", message: "Token expired; fetch a new one" } },
+		});
+		expect(await userRefused({ headers: t.backend })).toEqual({
+			status: 403,
+			body: { error: { code: "forbidden", message: "This route acts as a user: use a JWT or `clientKey: <api_token>.<user_id>`" } },
+		});
+		const plain = await call("GET", "/ws", user(0).auth);
+		expect([plain.status, plain.json]).toEqual([
+			426,
+			{ error: { code: "validation_failed", message: "This endpoint needs `Upgrade: websocket`" } },
+		]);
+	});
+
+	it("an Origin outside WS_ALLOWED_ORIGINS: 403; an allowed one and none at all pass", async () => {
+		const allow = { WS_ALLOWED_ORIGINS: "https://ok.example" } as Partial<Env>;
+		const offer = `roomkit.v1, ${user(0).token}`;
+		expect(await userRefused({ env: allow, headers: { Origin: "https://evil.example", "Sec-WebSocket-Protocol": offer } })).toEqual({
+			status: 403,
+			body: { error: { code: "forbidden", message: "Origin https://evil.example may not open sockets here" } },
+		});
+		const ok = await userSocket({ env: allow, headers: { Origin: "https://ok.example", "Sec-WebSocket-Protocol": offer } }, user(0).id);
+		ok.close();
+		const noOrigin = await userSocket({ env: allow, ...viaProtocol(user(0).token) }, user(0).id);
+		noOrigin.close();
+		const unset = await userSocket({ headers: { Origin: "https://evil.example", "Sec-WebSocket-Protocol": offer } }, user(0).id);
+		unset.close();
+	});
+
+	it("accepts the subprotocol JWT (answered roomkit.v1, never the token), ?token=, clientKey <api_token>.<user_id> and Authorization: Bearer", async () => {
+		const ways: Array<[string, Handshake, number]> = [
+			["subprotocol", viaProtocol(user(0).token), 0],
+			["query", { query: `?token=${user(1).token}` }, 1],
+			["clientKey", { headers: user(2).asKey }, 2],
+			["bearer", { headers: user(0).auth }, 0],
+		];
+		for (const [way, options, i] of ways) {
+			const s = await userSocket(options, user(i).id);
+			expect(s.response.status).toBe(101);
+			expect(s.response.headers.get("Sec-WebSocket-Protocol")).toBe(way === "subprotocol" ? "roomkit.v1" : null);
+			for (const [, value] of s.response.headers) expect(value).not.toContain(user(i).token);
+			// The socket acts as the verified user.
+			const sent = await s.request(send(publicRoom, `via ${way}`, way));
+			expect(sent.at(-1)).toMatchObject({
+				event: "ack",
+				id: way,
+				data: { room_id: publicRoom, user_id: user(i).id, text_message: `via ${way}` },
+			});
+			s.close();
+		}
+	});
+
+	it("MAX_SOCKETS_PER_USER (20) user sockets per user, then 429; other users are unaffected", async () => {
+		const [solo, other] = (await tenant(2, "user-sockets")).users as [Tenant["users"][0], Tenant["users"][0]];
+		const open: Client[] = [];
+		for (let i = 0; i < 20; i++) open.push(await userSocket(viaProtocol(solo.token), solo.id));
+		expect(await userRefused(viaProtocol(solo.token))).toEqual({
+			status: 429,
+			body: { error: { code: "too_many_connections", message: "Too many user sockets for this user" } },
+		});
+		const theirs = await userSocket(viaProtocol(other.token), other.id);
+		theirs.close();
+		// Closing one frees its slot.
+		open[0]?.close();
+		await open[0]?.closedWith();
+		const again = await userSocket(viaProtocol(solo.token), solo.id);
+		for (const s of [...open, again]) s.close();
 	});
 });
