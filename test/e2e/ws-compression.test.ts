@@ -1,9 +1,10 @@
-// WS_COMPRESSION over real TCP on both runtimes: the `ws` client offers permessage-deflate (its
-// default, as browsers do); the server declines it unless WS_COMPRESSION=on, and messages flow either way.
+// WS_COMPRESSION over real TCP on every runtime: the `ws` client offers permessage-deflate (its
+// default, as browsers do); workerd declines it unless WS_COMPRESSION=on, the Deno host always
+// (Deno's WebSocket server has no permessage-deflate), and messages flow either way.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { Api } from "./api-client";
-import { type RunningServer, startSelfhost, startWranglerDev } from "./harness";
+import { type RunningServer, startDeno, startSelfhost, startWranglerDev } from "./harness";
 
 interface Opened {
 	ws: WebSocket;
@@ -66,7 +67,9 @@ async function exchange(server: RunningServer, user = false) {
 for (const [runtime, start] of [
 	["bare workerd", startSelfhost],
 	["wrangler dev", startWranglerDev],
+	["Deno", startDeno],
 ] as const) {
+	const deflates = runtime !== "Deno";
 	describe(`WS_COMPRESSION on ${runtime}`, () => {
 		let off: RunningServer;
 		let on: RunningServer;
@@ -84,13 +87,20 @@ for (const [runtime, start] of [
 			expect(await exchange(off, user)).toEqual({ answered: [null, null], agreed: ["", ""] });
 		});
 
-		it.each([
+		it.runIf(deflates).each([
 			["room socket", false],
 			["user socket", true],
 		])("accepts the offer with WS_COMPRESSION=on on the %s", async (_kind, user) => {
 			const { answered, agreed } = await exchange(on, user);
 			expect(agreed).toEqual(["permessage-deflate", "permessage-deflate"]);
 			for (const value of answered) expect(value).toMatch(/^permessage-deflate(;|$)/);
+		});
+
+		it.runIf(!deflates).each([
+			["room socket", false],
+			["user socket", true],
+		])("declines the offer even with WS_COMPRESSION=on on the %s", async (_kind, user) => {
+			expect(await exchange(on, user)).toEqual({ answered: [null, null], agreed: ["", ""] });
 		});
 	});
 }
