@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { denoBinary } from "../../scripts/deno-command.mjs";
 import { Api } from "./api-client";
 import { freePort, ROOT, stopChild } from "./harness";
 
@@ -55,6 +56,47 @@ describe("npm run start:deno (scripts/start-deno.mjs)", () => {
 		await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
 		// Deno itself exited cleanly: its files are checkpointed and closed.
 		expect(readdirSync(dataDir).sort()).toEqual(["alarms.sqlite", "directory.sqlite", "gateways", "rooms"]);
+	});
+
+	it("deno task start (deno.json) builds the client and serves the same way", async () => {
+		const envFile = join(scratch, "task.env");
+		const dataDir = join(scratch, "data", "task");
+		const port = await freePort();
+		// Its own process group: `deno task` runs its commands as children, and all of them must go.
+		const child = spawn(denoBinary(), ["task", "start"], {
+			cwd: ROOT,
+			detached: true,
+			stdio: ["ignore", "pipe", "pipe"],
+			env: { PATH: process.env.PATH ?? "", ENV_FILE: envFile, PORT: String(port), DATA_DIR_DENO: dataDir },
+		});
+		let output = "";
+		child.stdout.on("data", (d) => (output += d));
+		child.stderr.on("data", (d) => (output += d));
+		const pgid = child.pid ?? 0;
+		try {
+			const started = Date.now();
+			while (!output.includes("Roomkit chat is running on Deno") && child.exitCode === null && Date.now() - started < 60_000) {
+				await new Promise((r) => setTimeout(r, 100));
+			}
+			expect(output).toContain("Roomkit chat is running on Deno 2.9.6 (one process)");
+			expect(output).toContain(`API      http://127.0.0.1:${port}\n`);
+			const token = /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(envFile, "utf8"))?.[1] ?? "";
+			const api = new Api(`http://127.0.0.1:${port}`);
+			expect((await api.call("POST", "/admin/clients", { Authorization: `Bearer ${token}` }, { name: "task" })).status).toBe(201);
+		} finally {
+			const exited = new Promise((resolve) => child.once("exit", resolve));
+			try {
+				process.kill(-pgid, "SIGTERM");
+			} catch {}
+			const timer = setTimeout(() => {
+				try {
+					process.kill(-pgid, "SIGKILL");
+				} catch {}
+			}, 15_000);
+			await exited;
+			clearTimeout(timer);
+		}
+		await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
 	});
 
 	it("refuses to start without JWT_SECRET", () => {
