@@ -235,6 +235,14 @@ export class RoomCore {
 		return this.send(input);
 	}
 
+	/**
+	 * A REST edit, delete or reaction takes from the same per-user budget as REST sends: false when
+	 * it is spent (the socket frames have their own per-connection limit).
+	 */
+	restChangeAllowed(userId: string): boolean {
+		return this.restLimiter.take(userId, this.deps.now());
+	}
+
 	/** A send from a user socket (`/ws`): the gateway rate-limits its frames; access was checked by the room. */
 	sendFromGateway(input: SendInput): SendResult {
 		return this.send(input);

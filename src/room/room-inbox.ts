@@ -103,11 +103,12 @@ export class RoomInbox {
 		return this.core.sendFromGateway({ roomId: this.roomId, userId: caller.userId, text, ...options });
 	}
 
-	/** An edit, delete or reaction on the caller's behalf (the user socket's frames). */
-	change(caller: Caller, change: RoomChange): RoomChangeResult {
+	/** An edit, delete or reaction on the caller's behalf: the user socket's frames, or REST (`fromRest`, rate-limited per user). */
+	change(caller: Caller, change: RoomChange, fromRest = false): RoomChangeResult {
 		const refused = this.refusal(caller);
 		if (refused) return refused;
 		const { userId } = caller;
+		if (fromRest && !this.core.restChangeAllowed(userId)) return { ok: false, code: "rate_limited" };
 		const result =
 			change.kind === "edit"
 				? this.core.edit({ userId, messageId: change.messageId, text: change.text, metadata: change.metadata })

@@ -181,9 +181,10 @@ export class RoomService {
 		for (const clientId of new Set(sends.map((s) => s.caller.clientId))) await this.ensureMembers(clientId);
 		return sends.map((s) => this.inbox.sendAs(s.caller, s.text, s.options));
 	}
-	async change(caller: Caller, change: RoomChange) {
+	/** An edit, delete or reaction by a user: from a gateway (its frames are rate-limited there), or from REST (`fromRest`). */
+	async change(caller: Caller, change: RoomChange, fromRest = false) {
 		await this.ensureMembers(caller.clientId);
-		return this.inbox.change(caller, change);
+		return this.inbox.change(caller, change, fromRest);
 	}
 	async typing(caller: Caller) {
 		await this.ensureMembers(caller.clientId);

@@ -24,7 +24,8 @@ export interface RoomRpc {
 	history(range: HistoryRange): Promise<MessageT[]>;
 	events(afterSeq: number, limit: number): Promise<RoomEvent[]>;
 	message(id: string): Promise<MessageT | null>;
-	change(caller: Caller, change: RoomChange): Promise<RoomChangeResult>;
+	/** `fromRest`: a REST call, which takes from the per-user REST write budget (the gateway limits its own frames). */
+	change(caller: Caller, change: RoomChange, fromRest?: boolean): Promise<RoomChangeResult>;
 	deleteAsBackend(clientId: string, messageId: string): Promise<ChangeResult>;
 	versions(
 		messageId: string,

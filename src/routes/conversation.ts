@@ -10,8 +10,15 @@ import { EditMessageBody, Message, MessagePage, ReactionBody, ReactionType, text
 import { type AppContext, type AppEnv, configOf, directoryOf, pageSizeOf, principalOf } from "./context";
 import { body, callers, errors, json, MessageIdParam, security } from "./openapi";
 
+/** A REST edit, delete or reaction past the per-user REST write budget. */
+const CHANGE_RATE_TEXT = "Too many changes from this user in this room, slow down";
+
 /** A refused change to a message or send, as the API's error. */
-export function changeError(refusal: ChangeRefusal, notFoundText = "Message not found") {
+export function changeError(
+	refusal: ChangeRefusal,
+	notFoundText = "Message not found",
+	rateLimitedText = "Too many messages from this user in this room, slow down",
+) {
 	const { code, retryAfterMs } = refusal;
 	if (code === "not_found") return new ApiError(404, "not_found", notFoundText);
 	if (code === "forbidden") return forbidden("Only the author may change this message");
@@ -20,7 +27,7 @@ export function changeError(refusal: ChangeRefusal, notFoundText = "Message not 
 	if (code === "muted") return new ApiError(403, "muted", "You are muted in this room");
 	// Slow mode says how long to wait (the route adds Retry-After).
 	if (retryAfterMs !== undefined) return new ApiError(429, "rate_limited", SLOW_MODE_TEXT, undefined, { retry_after_ms: retryAfterMs });
-	return rateLimited("Too many messages from this user in this room, slow down");
+	return rateLimited(rateLimitedText);
 }
 
 const ReactionResult = z
@@ -55,6 +62,7 @@ const editMessage = createRoute({
 		403: errors[403],
 		404: errors[404],
 		409: errors[409],
+		429: errors[429],
 	},
 });
 
@@ -63,11 +71,12 @@ const deleteMessage = createRoute({
 	path: "/room/{room_id}/messages/{message_id}",
 	tags: ["Messages"],
 	summary: "Delete a message (its author, or the client's backend for any): text and metadata are erased, a tombstone stays",
-	description: "Deleting again answers the first deletion. Joined sockets get `message_deleted`.",
+	description:
+		"Deleting again answers the first deletion. Joined sockets get `message_deleted`. A user's deletes share the REST write budget of sends (429 `rate_limited`); the backend's are not limited.",
 	security: security.any,
 	middleware: [callers.any] as const,
 	request: { params: MessageIdParam },
-	responses: { 200: json(DeleteResult, "Deleted"), 401: errors[401], 403: errors[403], 404: errors[404] },
+	responses: { 200: json(DeleteResult, "Deleted"), 401: errors[401], 403: errors[403], 404: errors[404], 429: errors[429] },
 });
 
 const versions = createRoute({
@@ -107,6 +116,7 @@ const addReaction = createRoute({
 		403: errors[403],
 		404: errors[404],
 		409: errors[409],
+		429: errors[429],
 	},
 });
 
@@ -124,15 +134,19 @@ const removeReaction = createRoute({
 		403: errors[403],
 		404: errors[404],
 		409: errors[409],
+		429: errors[429],
 	},
 });
 
-/** A user's change through the room, after the route checked access the same way every route does. */
+/**
+ * A user's change through the room, after the route checked access the same way every route does.
+ * It takes from the user's REST write budget in the room, the one REST sends use (429 when spent).
+ */
 async function userChange(c: AppContext, roomId: string, change: RoomChange) {
 	const user = requireUser(await principalOf(c));
 	const room = await roomFor(directoryOf(c), user, roomId);
-	const result = await roomRpc(c.env, room.id).change({ clientId: user.clientId, userId: user.userId }, change);
-	if (!result.ok) throw changeError(result);
+	const result = await roomRpc(c.env, room.id).change({ clientId: user.clientId, userId: user.userId }, change, true);
+	if (!result.ok) throw changeError(result, undefined, CHANGE_RATE_TEXT);
 	return result.data as Record<string, unknown>;
 }
 

@@ -224,8 +224,8 @@ export class RoomObject extends DurableObject<Env> {
 		const [result] = await this.service.sendMany([{ caller, text, options }]);
 		return result;
 	}
-	change(caller: Caller, change: RoomChange) {
-		return this.service.change(caller, change);
+	change(caller: Caller, change: RoomChange, fromRest?: boolean) {
+		return this.service.change(caller, change, fromRest === true);
 	}
 	typing(caller: Caller) {
 		return this.service.typing(caller);

@@ -245,8 +245,8 @@ export class RoomHost {
 	sendMany(sends: QueuedSend[]) {
 		return this.service.sendMany(sends);
 	}
-	change(caller: Caller, change: RoomChange) {
-		return this.service.change(caller, change);
+	change(caller: Caller, change: RoomChange, fromRest?: boolean) {
+		return this.service.change(caller, change, fromRest === true);
 	}
 	typing(caller: Caller) {
 		return this.service.typing(caller);
