@@ -33,7 +33,7 @@ export async function authenticate(env: Env, directory: Directory, creds: Creden
 		const user = await directory.getUser(claims.clientId, claims.userId);
 		if (!user) throw unauthorized("The token's user no longer exists");
 		refuseBanned(user);
-		return { kind: "user", clientId: claims.clientId, userId: claims.userId, exp: claims.exp };
+		return { kind: "user", clientId: claims.clientId, userId: claims.userId, exp: claims.exp, via: "jwt" };
 	}
 	if (creds.authorization) throw unauthorized("Authorization must be `Bearer <jwt>`");
 	if (creds.clientKey) {
@@ -45,7 +45,7 @@ export async function authenticate(env: Env, directory: Directory, creds: Creden
 		const user = await directory.getUser(client.id, parsed.userId);
 		if (!user) throw unauthorized("Unknown user for this API token");
 		refuseBanned(user);
-		return { kind: "user", clientId: client.id, userId: user.id, exp: 0 };
+		return { kind: "user", clientId: client.id, userId: user.id, exp: 0, via: "clientKey" };
 	}
 	return null;
 }

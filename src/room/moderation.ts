@@ -105,7 +105,7 @@ export class RoomModeration {
 		this.cooldownSeconds = seconds;
 	}
 
-	/** Owners and moderators: they delete others' messages and are exempt from slow mode. */
+	/** Owners and moderators: they delete others' messages and are exempt from slow mode (as is the backend). */
 	moderates(userId: string): boolean {
 		return this.roles.has(userId);
 	}
@@ -114,11 +114,14 @@ export class RoomModeration {
 		return this.inForce("ban", userId);
 	}
 
-	/** Whether the user may send now; `lastSentAt` is read (from the log) only when slow mode applies. */
-	sendRefusal(userId: string, lastSentAt: (userId: string) => number | null): SendRefusal | undefined {
+	/**
+	 * Whether the user may send now; `lastSentAt` is read (from the log) only when slow mode applies.
+	 * `byBackend`: the client's backend sends on the user's behalf, which slow mode exempts (bans and mutes still hold).
+	 */
+	sendRefusal(userId: string, lastSentAt: (userId: string) => number | null, byBackend = false): SendRefusal | undefined {
 		if (this.inForce("ban", userId)) return { code: "banned" };
 		if (this.inForce("mute", userId)) return { code: "muted" };
-		if (this.cooldownSeconds === 0 || this.moderates(userId)) return undefined;
+		if (this.cooldownSeconds === 0 || byBackend || this.moderates(userId)) return undefined;
 		const last = lastSentAt(userId);
 		if (last === null) return undefined;
 		const wait = last + this.cooldownSeconds * 1000 - this.now();

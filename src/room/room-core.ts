@@ -79,7 +79,8 @@ export interface RoomDeps {
 	memberCount?: () => number;
 	/** The room's moderation (src/room/moderation.ts): who may send now, and who deletes others' messages. */
 	moderation?: {
-		sendRefusal(userId: string): SendRefusal | undefined;
+		/** `byBackend`: sent by the client's backend on the user's behalf (exempt from slow mode). */
+		sendRefusal(userId: string, byBackend?: boolean): SendRefusal | undefined;
 		moderates(userId: string): boolean;
 	};
 }
@@ -91,6 +92,11 @@ export interface SendInput {
 	clientMsgId?: string;
 	replyTo?: string;
 	metadata?: Record<string, unknown>;
+	/**
+	 * The client's backend sends on the user's behalf (REST with `clientKey: <api_token>.<user_id>`,
+	 * as the Worker verified): exempt from slow mode, not from bans and mutes. Absent: the user's own send.
+	 */
+	byBackend?: boolean;
 }
 
 /**
@@ -419,7 +425,7 @@ export class RoomCore {
 			if (existing) return { ok: true, message: existing, created: false };
 		}
 		// After the retry check: a retry of a stored message is answered even in slow mode.
-		const refused = this.deps.moderation?.sendRefusal(input.userId);
+		const refused = this.deps.moderation?.sendRefusal(input.userId, input.byBackend === true);
 		if (refused) return { ok: false, ...refused };
 		if (input.replyTo !== undefined && !log.byId(input.replyTo)) return { ok: false, code: "not_found" };
 		const message = log.append({

@@ -92,7 +92,7 @@ export class RoomService {
 			gatewayJoins: this.feed.joins,
 			memberCount: () => this.membership.list().size,
 			moderation: {
-				sendRefusal: (userId) => this.moderation.sendRefusal(userId, (id) => this.log.lastSentAt(id)),
+				sendRefusal: (userId, byBackend) => this.moderation.sendRefusal(userId, (id) => this.log.lastSentAt(id), byBackend),
 				moderates: (userId) => this.moderation.moderates(userId),
 			},
 		});

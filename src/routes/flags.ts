@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
-import { roomFor } from "../auth/access";
+import { standingFor } from "../auth/access";
 import { requireUser } from "../auth/credentials";
-import { notFound } from "../errors";
+import { forbidden, notFound } from "../errors";
 import { uuidv7 } from "../ids";
 import { roomRpc } from "../room/stub";
 import { Id, Timestamp, WellFormedText, wellFormed } from "../schemas/common";
@@ -31,8 +31,9 @@ const flagMessage = createRoute({
 	method: "post",
 	path: "/room/{room_id}/messages/{message_id}/flag",
 	tags: ["Moderation"],
-	summary: "Report a message (as a user who can read the room); sends the `message.flagged` webhook",
-	description: "One report per user and message: reporting it again returns the first report (200) and sends nothing.",
+	summary: "Report a message (as a member of the room); sends the `message.flagged` webhook",
+	description:
+		"Members only: a user who is not a member gets 403 `forbidden`, even in a public room they can read (reports are for the room's own people, so a passer-by cannot flood its moderators); a banned user 403 `banned`. One report per user and message: reporting it again returns the first report (200) and sends nothing.",
 	security: security.user,
 	middleware: [callers.user] as const,
 	request: { params: RoomIdParam.extend({ message_id: Id }), ...body(FlagBody) },
@@ -60,7 +61,8 @@ export const flagRoutes = new OpenAPIHono<AppEnv>().openapi(flagMessage, async (
 	const user = requireUser(await principalOf(c));
 	const directory = directoryOf(c);
 	const { room_id, message_id } = c.req.valid("param");
-	const room = await roomFor(directory, user, room_id);
+	const { room, membership } = await standingFor(directory, user, room_id);
+	if (!membership) throw forbidden("Only members of this room may report its messages");
 	const message = await roomRpc(c.env, room.id).message(message_id);
 	if (!message) throw notFound("Message");
 	const { created, flag } = await directory.flagMessage({

@@ -15,7 +15,7 @@ const sendMessage = createRoute({
 	tags: ["Messages"],
 	summary: "Send a message as a user",
 	description:
-		"`text_message` is 1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units. A retry with the same `client_msg_id` by the same user returns the first message (200) and stores nothing. `reply_to` names a message of the same room (404 otherwise); `metadata` is any JSON object up to 4 KiB. Moderation: a muted user gets 403 `muted`, a banned one 403 `banned`; in slow mode a send too soon gets 429 `rate_limited` with `retry_after_ms` and `Retry-After` (owners and moderators are exempt).",
+		"`text_message` is 1 to MAX_MESSAGE_LENGTH (default 4000) UTF-16 code units. A retry with the same `client_msg_id` by the same user returns the first message (200) and stores nothing. `reply_to` names a message of the same room (404 otherwise); `metadata` is any JSON object up to 4 KiB. Moderation: a muted user gets 403 `muted`, a banned one 403 `banned`; in slow mode a send too soon gets 429 `rate_limited` with `retry_after_ms` and `Retry-After` (owners, moderators and the backend, `clientKey: <api_token>.<user_id>`, are exempt; a user's own JWT is not).",
 	security: security.user,
 	middleware: [callers.user] as const,
 	request: { params: RoomIdParam, ...body(SendMessageBody) },
@@ -67,6 +67,8 @@ export const messageRoutes = new OpenAPIHono<AppEnv>()
 			clientMsgId: client_msg_id,
 			replyTo: reply_to,
 			metadata,
+			// The API token's holder sends for the user: slow mode does not apply to it.
+			byBackend: user.via === "clientKey",
 		});
 		if (!result.ok) throw changeError(result, "No such message to reply to in this room");
 		return c.json(result.message, result.created ? 201 : 200);

@@ -213,7 +213,7 @@ const banUser = createRoute({
 	tags: ["Moderation"],
 	summary: "Ban a user client-wide (backend only): their JWTs and `clientKey` user calls get `403 banned`, and their sockets close",
 	description:
-		"Closes the user's user sockets and their room sockets in the rooms they are members of (4003). A second ban replaces the first; `expires_at` ends it by itself.",
+		"Closes (4003) the user's user sockets, their room sockets in the rooms they are members of, and their room sockets in public rooms they opened one to without being a member. A second ban replaces the first; `expires_at` ends it by itself.",
 	security: security.backend,
 	middleware: [callers.backend] as const,
 	request: { params: UserIdParam, ...body(UserBanBody) },

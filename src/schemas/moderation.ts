@@ -11,12 +11,10 @@ export const SetRoleBody = z.object({ role: Role }).meta({ id: "SetRoleBody" });
 /** Slow mode and any later room settings; only what is given changes. */
 export const UpdateRoomBody = z
 	.object({
-		cooldown_seconds: z
-			.number()
-			.int()
-			.min(0)
-			.max(3600)
-			.meta({ description: "Slow mode: seconds a member waits between messages (0: off); owners and moderators are exempt" }),
+		cooldown_seconds: z.number().int().min(0).max(3600).meta({
+			description:
+				"Slow mode: seconds a member waits between messages (0: off); owners, moderators and the backend's sends for a user (`clientKey: <api_token>.<user_id>`) are exempt",
+		}),
 	})
 	.meta({ id: "UpdateRoomBody" });
 

@@ -176,6 +176,23 @@ describe.each(RUNTIMES)("moderation on $runtime", ({ start }) => {
 		expect((await api.call("GET", `/room/${roomId}/messages`, as(carol))).json.error.code).toBe("banned");
 	});
 
+	it("a room ban with expires_at ends by itself on the user socket: join_room is refused with banned, then accepted", async () => {
+		const { bob, carol, roomId, as } = await setup();
+		const userSocket = track(await openUserSocket(server.base, bob.token));
+		expect((await userSocket.request("join_room", { room_id: roomId }, "j")).event).toBe("ack");
+		expect((await api.call("POST", `/room/${roomId}/bans`, as(carol), { user_id: bob.id, expires_at: soon(1500) })).status).toBe(201);
+		expect(await userSocket.next((e) => e.event === "room_removed")).toEqual({ event: "room_removed", data: { room_id: roomId } });
+		expect(await userSocket.request("join_room", { room_id: roomId }, "b")).toEqual({
+			event: "error",
+			id: "b",
+			data: { code: "banned", message: "You are banned from this room" },
+		});
+		// The same socket, once the ban is over: a public room, so bob may join it again without being added.
+		let attempt = 0;
+		await expect.poll(async () => (await userSocket.request("join_room", { room_id: roomId }, `p${attempt++}`)).event).toBe("ack");
+		expect((await userSocket.request("send_message", { room_id: roomId, text_message: "back" }, "s")).event).toBe("ack");
+	});
+
 	it("a mute refuses sends and edits over REST and both sockets (which stay open), not reads; it ends at expires_at", async () => {
 		const { bob, carol, roomId, as, backend } = await setup();
 		const sent = (await api.call("POST", `/room/${roomId}/message/send`, as(bob), { text_message: "before" })).json;
@@ -266,6 +283,17 @@ describe.each(RUNTIMES)("moderation on $runtime", ({ start }) => {
 			for (const text of ["a", "b"]) {
 				expect((await api.call("POST", `/room/${roomId}/message/send`, as(owner), { text_message: text })).status).toBe(201);
 			}
+			// And over both sockets: two sends in a row, both stored.
+			const sockets = [
+				track(await openRoomSocket(server.base, roomId, owner.token)),
+				track(await openUserSocket(server.base, owner.token)),
+			];
+			for (const [i, socket] of sockets.entries()) {
+				for (const text of ["c", "d"]) {
+					const ack = await socket.request("send_message", { room_id: roomId, text_message: text }, `${i}${text}`);
+					expect([ack.event, ack.data.user_id, ack.data.text_message]).toEqual(["ack", owner.id, text]);
+				}
+			}
 		}
 		await expect
 			.poll(async () => (await userSocket.request("send_message", { room_id: roomId, text_message: "later" }, "w")).event)
@@ -273,6 +301,26 @@ describe.each(RUNTIMES)("moderation on $runtime", ({ start }) => {
 		expect((await roomSocket.request("send_message", { room_id: roomId, text_message: "again" }, "r2")).data.code).toBe("rate_limited");
 		expect((await api.call("PATCH", `/room/${roomId}`, backend, { cooldown_seconds: 0 })).json.cooldown_seconds).toBe(0);
 		expect((await roomSocket.request("send_message", { room_id: roomId, text_message: "off" }, "r3")).event).toBe("ack");
+	});
+
+	it("slow mode: the backend sending for a member (clientKey: <api_token>.<user_id>) is exempt; the member's own JWT is not", async () => {
+		const { t, bob, roomId, as, backend } = await setup();
+		expect((await api.call("PATCH", `/room/${roomId}`, backend, { cooldown_seconds: 30 })).status).toBe(200);
+		expect((await api.call("POST", `/room/${roomId}/message/send`, as(bob), { text_message: "own" })).status).toBe(201);
+		const slow = await api.call("POST", `/room/${roomId}/message/send`, as(bob), { text_message: "own again" });
+		expect(slow).toMatchObject({
+			status: 429,
+			json: { error: { code: "rate_limited", message: "Slow mode: wait before sending again", retry_after_ms: expect.any(Number) } },
+		});
+		expect(slow.json.error.retry_after_ms).toBeGreaterThan(25_000);
+		expect(slow.json.error.retry_after_ms).toBeLessThanOrEqual(30_000);
+		const forBob = { clientKey: `${t.key}.${bob.id}` };
+		for (const text of ["for bob", "for bob again"]) {
+			const sent = await api.call("POST", `/room/${roomId}/message/send`, forBob, { text_message: text });
+			expect([sent.status, sent.json.user_id, sent.json.text_message]).toEqual([201, bob.id, text]);
+		}
+		// Bob's own JWT still waits, now from the last message sent for him.
+		expect((await api.call("POST", `/room/${roomId}/message/send`, as(bob), { text_message: "own" })).status).toBe(429);
 	});
 
 	it("owners and moderators delete others' messages over REST and both sockets; members may not", async () => {
@@ -349,6 +397,11 @@ describe.each(RUNTIMES)("moderation on $runtime", ({ start }) => {
 		expect((await api.call("POST", `/user/${bob.id}/ban`, backend, { expires_at: soon(1500) })).status).toBe(201);
 		expect(await backClosed).toBe(4003);
 		expect((await api.call("GET", `/user/${bob.id}/rooms`, as(bob))).status).toBe(403);
-		await expect.poll(async () => (await api.call("GET", `/user/${bob.id}/rooms`, as(bob))).status).toBe(200);
+		expect(await refused(openUserSocket(server.base, bob.token))).toBe(403);
+		expect(await refused(openRoomSocket(server.base, roomId, bob.token))).toBe(403);
+		// Once it is over, both handshakes are accepted again (nobody lifted it).
+		await expect.poll(() => refused(openUserSocket(server.base, bob.token))).toBe(101);
+		expect(await refused(openRoomSocket(server.base, roomId, bob.token))).toBe(101);
+		expect((await api.call("GET", `/user/${bob.id}/rooms`, as(bob))).status).toBe(200);
 	});
 });

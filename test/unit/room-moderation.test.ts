@@ -51,6 +51,18 @@ describe("RoomModeration", () => {
 		expect(reads).toEqual(["bob", "bob"]);
 	});
 
+	it("the backend's sends for a user skip slow mode, not the user's ban or mute", () => {
+		const { moderation } = setup();
+		moderation.setCooldown(60);
+		const last = () => T0 - 1000;
+		expect(moderation.sendRefusal("bob", last)).toEqual({ code: "rate_limited", retryAfterMs: 59_000 });
+		expect(moderation.sendRefusal("bob", last, true)).toBeUndefined();
+		moderation.apply({ userId: "bob", role: "member", mute: null });
+		expect(moderation.sendRefusal("bob", last, true)).toEqual({ code: "muted" });
+		moderation.apply({ userId: "bob", role: null, ban: null });
+		expect(moderation.sendRefusal("bob", last, true)).toEqual({ code: "banned" });
+	});
+
 	it("survives a restart from its own storage, and initialize replaces the whole state", () => {
 		const { open, moderation } = setup();
 		expect(moderation.isSynced()).toBe(false);

@@ -1,4 +1,4 @@
-// Reports: a user who can read a room flags a message once; the flag records the message's seq.
+// Reports: a member of a room flags a message once; the flag records the message's seq.
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, room, type Tenant, tenant, testDb } from "./helpers";
 
@@ -46,7 +46,10 @@ describe("POST /room/{room_id}/messages/{message_id}/flag", () => {
 		const pub = await room(a, { members: [user(a, 0).id] });
 		const m = (await call("POST", `/room/${priv.id}/message/send`, user(a, 0).auth, { text_message: "secret" })).json;
 		const reason = { reason: "bad" };
-		expect((await call("POST", `/room/${priv.id}/messages/${m.id}/flag`, user(a, 2).auth, reason)).status).toBe(403);
+		expect(await call("POST", `/room/${priv.id}/messages/${m.id}/flag`, user(a, 2).auth, reason)).toMatchObject({
+			status: 403,
+			json: { error: { code: "forbidden", message: "Only members of this room may report its messages" } },
+		});
 		const wrongRoom = await call("POST", `/room/${pub.id}/messages/${m.id}/flag`, user(a, 0).auth, reason);
 		expect(wrongRoom).toMatchObject({ status: 404, json: { error: { code: "not_found", message: "Message not found" } } });
 		const unknown = "0190a000-0000-7000-8000-000000000009";
@@ -55,5 +58,21 @@ describe("POST /room/{room_id}/messages/{message_id}/flag", () => {
 		expect((await call("POST", `/room/${priv.id}/messages/${m.id}/flag`, a.backend, reason)).status).toBe(403);
 		expect((await call("POST", `/room/${priv.id}/messages/${m.id}/flag`, user(a, 0).auth, { reason: "" })).status).toBe(400);
 		expect((await call("POST", `/room/${priv.id}/messages/${m.id}/flag`, {}, reason)).status).toBe(401);
+	});
+
+	it("refuses a non-member of a public room, who can read it, until they join", async () => {
+		const pub = await room(a, { members: [user(a, 0).id] });
+		const m = (await call("POST", `/room/${pub.id}/message/send`, user(a, 0).auth, { text_message: "hello" })).json;
+		const path = `/room/${pub.id}/messages/${m.id}/flag`;
+		expect((await call("GET", `/room/${pub.id}/messages`, user(a, 2).auth)).status).toBe(200);
+		expect(await call("POST", path, user(a, 2).auth, { reason: "bad" })).toMatchObject({
+			status: 403,
+			json: { error: { code: "forbidden", message: "Only members of this room may report its messages" } },
+		});
+		expect(await call("POST", path, user(a, 2).asKey, { reason: "bad" })).toMatchObject({ status: 403 });
+		const rows = await testDb().prepare("SELECT COUNT(*) AS n FROM message_flags WHERE message_id = ?").bind(m.id).first();
+		expect(rows).toEqual({ n: 0 });
+		expect((await call("POST", `/room/${pub.id}/join`, user(a, 2).auth)).status).toBe(200);
+		expect((await call("POST", path, user(a, 2).auth, { reason: "bad" })).status).toBe(201);
 	});
 });

@@ -62,4 +62,19 @@ describe("moderation routes", () => {
 		await call("PATCH", `/room/${r.id}/members/${user(0).id}`, a.backend, { role: "member" });
 		expect((await call("POST", `/room/${r.id}/message/send`, user(0).auth, { text_message: "4" })).status).toBe(429);
 	});
+
+	it("the backend sending for a member (clientKey: <api_token>.<user_id>) is exempt from slow mode, not from a mute", async () => {
+		const r = await room(a, { members: [user(2).id] });
+		await call("PATCH", `/room/${r.id}`, a.backend, { cooldown_seconds: 3600 });
+		expect((await call("POST", `/room/${r.id}/message/send`, user(2).auth, { text_message: "own" })).status).toBe(201);
+		expect((await call("POST", `/room/${r.id}/message/send`, user(2).auth, { text_message: "own again" })).status).toBe(429);
+		for (const text of ["for them", "and again"]) {
+			expect((await call("POST", `/room/${r.id}/message/send`, user(2).asKey, { text_message: text })).status).toBe(201);
+		}
+		await call("POST", `/room/${r.id}/mutes`, a.backend, { user_id: user(2).id });
+		expect(await call("POST", `/room/${r.id}/message/send`, user(2).asKey, { text_message: "muted" })).toMatchObject({
+			status: 403,
+			json: { error: { code: "muted" } },
+		});
+	});
 });
