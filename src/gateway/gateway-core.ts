@@ -256,6 +256,11 @@ export class GatewayCore {
 		return this.deps.store.visits(userId);
 	}
 
+	/** Those rooms closed the user's sockets (a client-wide ban): forget the visits. */
+	forgetVisits(userId: string, roomIds: string[]): void {
+		this.deps.store.forgetVisits(userId, roomIds);
+	}
+
 	/** Asks each room that stopped sending the user's state for it (once at a time per user). */
 	private wake(caller: Caller): Promise<void> {
 		const running = this.waking.get(caller.userId);

@@ -39,6 +39,12 @@ const SCHEMA = [
 	"CREATE TABLE IF NOT EXISTS gw_presence (room_id TEXT PRIMARY KEY, online TEXT NOT NULL)",
 ];
 
+/**
+ * Public rooms remembered per user as visited without membership (the newest). A client-wide ban
+ * closes visitor sockets in these; one older than this many later visits is missed (it still ends
+ * when its JWT expires).
+ */
+export const MAX_VISITS_PER_USER = 1_000;
 /** Cursor writes wait at most this long (ms). */
 const LAZY_MS = 1_000;
 /** Inbox rows kept in memory at most (then forgotten all at once: they are read again). */
@@ -302,9 +308,25 @@ export class GatewayStore {
 		this.write(() => this.sql.exec("DELETE FROM gw_inbox WHERE user_id = ? AND room_id = ?", userId, roomId));
 	}
 
-	/** The user opened a room socket to this public room without being a member (written at once). */
+	/**
+	 * The user opened a room socket to this public room without being a member (written at once).
+	 * A repeat moves the room to the newest (REPLACE gives the row a new rowid); past
+	 * `MAX_VISITS_PER_USER` rooms the oldest visits are forgotten, so the list stays bounded.
+	 */
 	visit(userId: string, roomId: string): void {
-		this.sql.exec("INSERT INTO gw_visits (user_id, room_id) VALUES (?, ?) ON CONFLICT DO NOTHING", userId, roomId);
+		this.sql.exec("INSERT OR REPLACE INTO gw_visits (user_id, room_id) VALUES (?, ?)", userId, roomId);
+		// No row at that offset (fewer visits): the comparison is with NULL and deletes nothing.
+		this.sql.exec(
+			"DELETE FROM gw_visits WHERE user_id = ? AND rowid <= (SELECT rowid FROM gw_visits WHERE user_id = ? ORDER BY rowid DESC LIMIT 1 OFFSET ?)",
+			userId,
+			userId,
+			MAX_VISITS_PER_USER,
+		);
+	}
+
+	/** The rooms were asked to close the user's sockets (a client-wide ban): the next handshake records a visit again. */
+	forgetVisits(userId: string, roomIds: string[]): void {
+		for (const roomId of roomIds) this.sql.exec("DELETE FROM gw_visits WHERE user_id = ? AND room_id = ?", userId, roomId);
 	}
 
 	/** Public rooms the user opened a room socket to without being a member. */

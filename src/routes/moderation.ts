@@ -234,12 +234,13 @@ const unbanUser = createRoute({
 /**
  * Closes a user's sockets: their gateway shard's user sockets, and room sockets in every room they
  * are a member of and in every public room they opened one to without being a member (their
- * gateway keeps that list, written at those handshakes).
+ * gateway keeps that list, written at those handshakes, and forgets those rooms once they closed them).
  */
 async function disconnectEverywhere(c: AppContext, clientId: string, userId: string): Promise<void> {
 	const gateway = gatewayStub(c.env, gatewayName(clientId, userId, configOf(c).gatewayShards));
 	const closing: Promise<unknown>[] = [gateway.disconnectUser(userId)];
-	const rooms = new Set<string>(await gateway.visits(userId));
+	const visits = await gateway.visits(userId);
+	const rooms = new Set<string>(visits);
 	const directory = directoryOf(c);
 	let after: string | undefined;
 	for (;;) {
@@ -250,6 +251,8 @@ async function disconnectEverywhere(c: AppContext, clientId: string, userId: str
 	}
 	for (const roomId of rooms) closing.push(roomRpc(c.env, roomId).disconnectUser(userId));
 	await Promise.all(closing);
+	// Only once every room closed them (a failure keeps the rows for a retry of the ban); a visit after the ban is recorded anew.
+	if (visits.length > 0) await gateway.forgetVisits(userId, visits);
 }
 const ROOM_PAGE = 200;
 

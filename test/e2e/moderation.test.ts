@@ -352,7 +352,7 @@ describe.each(RUNTIMES)("moderation on $runtime", ({ start }) => {
 		expect((await bobSocket.request("delete_message", { room_id: roomId, message_id: mine.id }, "x")).data.code).toBe("forbidden");
 	});
 
-	it("a client-wide ban also closes a room socket the user holds in a public room they are not a member of", async () => {
+	it("a client-wide ban also closes a room socket the user holds in a public room they are not a member of, again after a lift", async () => {
 		const { roomId, backend } = await setup();
 		const created = await api.call("POST", "/user", backend, { name: "dave" });
 		const dave = {
@@ -365,6 +365,13 @@ describe.each(RUNTIMES)("moderation on $runtime", ({ start }) => {
 		expect((await api.call("POST", `/user/${dave.id}/ban`, backend, {})).status).toBe(201);
 		expect(await closed).toBe(4003);
 		expect(await refused(openRoomSocket(server.base, roomId, dave.token))).toBe(403);
+		// The ban's closing forgot that visit; the next one, after the ban is lifted, is recorded again and found by a second ban.
+		expect((await api.call("DELETE", `/user/${dave.id}/ban`, backend)).status).toBe(204);
+		const again = track(await openRoomSocket(server.base, roomId, dave.token));
+		await again.request("join_room", { room_id: roomId }, "j");
+		const closedAgain = closeCode(again);
+		expect((await api.call("POST", `/user/${dave.id}/ban`, backend, {})).status).toBe(201);
+		expect(await closedAgain).toBe(4003);
 	});
 
 	it("a client-wide ban refuses the user's JWTs and clientKey calls (403 banned), closes their sockets, and ends by itself or when lifted", async () => {

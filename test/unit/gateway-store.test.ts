@@ -2,7 +2,7 @@
 // SQLite after the next flush, after the lazy timer, and what a failed flush does.
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
-import { GatewayStore } from "../../src/gateway/gateway-store";
+import { GatewayStore, MAX_VISITS_PER_USER } from "../../src/gateway/gateway-store";
 import type { SyncSql } from "../../src/room/message-log";
 import { sqlOf } from "./room-support";
 
@@ -62,5 +62,27 @@ describe("gateway store", () => {
 		expect(store.online(["r1"])).toEqual(new Map());
 		store.putOnline("r1", ["alice"]);
 		expect(soon).toHaveLength(1);
+	});
+
+	it("keeps each user's newest MAX_VISITS_PER_USER visited rooms (a repeat visit counts as new) and forgets those a ban closed", () => {
+		const { store } = makeStore();
+		const room = (i: number) => `r${String(i).padStart(5, "0")}`;
+		for (let i = 0; i < MAX_VISITS_PER_USER; i++) store.visit("alice", room(i));
+		store.visit("bob", room(0));
+		// r00000 again: now the newest, so the next new room pushes out r00001, the oldest.
+		store.visit("alice", room(0));
+		store.visit("alice", room(MAX_VISITS_PER_USER));
+		const visits = store.visits("alice");
+		expect(visits).toHaveLength(MAX_VISITS_PER_USER);
+		expect(visits.slice(0, 3)).toEqual([room(0), room(2), room(3)]);
+		expect(visits.at(-1)).toBe(room(MAX_VISITS_PER_USER));
+		// Another user's list is their own.
+		expect(store.visits("bob")).toEqual([room(0)]);
+
+		store.forgetVisits("alice", visits.slice(1));
+		expect(store.visits("alice")).toEqual([room(0)]);
+		expect(store.visits("bob")).toEqual([room(0)]);
+		store.visit("alice", room(7));
+		expect(store.visits("alice")).toEqual([room(0), room(7)]);
 	});
 });

@@ -193,6 +193,11 @@ export class GatewayObject extends DurableObject<Env> {
 		return this.core.visits(userId);
 	}
 
+	/** RPC from the Worker: those rooms closed the user's sockets (a client-wide ban); their visits are forgotten. */
+	forgetVisits(userId: string, roomIds: string[]): void {
+		this.core.forgetVisits(userId, roomIds);
+	}
+
 	/** RPC from the Worker: the user was banned client-wide; their user sockets here close with 4003. */
 	disconnectUser(userId: string): void {
 		for (const ws of this.ctx.getWebSockets(userId)) this.close(ws, CLOSE_REMOVED, "banned");

@@ -18,7 +18,7 @@ import { upgrade } from "./upgrade";
 const json = (status: number, code: string, message: string) => Response.json({ error: { code, message } }, { status });
 
 /** What rooms call on a gateway (GatewayObject's RPC methods). */
-export const GATEWAY_METHODS = ["deliver", "signal", "disconnectUser", "visited", "visits", "alarm"] as const;
+export const GATEWAY_METHODS = ["deliver", "signal", "disconnectUser", "visited", "visits", "forgetVisits", "alarm"] as const;
 
 /**
  * A shard of a client's user sockets in this process: the same GatewayCore and GatewayStore as
@@ -137,6 +137,11 @@ export class GatewayHost {
 	/** From the Worker: the public rooms the user opened room sockets to without being a member. */
 	visits(userId: string): string[] {
 		return this.core.visits(userId);
+	}
+
+	/** From the Worker: those rooms closed the user's sockets (a client-wide ban); their visits are forgotten. */
+	forgetVisits(userId: string, roomIds: string[]): void {
+		this.core.forgetVisits(userId, roomIds);
 	}
 
 	/** From the Worker: the user was banned client-wide; their user sockets here close with 4003. */
