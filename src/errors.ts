@@ -14,6 +14,7 @@ export type ErrorCode =
 	| "message_deleted"
 	| "banned"
 	| "muted"
+	| "too_many_versions"
 	| "not_configured"
 	| "internal_error";
 

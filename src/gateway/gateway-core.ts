@@ -63,6 +63,7 @@ const REFUSALS: Record<Refusal["code"], string> = {
 	message_deleted: "This message was deleted",
 	banned: "You are banned from this room",
 	muted: "You are muted in this room",
+	too_many_versions: "This message has been edited too many times",
 };
 /** Refusals of a change to a message (the room exists and the user may use it). */
 const CHANGE_REFUSALS: Record<Refusal["code"], string> = {

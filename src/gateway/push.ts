@@ -68,7 +68,7 @@ export interface Caller {
 /** A room's refusal; `retryAfterMs` when slow mode refused a send. */
 export type Refusal = {
 	ok: false;
-	code: "not_found" | "forbidden" | "rate_limited" | "message_deleted" | "banned" | "muted";
+	code: "not_found" | "forbidden" | "rate_limited" | "message_deleted" | "banned" | "muted" | "too_many_versions";
 	retryAfterMs?: number;
 };
 

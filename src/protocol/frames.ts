@@ -81,6 +81,8 @@ export const ProtocolErrorCode = z.enum([
 	// Moderation: a banned user's frame for the room, a muted user's send or edit.
 	"banned",
 	"muted",
+	// An edit of a message that has MAX_MESSAGE_VERSIONS (100) versions already.
+	"too_many_versions",
 ]);
 export type ProtocolErrorCodeT = z.infer<typeof ProtocolErrorCode>;
 export const ProtocolError = z

@@ -121,7 +121,14 @@ const toMessage = (row: Record<string, unknown>): MessageT => {
 	return message;
 };
 
-export type EditResult = { ok: true; event: RoomEvent } | { ok: false; code: "not_found" | "forbidden" | "deleted" };
+/**
+ * The most versions a message has: the original and 99 edits. It bounds one message's history,
+ * which `GET …/versions` answers in one response (a few MB at most: 100 texts of up to 4,000 UTF-16
+ * code units with 4 KiB of metadata each), far above what people do when fixing a typo.
+ */
+export const MAX_MESSAGE_VERSIONS = 100;
+
+export type EditResult = { ok: true; event: RoomEvent } | { ok: false; code: "not_found" | "forbidden" | "deleted" | "too_many_versions" };
 
 /**
  * A room's log in SQLite: messages and every later change to them (edits, deletes, reactions),
@@ -225,6 +232,7 @@ export class MessageLog {
 		if (row.user_id !== editorId) return { ok: false, code: "forbidden" };
 		if (row.deleted_at != null) return { ok: false, code: "deleted" };
 		const version = Number(row.version ?? 1);
+		if (version >= MAX_MESSAGE_VERSIONS) return { ok: false, code: "too_many_versions" };
 		this.sql.exec(
 			"INSERT INTO message_versions (message_id, version, text_message, metadata, at) VALUES (?, ?, ?, ?, ?)",
 			messageId,

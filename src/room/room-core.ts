@@ -101,11 +101,12 @@ export interface SendInput {
 
 /**
  * Why a change was refused: `message_deleted` for an edit or reaction on a tombstone; `banned` and
- * `muted` by moderation; `rate_limited` with `retryAfterMs` by slow mode.
+ * `muted` by moderation; `rate_limited` with `retryAfterMs` by slow mode; `too_many_versions` for an
+ * edit of a message that has MAX_MESSAGE_VERSIONS already.
  */
 export type ChangeRefusal = {
 	ok: false;
-	code: "rate_limited" | "not_found" | "forbidden" | "message_deleted" | "banned" | "muted";
+	code: "rate_limited" | "not_found" | "forbidden" | "message_deleted" | "banned" | "muted" | "too_many_versions";
 	retryAfterMs?: number;
 };
 export type SendResult = { ok: true; message: MessageT; created: boolean } | ChangeRefusal;
@@ -141,6 +142,7 @@ const REFUSAL_TEXT: Record<ChangeRefusal["code"], string> = {
 	message_deleted: "This message was deleted",
 	banned: "You are banned from this room",
 	muted: "You are muted in this room",
+	too_many_versions: "This message has been edited too many times",
 };
 
 /** A send refused by slow mode (the error carries `retry_after_ms`). */
@@ -444,7 +446,9 @@ export class RoomCore {
 		return { ok: true, message, created: true };
 	}
 
-	private changed(result: { ok: true; event: RoomEvent } | { ok: false; code: "not_found" | "forbidden" | "deleted" }): ChangeResult {
+	private changed(
+		result: { ok: true; event: RoomEvent } | { ok: false; code: "not_found" | "forbidden" | "deleted" | "too_many_versions" },
+	): ChangeResult {
 		if (!result.ok) return { ok: false, code: result.code === "deleted" ? "message_deleted" : result.code };
 		this.broadcast(result.event);
 		return { ok: true, event: result.event, data: result.event.data };

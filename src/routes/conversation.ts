@@ -4,6 +4,7 @@ import { roomFor } from "../auth/access";
 import { requirePrincipal, requireUser } from "../auth/credentials";
 import { ApiError, badRequest, banned, forbidden, notFound, rateLimited } from "../errors";
 import type { RoomChange } from "../gateway/push";
+import { MAX_MESSAGE_VERSIONS } from "../room/message-log";
 import { type ChangeRefusal, SLOW_MODE_TEXT } from "../room/room-core";
 import { roomRpc } from "../room/stub";
 import { EditMessageBody, Message, MessagePage, ReactionBody, ReactionType, textMessage, VersionPage } from "../schemas/message";
@@ -23,6 +24,9 @@ export function changeError(
 	if (code === "not_found") return new ApiError(404, "not_found", notFoundText);
 	if (code === "forbidden") return forbidden("Only the author may change this message");
 	if (code === "message_deleted") return new ApiError(409, "message_deleted", "This message was deleted");
+	if (code === "too_many_versions") {
+		return new ApiError(409, "too_many_versions", `This message has ${MAX_MESSAGE_VERSIONS} versions, the most a message may have`);
+	}
 	if (code === "banned") return banned();
 	if (code === "muted") return new ApiError(403, "muted", "You are muted in this room");
 	// Slow mode says how long to wait (the route adds Retry-After).
@@ -52,6 +56,8 @@ const editMessage = createRoute({
 	path: "/room/{room_id}/messages/{message_id}",
 	tags: ["Messages"],
 	summary: "Edit your message: a new version (the previous ones stay readable); joined sockets get `message_updated`",
+	description:
+		"A message has at most 100 versions (the original and 99 edits): one more edit gets 409 `too_many_versions`. 409 `message_deleted` for a tombstone; edits share the REST write budget of sends (429 `rate_limited`).",
 	security: security.user,
 	middleware: [callers.user] as const,
 	request: { params: MessageIdParam, ...body(EditMessageBody) },
