@@ -38,7 +38,7 @@ export const rooms = sqliteTable(
 		private: integer("private", { mode: "boolean" }).notNull(),
 		createdBy: text("created_by"),
 		createdAt: integer("created_at").notNull(),
-		/** Slow mode: seconds a member waits between two messages (0: off); owners and moderators are exempt. */
+		/** Slow mode: seconds a member waits between two messages (0: off); owners, moderators and the backend (its REST sends as a user) are exempt. */
 		cooldownSeconds: integer("cooldown_seconds").notNull().default(0),
 	},
 	(t) => [index("rooms_client_id").on(t.clientId, t.id)],
