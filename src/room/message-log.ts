@@ -24,8 +24,12 @@ export interface HistoryRange {
 
 export type ReactionCounts = Record<string, number>;
 
-/** One stored change of the room, numbered by the room's `seq` (1, 2, 3, ... across all kinds). */
-export type RoomEvent =
+/**
+ * One stored change of the room, numbered by the room's `seq` (1, 2, 3, ... across all kinds).
+ * `at` is when it was stored (ISO): a message's `created_at`, the time an edit, delete or
+ * reaction was written to the log. Optional only for events built by hand (tests); the log always sets it.
+ */
+export type RoomEvent = { at?: string } & (
 	| { seq: number; event: "new_message"; data: MessageT }
 	| { seq: number; event: "message_updated"; data: { message: MessageT; seq: number } }
 	| { seq: number; event: "message_deleted"; data: { room_id: string; message_id: string; seq: number } }
@@ -33,7 +37,8 @@ export type RoomEvent =
 			seq: number;
 			event: "reaction_added" | "reaction_removed";
 			data: { room_id: string; message_id: string; user_id: string; type: string; reactions: ReactionCounts; seq: number };
-	  };
+	  }
+);
 
 /** The change kinds kept in `events` (a message's creation is its row in `messages`). */
 type LoggedKind = Exclude<RoomEvent["event"], "new_message">;
@@ -88,6 +93,12 @@ const ADDED_COLUMNS: Array<[name: string, definition: string]> = [
 	["deleted_at", "TEXT"],
 	["reactions", "TEXT"],
 	["reply_count", "INTEGER NOT NULL DEFAULT 0"],
+];
+
+/** Columns added to `events` after the first release, the same way. */
+const ADDED_EVENT_COLUMNS: Array<[name: string, definition: string]> = [
+	// When the change was stored (ISO); null for events stored before this column existed.
+	["at", "TEXT"],
 ];
 
 const AFTER_COLUMNS = [
@@ -152,6 +163,15 @@ export class MessageLog {
 		);
 		for (const [name, definition] of ADDED_COLUMNS) {
 			if (!columns.has(name)) sql.exec(`ALTER TABLE messages ADD COLUMN ${name} ${definition}`);
+		}
+		const eventColumns = new Set(
+			sql
+				.exec("PRAGMA table_info(events)")
+				.toArray()
+				.map((c) => String(c.name)),
+		);
+		for (const [name, definition] of ADDED_EVENT_COLUMNS) {
+			if (!eventColumns.has(name)) sql.exec(`ALTER TABLE events ADD COLUMN ${name} ${definition}`);
 		}
 		// Before events existed every seq was a message, numbered in order.
 		if (!columns.has("n")) sql.exec("UPDATE messages SET n = seq");
@@ -250,8 +270,8 @@ export class MessageLog {
 			version + 1,
 			messageId,
 		);
-		const seq = this.log("message_updated", messageId, {});
-		return { ok: true, event: { seq, event: "message_updated", data: { message: this.byId(messageId) as MessageT, seq } } };
+		const seq = this.log("message_updated", messageId, {}, at);
+		return { ok: true, event: { seq, at, event: "message_updated", data: { message: this.byId(messageId) as MessageT, seq } } };
 	}
 
 	/**
@@ -264,19 +284,26 @@ export class MessageLog {
 		if (!mayDelete(message)) return { ok: false, code: "forbidden" };
 		const data = { room_id: message.room_id, message_id: messageId };
 		if (message.deleted_at !== undefined) {
-			const first = this.sql.exec("SELECT seq FROM events WHERE message_id = ? AND kind = 'message_deleted'", messageId).toArray()[0];
+			const first = this.sql.exec("SELECT seq, at FROM events WHERE message_id = ? AND kind = 'message_deleted'", messageId).toArray()[0];
 			const seq = Number(first?.seq ?? 0);
-			return { ok: true, event: { seq, event: "message_deleted", data: { ...data, seq } } };
+			const firstAt = typeof first?.at === "string" ? first.at : message.deleted_at;
+			return { ok: true, event: { seq, at: firstAt, event: "message_deleted", data: { ...data, seq } } };
 		}
 		this.sql.exec("UPDATE messages SET text_message = '', metadata = NULL, deleted_at = ?, reactions = NULL WHERE id = ?", at, messageId);
 		this.sql.exec("DELETE FROM message_versions WHERE message_id = ?", messageId);
 		this.sql.exec("DELETE FROM reactions WHERE message_id = ?", messageId);
-		const seq = this.log("message_deleted", messageId, data);
-		return { ok: true, event: { seq, event: "message_deleted", data: { ...data, seq } } };
+		const seq = this.log("message_deleted", messageId, data, at);
+		return { ok: true, event: { seq, at, event: "message_deleted", data: { ...data, seq } } };
 	}
 
 	/** One reaction per user and type: adding twice (or removing what is not there) stores nothing and returns null. */
-	react(messageId: string, userId: string, type: string, add: boolean): EditResult | { ok: true; event: null; reactions: ReactionCounts } {
+	react(
+		messageId: string,
+		userId: string,
+		type: string,
+		add: boolean,
+		at: string = new Date().toISOString(),
+	): EditResult | { ok: true; event: null; reactions: ReactionCounts } {
 		const message = this.byId(messageId);
 		if (!message) return { ok: false, code: "not_found" };
 		if (message.deleted_at !== undefined) return { ok: false, code: "deleted" };
@@ -295,8 +322,8 @@ export class MessageLog {
 		this.sql.exec("UPDATE messages SET reactions = ? WHERE id = ?", JSON.stringify(reactions), messageId);
 		const kind = add ? "reaction_added" : "reaction_removed";
 		const data = { room_id: message.room_id, message_id: messageId, user_id: userId, type, reactions };
-		const seq = this.log(kind, messageId, data);
-		return { ok: true, event: { seq, event: kind, data: { ...data, seq } } };
+		const seq = this.log(kind, messageId, data, at);
+		return { ok: true, event: { seq, at, event: kind, data: { ...data, seq } } };
 	}
 
 	/** Every version of a message, oldest first, the current one last. */
@@ -399,9 +426,9 @@ export class MessageLog {
 	private readEvents(afterSeq: number, limit: number): RoomEvent[] {
 		const messages = this.range({ afterSeq, limit });
 		const others = this.sql
-			.exec("SELECT seq, kind, message_id, data FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ?", afterSeq, limit)
+			.exec("SELECT seq, kind, message_id, data, at FROM events WHERE seq > ? ORDER BY seq ASC LIMIT ?", afterSeq, limit)
 			.toArray();
-		if (others.length === 0) return messages.map((m) => ({ seq: m.seq, event: "new_message", data: m }));
+		if (others.length === 0) return messages.map((m) => ({ seq: m.seq, at: m.created_at, event: "new_message", data: m }));
 		const out: RoomEvent[] = [];
 		let i = 0;
 		let j = 0;
@@ -409,7 +436,7 @@ export class MessageLog {
 			const m = messages[i];
 			const e = others[j];
 			if (m && (!e || m.seq < Number(e.seq))) {
-				out.push({ seq: m.seq, event: "new_message", data: m });
+				out.push({ seq: m.seq, at: m.created_at, event: "new_message", data: m });
 				i++;
 				continue;
 			}
@@ -417,19 +444,38 @@ export class MessageLog {
 			j++;
 			const seq = Number(e.seq);
 			const kind = String(e.kind) as LoggedKind;
+			const at = typeof e.at === "string" ? e.at : this.legacyTime(kind, String(e.message_id));
 			if (kind === "message_updated") {
 				const message = this.byId(String(e.message_id));
-				if (message) out.push({ seq, event: kind, data: { message, seq } });
+				if (message) out.push({ seq, at, event: kind, data: { message, seq } });
 			} else {
-				out.push({ seq, event: kind, data: { ...(JSON.parse(String(e.data)) as object), seq } } as RoomEvent);
+				out.push({ seq, at, event: kind, data: { ...(JSON.parse(String(e.data)) as object), seq } } as RoomEvent);
 			}
 		}
 		return out;
 	}
 
-	private log(kind: LoggedKind, messageId: string, data: object): number {
+	/**
+	 * The best stored time for an event written before `events.at` existed: a delete's
+	 * `deleted_at`, else the message's last edit or creation. Stable, so every reader agrees.
+	 */
+	private legacyTime(kind: LoggedKind, messageId: string): string | undefined {
+		const message = this.byId(messageId);
+		if (!message) return undefined;
+		if (kind === "message_deleted" && message.deleted_at !== undefined) return message.deleted_at;
+		return message.edited_at ?? message.created_at;
+	}
+
+	private log(kind: LoggedKind, messageId: string, data: object, at: string): number {
 		const seq = this.last + 1;
-		this.sql.exec("INSERT INTO events (seq, kind, message_id, data) VALUES (?, ?, ?, ?)", seq, kind, messageId, JSON.stringify(data));
+		this.sql.exec(
+			"INSERT INTO events (seq, kind, message_id, data, at) VALUES (?, ?, ?, ?, ?)",
+			seq,
+			kind,
+			messageId,
+			JSON.stringify(data),
+			at,
+		);
 		this.last = seq;
 		return seq;
 	}

@@ -13,7 +13,7 @@ const roomEvents = createRoute({
 	tags: ["Webhooks"],
 	summary: "The room's stored events in seq order, as webhooks deliver them (to rebuild after losing track)",
 	description:
-		"Every stored change of the room: `message.new`, `message.updated`, `message.deleted`, `reaction.added`, `reaction.removed`, numbered by the room's seq with no gaps. A replayed event shows its message as it is now. Each `id` is the `webhook-id` its deliveries carry, so a receiver can de-duplicate across both paths.",
+		"Every stored change of the room: `message.new`, `message.updated`, `message.deleted`, `reaction.added`, `reaction.removed`, numbered by the room's seq with no gaps. A replayed event shows its message as it is now. Each `id` is the `webhook-id` its deliveries carry, and each `timestamp` the time the room stored the event, the same as in its deliveries, so a receiver can de-duplicate across both paths.",
 	security: security.backend,
 	middleware: [callers.backend] as const,
 	request: { params: RoomIdParam, query: RoomEventQuery },

@@ -84,14 +84,16 @@ const envelope = (type: EventTypeT, occurredAt: number, data: unknown) => JSON.s
 
 /**
  * A stored event of the room as a webhook event. `message.new` keeps its id from the message; the
- * others take theirs from the room and seq. Either way a re-forwarded event dedups.
+ * others take theirs from the room and seq. Either way a re-forwarded event dedups. Its
+ * `timestamp` is when the room's log stored it (`event.at`), so a delivery and the events feed
+ * show the same time for the same id; `now` only stands in for an event built without one.
  */
 export function roomEvent(event: RoomEvent, now: number): WebhookEvent {
 	if (event.event === "new_message") return messageEvent(event.data);
 	const type = ROOM_EVENT_TYPES[event.event];
 	const roomId = event.event === "message_updated" ? event.data.message.room_id : event.data.room_id;
-	const edited = event.event === "message_updated" ? Date.parse(event.data.message.edited_at ?? "") : Number.NaN;
-	const occurredAt = Number.isFinite(edited) ? edited : now;
+	const stored = Date.parse(event.at ?? "");
+	const occurredAt = Number.isFinite(stored) ? stored : now;
 	const data = event.event === "message_updated" ? { room_id: roomId, ...event.data } : event.data;
 	return { id: `evt_${roomId}_${event.seq}`, type, orderKey: `messages:${roomId}`, occurredAt, body: envelope(type, occurredAt, data) };
 }
