@@ -82,5 +82,6 @@ const roomkit :Workerd.Worker = (
     (name = "WEBHOOK_TIMEOUT_MS", fromEnvironment = "WEBHOOK_TIMEOUT_MS"),
     (name = "WEBHOOK_SWEEP_SECONDS", fromEnvironment = "WEBHOOK_SWEEP_SECONDS"),
     (name = "WEBHOOK_ENCRYPTION_KEY", fromEnvironment = "WEBHOOK_ENCRYPTION_KEY"),
+    (name = "WEBHOOK_SECRET_OVERLAP_SECONDS", fromEnvironment = "WEBHOOK_SECRET_OVERLAP_SECONDS"),
   ],
 );

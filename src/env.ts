@@ -77,6 +77,8 @@ export interface Env {
 	WEBHOOK_SWEEP_SECONDS?: string;
 	/** Secret the webhook endpoint secrets are encrypted under (AES-GCM, key by HKDF); falls back to JWT_SECRET. */
 	WEBHOOK_ENCRYPTION_KEY?: string;
+	/** Seconds the previous webhook secret keeps signing after a rotation (default 86400). */
+	WEBHOOK_SECRET_OVERLAP_SECONDS?: string;
 	/** Deno host only (src/runtimes/deno): hands an in-process object the client's own request to upgrade (Deno cannot upgrade a copy). Unset on workerd. */
 	LOCAL_UPGRADE?: (object: unknown, forwarded: Request, original: Request) => Promise<Response>;
 }

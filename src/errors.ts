@@ -16,6 +16,7 @@ export type ErrorCode =
 	| "muted"
 	| "too_many_versions"
 	| "not_configured"
+	| "rotation_in_progress"
 	| "internal_error";
 
 export interface FieldIssue {

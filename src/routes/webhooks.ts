@@ -2,7 +2,8 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { requireBackend } from "../auth/credentials";
-import { badRequest, notConfigured, notFound } from "../errors";
+import { ApiError, badRequest, notConfigured, notFound } from "../errors";
+import { ErrorBody } from "../schemas/common";
 import {
 	CreateWebhookBody,
 	DeliveryIdParam,
@@ -89,11 +90,19 @@ const rotateSecret = createRoute({
 	method: "post",
 	path: "/webhooks/{webhook_id}/rotate-secret",
 	tags,
-	summary: "Issue a new secret; the old one keeps signing beside it for 24 hours",
+	summary: "Issue a new secret; the old one keeps signing beside it for 24 hours (WEBHOOK_SECRET_OVERLAP_SECONDS)",
+	description:
+		"One rotation at a time: while the previous secret is still within its overlap, another rotation is refused with `409 rotation_in_progress` (`error.previous_secret_expires_at` says when it may be retried), so every secret signs for its whole overlap.",
 	security: security.backend,
 	middleware: [callers.backend] as const,
 	request: { params: WebhookIdParam },
-	responses: { 200: json(RotatedWebhook, "The endpoint and its new secret"), 401: errors[401], 403: errors[403], 404: errors[404] },
+	responses: {
+		200: json(RotatedWebhook, "The endpoint and its new secret"),
+		401: errors[401],
+		403: errors[403],
+		404: errors[404],
+		409: json(ErrorBody, "The previous secret is still within its overlap (`rotation_in_progress`)"),
+	},
 });
 
 const listDeliveries = createRoute({
@@ -165,6 +174,15 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
 		const { clientId } = await backendOf(c);
 		const rotated = await dispatcherStub(c.env, clientId).rotateSecret(clientId, c.req.valid("param").webhook_id);
 		if (!rotated) throw notFound("Webhook");
+		if ("error" in rotated) {
+			throw new ApiError(
+				409,
+				"rotation_in_progress",
+				"The previous secret still signs until previous_secret_expires_at; rotate again after that",
+				undefined,
+				{ previous_secret_expires_at: rotated.previous_secret_expires_at },
+			);
+		}
 		return c.json({ ...rotated.endpoint, secret: rotated.secret, previous_secret_expires_at: rotated.previous_secret_expires_at }, 200);
 	})
 	.openapi(listDeliveries, async (c) => {
@@ -187,12 +205,19 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
 		return c.json(delivery, 202);
 	});
 
-/** Routes whose success may have written directory events (the outbox triggers in migrations/0001 and 0002). */
+/**
+ * Routes whose success may have written directory events (the outbox triggers in migrations/0001
+ * and 0002 fire on users and rooms created and on memberships added or deleted): user and room
+ * creation, join, member add and remove, a room ban (it deletes the membership), a report. Role
+ * changes, mutes, lifting a ban and client-wide bans update rows the triggers do not watch.
+ */
 const DIRECTORY_CHANGES = [
 	/^\/user$/,
 	/^\/room$/,
 	/^\/room\/[^/]+\/join$/,
 	/^\/room\/[^/]+\/members(\/[^/]+)?$/,
+	// A ban ends the membership (member.removed).
+	/^\/room\/[^/]+\/bans$/,
 	/^\/room\/[^/]+\/messages\/[^/]+\/flag$/,
 ];
 

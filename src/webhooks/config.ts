@@ -11,6 +11,8 @@ export interface WebhookConfig {
 	timeoutMs: number;
 	/** A dispatcher with endpoints checks the directory outbox at least this often (a kick lost in a crash). */
 	sweepMs: number;
+	/** How long the previous secret keeps signing beside the new one after a rotation. */
+	secretOverlapMs: number;
 	/** Most endpoints per client. */
 	maxEndpoints: number;
 }
@@ -32,6 +34,7 @@ export function loadWebhookConfig(env: Env): WebhookConfig {
 		retrySchedule: parseSchedule(env.WEBHOOK_RETRY_SCHEDULE),
 		timeoutMs: positive(env.WEBHOOK_TIMEOUT_MS, 15_000, "WEBHOOK_TIMEOUT_MS"),
 		sweepMs: positive(env.WEBHOOK_SWEEP_SECONDS, 300, "WEBHOOK_SWEEP_SECONDS") * 1000,
+		secretOverlapMs: positive(env.WEBHOOK_SECRET_OVERLAP_SECONDS, 86_400, "WEBHOOK_SECRET_OVERLAP_SECONDS") * 1000,
 		maxEndpoints: 20,
 	};
 	cache.set(env, config);

@@ -8,13 +8,19 @@ export interface Attempt {
 	timestamp: number;
 	signatures: string[];
 	body: string;
-	/** What the receiver answered. */
+	/** What the receiver answered; 0 when it dropped the connection, or the sender gave up before a held answer. */
 	status: number;
 	receivedAt: number;
 }
 
-/** What to answer to the n-th attempt (0-based) overall; default 200. Status 0 drops the connection unanswered. */
-export type Policy = (n: number, attempt: Omit<Attempt, "status" | "receivedAt">) => { status: number; headers?: Record<string, string> };
+/**
+ * What to answer to the n-th attempt (0-based) overall; default 200. Status 0 drops the connection
+ * unanswered; `delayMs` holds the answer that long (a slow receiver).
+ */
+export type Policy = (
+	n: number,
+	attempt: Omit<Attempt, "status" | "receivedAt">,
+) => { status: number; headers?: Record<string, string>; delayMs?: number };
 
 export interface Receiver {
 	url: string;
@@ -52,9 +58,19 @@ export async function startReceiver(policy: Policy = () => ({ status: 200 })): P
 				body: Buffer.concat(chunks).toString("utf8"),
 			};
 			const answer = current(attempts.length, seen);
-			attempts.push({ ...seen, status: answer.status, receivedAt: Date.now() });
-			if (answer.status === 0) req.socket.destroy();
-			else res.writeHead(answer.status, answer.headers).end("ok");
+			const attempt: Attempt = { ...seen, status: answer.status, receivedAt: Date.now() };
+			attempts.push(attempt);
+			let senderLeft = false;
+			res.on("close", () => {
+				if (!res.writableEnded) senderLeft = true;
+			});
+			const reply = () => {
+				if (senderLeft) attempt.status = 0;
+				else if (answer.status === 0) req.socket.destroy();
+				else res.writeHead(answer.status, answer.headers).end("ok");
+			};
+			if (answer.delayMs) setTimeout(reply, answer.delayMs);
+			else reply();
 		});
 	});
 	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

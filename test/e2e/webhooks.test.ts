@@ -20,6 +20,10 @@ const MESSAGES_PER_ROOM = 25;
 
 // biome-ignore lint/suspicious/noExplicitAny: the test reads the JSON bodies it received and asserts on them exactly
 const bodyOf = (a: Attempt): any => JSON.parse(a.body);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A short attempt timeout and secret overlap, so the tests can wait them out. */
+const TIMEOUT_MS = 2000;
+const OVERLAP_SECONDS = 6;
 
 describe.each([
 	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
@@ -30,8 +34,15 @@ describe.each([
 	const receivers: Receiver[] = [];
 
 	beforeAll(async () => {
+		// No WEBHOOK_SWEEP_SECONDS: the default (300 s) sweep never runs during these tests, so every
+		// directory event they wait for comes from the nudge after its change (kickWebhooks).
 		server = await start({
-			vars: { WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_RETRY_SCHEDULE: "0.1,0.2,0.3,0.5,1,1,1,1,1,1,1,1", WEBHOOK_SWEEP_SECONDS: "1" },
+			vars: {
+				WEBHOOK_ALLOW_INSECURE: "1",
+				WEBHOOK_RETRY_SCHEDULE: "0.1,0.2,0.3,0.5,1,1,1,1,1,1,1,1",
+				WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
+				WEBHOOK_SECRET_OVERLAP_SECONDS: String(OVERLAP_SECONDS),
+			},
 		});
 		api = new Api(server.base);
 	});
@@ -241,6 +252,21 @@ describe.each([
 		});
 		expect(retried.attempts).toBeGreaterThanOrEqual(2);
 
+		// Tenant isolation for replays: B, naming A's real endpoint and delivery, finds neither, and replays nothing.
+		const beforeB = a.attempts.length;
+		expect(await api.call("POST", `/webhooks/${hookA.json.id}/deliveries/${retried.id}/retry`, keyB)).toEqual({
+			status: 404,
+			json: { error: { code: "not_found", message: "Delivery not found" } },
+		});
+		expect(await api.call("GET", `/webhooks/${hookA.json.id}/deliveries`, keyB)).toEqual({
+			status: 404,
+			json: { error: { code: "not_found", message: "Webhook not found" } },
+		});
+		await sleep(1000);
+		expect(a.attempts).toHaveLength(beforeB);
+		const afterB = await api.call("GET", `/webhooks/${hookA.json.id}/deliveries?limit=200`, keyA);
+		expect(afterB.json.deliveries.find((d: { id: string }) => d.id === retried.id)).toEqual(retried);
+
 		// A manual retry sends the same event, with the same id, again.
 		const before = a.attempts.length;
 		const manual = await api.call("POST", `/webhooks/${hookA.json.id}/deliveries/${retried.id}/retry`, keyA);
@@ -332,11 +358,17 @@ describe.each([
 			"message.deleted",
 		]);
 		expect(feed.json.last_seq).toBe(5);
-		const byId = new Map(feed.json.events.map((e: { id: string }) => [e.id, e]));
+		const byId = new Map<string, { timestamp: string }>(feed.json.events.map((e: { id: string; timestamp: string }) => [e.id, e]));
 		for (const x of acked) expect(byId.has(x.id)).toBe(true);
+		// The same time in the delivery and in the feed: when the room's log stored the event, not when either was built.
+		for (const x of acked) expect([bodyOf(x).type, byId.get(x.id)?.timestamp]).toEqual([bodyOf(x).type, bodyOf(x).timestamp]);
+		const reaction = acked[2] as Attempt;
+		expect(bodyOf(reaction).timestamp).toMatch(ISO);
+		expect(Date.parse(bodyOf(reaction).timestamp)).toBeLessThanOrEqual(reaction.receivedAt);
+		expect(Date.parse(bodyOf(reaction).timestamp)).toBeGreaterThanOrEqual(Date.parse(sent.created_at));
 	});
 
-	it("signs with the old and the new secret after a rotation", async () => {
+	it("signs with the old and the new secret during the overlap, refuses a second rotation meanwhile, and signs with the new one only after it", async () => {
 		const r = await receiver();
 		const tenant = await api.tenant(server.adminToken);
 		const key = { clientKey: tenant.key };
@@ -345,9 +377,20 @@ describe.each([
 		expect(rotated.status).toBe(200);
 		expect(rotated.json.secret).toMatch(/^whsec_/);
 		expect(rotated.json.secret).not.toBe(hook.json.secret);
-		const overlap = Date.parse(rotated.json.previous_secret_expires_at) - Date.now();
-		expect(overlap).toBeGreaterThan(24 * 3600 * 1000 - 60_000);
-		expect(overlap).toBeLessThanOrEqual(24 * 3600 * 1000);
+		const expiresAt = Date.parse(rotated.json.previous_secret_expires_at);
+		expect(expiresAt - Date.now()).toBeGreaterThan(OVERLAP_SECONDS * 1000 - 3000);
+		expect(expiresAt - Date.now()).toBeLessThanOrEqual(OVERLAP_SECONDS * 1000);
+		// One rotation at a time: replacing the previous secret now would cut it before its overlap ends.
+		expect(await api.call("POST", `/webhooks/${hook.json.id}/rotate-secret`, key)).toEqual({
+			status: 409,
+			json: {
+				error: {
+					code: "rotation_in_progress",
+					message: "The previous secret still signs until previous_secret_expires_at; rotate again after that",
+					previous_secret_expires_at: rotated.json.previous_secret_expires_at,
+				},
+			},
+		});
 		await api.call("POST", "/user", key, { name: "dave" });
 		const [attempt] = await eventually(
 			"the delivery",
@@ -368,6 +411,26 @@ describe.each([
 			(l) => l.length === 2,
 		);
 		expect(r.attempts.map((x) => bodyOf(x).type)).toEqual(["user.created", "user.created"]);
+
+		// After the overlap the old secret signs nothing: one signature, by the new secret.
+		await sleep(Math.max(0, expiresAt - Date.now() + 200));
+		const ivan = await api.call("POST", "/user", key, { name: "ivan" });
+		const [late] = (
+			await eventually(
+				"the delivery after the overlap",
+				() => r.attempts,
+				(l) => l.length === 3,
+			)
+		).slice(2);
+		if (!late) throw new Error("no attempt");
+		expect(bodyOf(late).data.id).toBe(ivan.json.id);
+		expect(late.signatures).toHaveLength(1);
+		expect(verifySignature(rotated.json.secret, late.id, late.timestamp, late.body, late.signatures)).toBe(true);
+		expect(verifySignature(hook.json.secret, late.id, late.timestamp, late.body, late.signatures)).toBe(false);
+		// And the next rotation is allowed again.
+		const again = await api.call("POST", `/webhooks/${hook.json.id}/rotate-secret`, key);
+		expect(again.status).toBe(200);
+		expect(again.json.secret).not.toBe(rotated.json.secret);
 	});
 
 	it("disables an endpoint that answers 410 Gone, keeps what it was owed, and takes nothing new until re-enabled", async () => {
@@ -411,6 +474,137 @@ describe.each([
 			(n) => n === 2,
 		);
 		expect(bodyOf(gone.acknowledged()[1] as Attempt).data.id).toBe(heidi.json.id);
+	});
+
+	it("delivers a room ban's member.removed within seconds: the ban nudges the dispatcher (the sweep is 300 s)", async () => {
+		const r = await receiver();
+		const tenant = await api.tenant(server.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, { url: r.url, events: ["member.added", "member.removed"] });
+		expect(hook.status).toBe(201);
+		const [alice, bob] = tenant.users as [{ id: string; token: string }, { id: string; token: string }];
+		const room = (await api.call("POST", "/room", key, { name: "bans", members: [alice.id] })).json.id as string;
+		const within = (what: string, count: number) =>
+			eventually(
+				what,
+				() => r.acknowledged().map((x) => [bodyOf(x).type, bodyOf(x).data.user_id]),
+				(l) => l.length === count,
+				5000,
+			);
+		await within("alice's member.added", 1);
+		expect((await api.call("POST", `/room/${room}/members`, key, { user_id: bob.id })).status).toBe(201);
+		await within("bob's member.added", 2);
+		const ban = await api.call("POST", `/room/${room}/bans`, key, { user_id: bob.id, reason: "spam" });
+		expect(ban.status).toBe(201);
+		const banned = Date.now();
+		expect(await within("the ban's member.removed", 3)).toEqual([
+			["member.added", alice.id],
+			["member.added", bob.id],
+			["member.removed", bob.id],
+		]);
+		expect((r.acknowledged()[2] as Attempt).receivedAt - banned).toBeLessThan(5000);
+		expect(bodyOf(r.acknowledged()[2] as Attempt).data).toEqual({ room_id: room, user_id: bob.id });
+	});
+
+	it(`times out an attempt that takes longer than WEBHOOK_TIMEOUT_MS (${TIMEOUT_MS} ms), records it, and delivers the event once on the retry`, async () => {
+		// The first attempt is held well past the timeout; the retry is answered after 800 ms, long
+		// enough to read the recorded timeout while it is under way.
+		const r = await receiver((n) => ({ status: 200, delayMs: n === 0 ? 2 * TIMEOUT_MS : 800 }));
+		const tenant = await api.tenant(server.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, { url: r.url, events: ["user.created"] });
+		const slow = await api.call("POST", "/user", key, { name: "slow" });
+		const deliveries = async () => (await api.call("GET", `/webhooks/${hook.json.id}/deliveries`, key)).json.deliveries;
+		const started = Date.now();
+		let recorded: Record<string, unknown> | undefined;
+		while (!recorded && Date.now() - started < 30_000) {
+			const [d] = await deliveries();
+			if (d?.attempts === 1) recorded = d;
+			else await sleep(50);
+		}
+		expect(recorded).toEqual({
+			id: expect.stringMatching(UUID),
+			event_id: expect.stringMatching(/^evt_/),
+			type: "user.created",
+			status: "pending",
+			attempts: 1,
+			last_status_code: null,
+			last_error: `timed out after ${TIMEOUT_MS} ms`,
+			next_attempt_at: expect.stringMatching(ISO),
+			created_at: expect.stringMatching(ISO),
+			delivered_at: null,
+		});
+		// The held first attempt was given up on before its answer; the retry carried the same event.
+		await eventually(
+			"the first attempt's held answer",
+			() => r.attempts.map((x) => x.status),
+			(l) => l.length === 2 && l[0] === 0,
+			15_000,
+		);
+		const [first, second] = r.attempts as [Attempt, Attempt];
+		expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+		expect([first.id, second.id]).toEqual([recorded?.event_id, recorded?.event_id]);
+		expect(second.body).toBe(first.body);
+		expect(bodyOf(second).data.id).toBe(slow.json.id);
+		await sleep(1500);
+		expect(r.attempts.map((x) => [x.id, x.status])).toEqual([
+			[recorded?.event_id, 0],
+			[recorded?.event_id, 200],
+		]);
+		expect(await deliveries()).toEqual([
+			{
+				...recorded,
+				status: "delivered",
+				attempts: 2,
+				last_status_code: 200,
+				last_error: null,
+				next_attempt_at: null,
+				delivered_at: expect.stringMatching(ISO),
+			},
+		]);
+	});
+
+	it("drops the events that happen while an endpoint is paused, keeps none for later, and delivers what comes after it resumes", async () => {
+		const r = await receiver();
+		const tenant = await api.tenant(server.adminToken);
+		const key = { clientKey: tenant.key };
+		const hook = await api.call("POST", "/webhooks", key, { url: r.url, events: ["user.created", "message.new"] });
+		const [alice] = tenant.users as [{ id: string; token: string }];
+		const asAlice = { Authorization: `Bearer ${alice.token}` };
+		const room = (await api.call("POST", "/room", key, { members: [alice.id] })).json.id as string;
+		const before = await api.call("POST", "/user", key, { name: "before" });
+		await eventually(
+			"the event before the pause",
+			() => r.acknowledged().length,
+			(n) => n === 1,
+		);
+		const paused = await api.call("PATCH", `/webhooks/${hook.json.id}`, key, { enabled: false });
+		expect(paused.json).toMatchObject({ disabled: true, disabled_reason: "disabled by the client" });
+		const during = await api.call("POST", "/user", key, { name: "during" });
+		const duringMessage = await api.call("POST", `/room/${room}/message/send`, asAlice, { text_message: "during" });
+		expect([during.status, duringMessage.status]).toEqual([201, 201]);
+		// Long enough for the dispatcher to take both (the nudge, the room's feed) while paused.
+		await sleep(2000);
+		expect((await api.call("PATCH", `/webhooks/${hook.json.id}`, key, { enabled: true })).json.disabled).toBe(false);
+		const after = await api.call("POST", "/user", key, { name: "after" });
+		const afterMessage = await api.call("POST", `/room/${room}/message/send`, asAlice, { text_message: "after" });
+		await eventually(
+			"the events after resuming",
+			() => r.acknowledged().length,
+			(n) => n >= 3,
+		);
+		await sleep(1500);
+		const got = r.attempts.map((x) => [bodyOf(x).type, bodyOf(x).data.id]);
+		expect(got.slice(0, 1)).toEqual([["user.created", before.json.id]]);
+		expect(got.slice(1).sort()).toEqual(
+			[
+				["message.new", afterMessage.json.id],
+				["user.created", after.json.id],
+			].sort(),
+		);
+		const listed = (await api.call("GET", `/webhooks/${hook.json.id}/deliveries`, key)).json.deliveries;
+		expect(listed.map((d: { event_id: string }) => d.event_id)).not.toContain(`evt_${duringMessage.json.id}`);
+		expect(listed).toHaveLength(3);
 	});
 
 	it("the README's 15-line receiver verifies a real delivery and refuses a forged one", async () => {

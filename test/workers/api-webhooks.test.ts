@@ -144,7 +144,7 @@ describe("PATCH, DELETE and rotate-secret", () => {
 		expect((await call("DELETE", `/webhooks/${hook.id}`, a.backend)).status).toBe(404);
 	});
 
-	it("rotates the secret; the old one keeps signing for 24 hours", async () => {
+	it("rotates the secret; the old one keeps signing for 24 hours, and a second rotation meanwhile is refused", async () => {
 		const { json: hook } = await create(a, { url: URL_A });
 		const rotated = await call("POST", `/webhooks/${hook.id}/rotate-secret`, a.backend);
 		expect(rotated.status).toBe(200);
@@ -153,6 +153,20 @@ describe("PATCH, DELETE and rotate-secret", () => {
 		const overlap = Date.parse(rotated.json.previous_secret_expires_at) - Date.now();
 		expect(overlap).toBeGreaterThan(24 * 3600_000 - 60_000);
 		expect(overlap).toBeLessThanOrEqual(24 * 3600_000);
+		const again = await call("POST", `/webhooks/${hook.id}/rotate-secret`, a.backend);
+		expect(again).toEqual({
+			status: 409,
+			json: {
+				error: {
+					code: "rotation_in_progress",
+					message: "The previous secret still signs until previous_secret_expires_at; rotate again after that",
+					previous_secret_expires_at: rotated.json.previous_secret_expires_at,
+				},
+			},
+			headers: expect.anything(),
+		});
+		// The refused rotation changed nothing: the endpoint is as the first rotation left it.
+		expect((await call("GET", `/webhooks/${hook.id}`, a.backend)).json.updated_at).toBe(rotated.json.updated_at);
 	});
 
 	it("keeps each client's endpoints to itself: another client gets 404 for every operation", async () => {

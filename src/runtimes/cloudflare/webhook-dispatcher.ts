@@ -14,8 +14,6 @@ import { generateSecret, signedHeaders } from "../../webhooks/signing";
 const CONCURRENCY = 8;
 /** An alarm stops starting attempts after this long and comes back at once for the rest. */
 const RUN_BUDGET_MS = 60_000;
-/** How long an old secret keeps signing beside the new one after a rotation. */
-export const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
 /** Finished deliveries are listed for this long, then forgotten. */
 const KEEP_FINISHED_MS = 7 * 24 * 3600 * 1000;
 /** How often a dispatcher forgets old finished deliveries. */
@@ -84,6 +82,9 @@ export class WebhookDispatcher extends DurableObject<Env> {
 	private readonly config: WebhookConfig;
 	private box: Promise<SecretBox> | null = null;
 	private prunedAt = 0;
+	/** An alarm is running; a kick meanwhile sets `kicked`, so the run's end does not push the next alarm past it. */
+	private running = false;
+	private kicked = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -156,14 +157,22 @@ export class WebhookDispatcher extends DurableObject<Env> {
 		return true;
 	}
 
+	/**
+	 * A new secret; the current one keeps signing beside it for the overlap. One rotation at a
+	 * time: while a previous secret is still within its overlap, another rotation is refused
+	 * (replacing it would cut a secret receivers may still rely on before its promised end).
+	 */
 	async rotateSecret(clientId: string, id: string) {
 		this.bind(clientId);
 		const row = this.store.endpoint(id);
 		if (!row) return null;
 		const now = Date.now();
+		if (row.previousSecret !== null && (row.previousUntil ?? 0) > now) {
+			return { error: "rotation_in_progress" as const, previous_secret_expires_at: new Date(row.previousUntil ?? now).toISOString() };
+		}
 		const secret = generateSecret();
 		row.previousSecret = row.secret;
-		row.previousUntil = now + ROTATION_OVERLAP_MS;
+		row.previousUntil = now + this.config.secretOverlapMs;
 		row.secret = await (await this.secretBox()).seal(secret, id);
 		row.updatedAt = now;
 		this.store.updateEndpoint(row);
@@ -213,7 +222,10 @@ export class WebhookDispatcher extends DurableObject<Env> {
 	/** From the Worker after a change that may have written directory events: take them soon. */
 	async kick(clientId: string): Promise<void> {
 		this.bind(clientId);
-		if (this.store.endpoints().length > 0) await this.arm(Date.now());
+		if (this.store.endpoints().length === 0) return;
+		// A running alarm may already have read the outbox: it must run again as soon as it ends.
+		if (this.running) this.kicked = true;
+		await this.arm(Date.now());
 	}
 
 	// The alarm: take directory events, attempt what is due, schedule the rest.
@@ -222,6 +234,8 @@ export class WebhookDispatcher extends DurableObject<Env> {
 		const clientId = this.store.getMeta("client_id");
 		if (clientId === null) return;
 		const started = Date.now();
+		this.running = true;
+		this.kicked = false;
 		// workerd gives up on an alarm that keeps throwing, so a failure here is logged and the
 		// next alarm is set whatever happened: a directory outage delays events, never strands them.
 		try {
@@ -234,8 +248,10 @@ export class WebhookDispatcher extends DurableObject<Env> {
 		} catch (error) {
 			console.error(JSON.stringify({ msg: "webhook dispatcher run failed", client_id: clientId, error: String(error) }));
 		}
-		// Computed and set with no await in between: an event accepted meanwhile is already in the store.
-		const due = this.store.nextDueAt();
+		// Computed and set with no await in between: an event accepted meanwhile is already in the
+		// store, and a kick meanwhile (outbox rows this run may have missed) brings the next run forward.
+		this.running = false;
+		const due = this.kicked ? Date.now() : this.store.nextDueAt();
 		const sweep = this.store.endpoints().length > 0 ? Date.now() + this.config.sweepMs : null;
 		const next = Math.min(due ?? Number.POSITIVE_INFINITY, sweep ?? Number.POSITIVE_INFINITY);
 		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
