@@ -1,7 +1,9 @@
-// Property-based fuzzing of the WebSocket protocol over real TCP against bare workerd:
-// random JSON, wrong types, huge and deep frames, `__proto__` keys, SQL/HTML text, binary frames.
-// Every frame gets exactly one answer, no socket is closed by bad input, valid sends are stored
-// verbatim and the room's seq never resets. FUZZ_RUNS scales it for long runs.
+// Property-based fuzzing of the WebSocket protocol over real TCP against bare workerd, on room
+// sockets (`/room/{id}/ws`) and user sockets (`/ws`) alike: random JSON, wrong types, huge and deep
+// frames, `__proto__` keys, SQL/HTML text, binary frames, and the conversation frames (edits,
+// deletes, reactions, typing, replies with metadata, mark_read, joins of random rooms) with valid
+// and invalid data. Every frame gets exactly one answer, no socket is closed by bad input, valid
+// sends are stored verbatim and the room's log stays gap-free. FUZZ_RUNS scales it for long runs.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -9,13 +11,23 @@ import { Api } from "./api-client";
 import { type RunningServer, startSelfhost } from "./harness";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 5000);
-const SOCKETS = 4;
+/** The frame budget is split between the two socket kinds: two of each, one per user. */
+const KINDS = ["room", "room", "user", "user"] as const;
+const SOCKETS = KINDS.length;
 const BATCH = 8;
+const TARGETS = 4;
+const DELETABLE = 16;
 
 let server: RunningServer;
 let api: Api;
 let tenant: Awaited<ReturnType<Api["tenant"]>>;
 let roomId: string;
+/** Another public room (user sockets may join it) and a private one nobody joined (forbidden). */
+let otherRoomId: string;
+let privateRoomId: string;
+/** Messages the conversation frames edit and react to (never deleted), and ones they may delete. */
+const targets: string[] = [];
+const deletable: string[] = [];
 
 beforeAll(async () => {
 	// Rate limits out of the way: this measures robustness, the limits have their own tests.
@@ -23,7 +35,19 @@ beforeAll(async () => {
 	api = new Api(server.base);
 	tenant = await api.tenant(server.adminToken);
 	roomId = (await api.call("POST", "/room", { clientKey: tenant.key }, { name: "fuzz" })).json.id;
+	otherRoomId = (await api.call("POST", "/room", { clientKey: tenant.key }, { name: "fuzz other" })).json.id;
+	privateRoomId = (await api.call("POST", "/room", { clientKey: tenant.key }, { name: "fuzz private", private: true })).json.id;
 }, 180_000);
+
+/** Puts the real ids in place of the placeholders the arbitraries use (they are known only once the server runs). */
+const place = (body: string) =>
+	body
+		.replaceAll('"ROOM"', JSON.stringify(roomId))
+		.replaceAll('"OTHER_ROOM"', JSON.stringify(otherRoomId))
+		.replaceAll('"PRIVATE_ROOM"', JSON.stringify(privateRoomId))
+		.replace(/"(TARGET|DELETABLE)(\d+)"/g, (_, pool: string, i: string) =>
+			JSON.stringify((pool === "TARGET" ? targets : deletable)[Number(i)]),
+		);
 afterAll(() => server?.stop());
 
 // biome-ignore lint/suspicious/noExplicitAny: the fuzzer reads arbitrary server JSON
@@ -56,8 +80,9 @@ class Probe {
 		});
 	}
 
-	static open(token: string): Promise<Probe> {
-		const ws = new WebSocket(`${server.base.replace(/^http/, "ws")}/room/${roomId}/ws`, ["roomkit.v1", token]);
+	static open(token: string, kind: (typeof KINDS)[number] = "room"): Promise<Probe> {
+		const path = kind === "room" ? `/room/${roomId}/ws` : "/ws";
+		const ws = new WebSocket(`${server.base.replace(/^http/, "ws")}${path}`, ["roomkit.v1", token]);
 		return new Promise((resolve, reject) => {
 			ws.once("open", () => resolve(new Probe(ws)));
 			ws.once("unexpected-response", (_req, res) => reject(new Error(`handshake ${res.statusCode}`)));
@@ -106,6 +131,13 @@ const event = fc.constantFrom(
 	"join_room",
 	"send_message",
 	"leave_room",
+	"edit_message",
+	"delete_message",
+	"add_reaction",
+	"remove_reaction",
+	"typing",
+	"mark_read",
+	"ready",
 	"ping",
 	"new_message",
 	"ack",
@@ -114,6 +146,92 @@ const event = fc.constantFrom(
 	"toString",
 	"",
 );
+
+/** Mostly a valid value (so the conversation frames do real work), sometimes garbage. */
+const mostly = <T>(valid: fc.Arbitrary<T>, ...other: fc.Arbitrary<unknown>[]) =>
+	fc.oneof({ weight: 4 * other.length, arbitrary: valid as fc.Arbitrary<unknown> }, ...other);
+const roomRef = mostly(fc.constant("ROOM"), fc.constantFrom("OTHER_ROOM", "PRIVATE_ROOM"), fc.uuid(), anyValue);
+const targetRef = mostly(
+	fc.nat({ max: TARGETS - 1 }).map((i) => `TARGET${i}`),
+	fc.uuid(),
+	anyValue,
+);
+const deletableRef = mostly(
+	fc.nat({ max: DELETABLE - 1 }).map((i) => `DELETABLE${i}`),
+	fc.uuid(),
+	anyValue,
+);
+/** Any JSON object, around the 4 KiB cap, or not an object. */
+const metadata = mostly(
+	fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }),
+	fc.integer({ min: 4070, max: 4110 }).map((bytes) => ({ pad: "m".repeat(bytes - '{"pad":""}'.length) })),
+	anyValue,
+);
+/** Mostly two types, so removes often find the reaction an add stored; and the edges of the cap. */
+const reactionType = mostly(
+	fc.constantFrom("👍", "🎉"),
+	fc.constantFrom("❤️", "x".repeat(32), "x".repeat(33), "", "__proto__"),
+	fc.string({ maxLength: 40 }),
+	anyValue,
+);
+/** A request id as clients send them, or garbage; typing frames always have one (a valid typing frame without an id gets no answer). */
+const requestId = mostly(fc.oneof(fc.string({ maxLength: 12 }), fc.integer()), anyValue);
+const conversationFrame = fc.oneof(
+	fc.record(
+		{
+			event: fc.constant("edit_message"),
+			data: fc.record(
+				{ room_id: roomRef, message_id: targetRef, text_message: mostly(text, anyValue), metadata },
+				{ requiredKeys: ["room_id", "message_id", "text_message"] },
+			),
+			id: requestId,
+		},
+		{ requiredKeys: ["event", "data"] },
+	),
+	fc.record(
+		{ event: fc.constant("delete_message"), data: fc.record({ room_id: roomRef, message_id: deletableRef }), id: requestId },
+		{ requiredKeys: ["event", "data"] },
+	),
+	fc.record(
+		{
+			event: fc.constantFrom("add_reaction", "remove_reaction"),
+			data: fc.record({ room_id: roomRef, message_id: targetRef, type: reactionType }),
+			id: requestId,
+		},
+		{ requiredKeys: ["event", "data"] },
+	),
+	fc.record({ event: fc.constant("typing"), data: fc.record({ room_id: roomRef }), id: requestId }),
+	fc.record(
+		{
+			event: fc.constant("send_message"),
+			data: fc.record(
+				{ room_id: roomRef, text_message: text, reply_to: fc.oneof(targetRef, deletableRef), metadata },
+				{ requiredKeys: ["room_id", "text_message"] },
+			),
+			id: requestId,
+		},
+		{ requiredKeys: ["event", "data"] },
+	),
+	fc.record(
+		{
+			event: fc.constant("mark_read"),
+			data: fc.record({ room_id: roomRef, seq: mostly(fc.nat({ max: 2_000 }), fc.nat(), anyValue) }),
+			id: requestId,
+		},
+		{ requiredKeys: ["event", "data"] },
+	),
+	// Joins and leaves of random rooms: the user socket's own rooms, others, and ones that do not exist.
+	fc.record(
+		{
+			event: fc.constantFrom("join_room", "leave_room"),
+			data: fc.record({ room_id: roomRef, last_seq: mostly(fc.nat({ max: 2_000 }), fc.nat(), anyValue) }, { requiredKeys: ["room_id"] }),
+			id: requestId,
+		},
+		{ requiredKeys: ["event", "data"] },
+	),
+);
+/** A valid typing frame without an id gets no answer: give the random ones an id so each frame has exactly one. */
+const answerable = (v: { event?: unknown; id?: unknown }) => (v.event === "typing" && !("id" in v) ? { ...v, id: "typing" } : v);
 
 type Frame =
 	| { kind: "text"; body: string; valid?: { text: string; id: string } }
@@ -125,14 +243,16 @@ let validCount = 0;
 /** A mix of garbage and frames that are valid, so the room keeps doing real work throughout. */
 const frame: fc.Arbitrary<Frame> = fc.oneof(
 	fc.jsonValue({ maxDepth: 4 }).map((v): Frame => ({ kind: "text", body: JSON.stringify(v) })),
-	fc.record({ event, data: anyValue, id: anyValue }, { requiredKeys: [] }).map((v): Frame => ({ kind: "text", body: JSON.stringify(v) })),
+	fc
+		.record({ event, data: anyValue, id: anyValue }, { requiredKeys: [] })
+		.map((v): Frame => ({ kind: "text", body: JSON.stringify(answerable(v)) })),
 	fc
 		.record(
 			{
 				event,
 				data: fc.record(
 					{
-						room_id: fc.oneof(fc.constant("ROOM"), fc.uuid(), anyValue),
+						room_id: roomRef,
 						text_message: fc.oneof(text, anyValue),
 						client_msg_id: anyValue,
 						last_seq: anyValue,
@@ -143,7 +263,7 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
 			},
 			{ requiredKeys: [] },
 		)
-		.map((v): Frame => ({ kind: "text", body: JSON.stringify(v).replaceAll('"ROOM"', JSON.stringify(roomId)) })),
+		.map((v): Frame => ({ kind: "text", body: place(JSON.stringify(answerable(v))) })),
 	fc.nat({ max: 100_000 }).map(
 		(n): Frame => ({
 			kind: "text",
@@ -176,6 +296,7 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
 				body: Uint8Array.from([...Buffer.from('{"event":"send_message","data":{"text_message":"'), ...b, ...bad, 0x22, 0x7d, 0x7d]),
 			}),
 		),
+	{ weight: 3, arbitrary: conversationFrame.map((v): Frame => ({ kind: "text", body: place(JSON.stringify(v)) })) },
 	{
 		weight: 3,
 		arbitrary: text.map((t): Frame => {
@@ -191,7 +312,7 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
 
 describe("WebSocket fuzzing over TCP (bare workerd)", () => {
 	it(`answers ${RUNS} random frames, one answer each, with no socket closed and the room intact`, async () => {
-		const probes = await Promise.all(Array.from({ length: SOCKETS }, (_, i) => Probe.open(tenant.users[i % 2]!.token)));
+		const probes = await Promise.all(KINDS.map((kind, i) => Probe.open(tenant.users[i % 2]!.token, kind)));
 		// Joined sockets also receive every broadcast, so fan-out runs under the fuzz too.
 		for (const [i, p] of probes.entries()) {
 			p.ws.send(JSON.stringify({ event: "join_room", id: `j${i}`, data: { room_id: roomId } }));
@@ -203,6 +324,12 @@ describe("WebSocket fuzzing over TCP (bare workerd)", () => {
 			{ Authorization: `Bearer ${tenant.users[0]!.token}` },
 			{ text_message: "before" },
 		);
+		// Messages of both users for the conversation frames: an edit or delete by the other user is refused.
+		for (let i = 0; i < TARGETS + DELETABLE; i++) {
+			const as = { Authorization: `Bearer ${tenant.users[i % 2]!.token}` };
+			const sent = await api.call("POST", `/room/${roomId}/message/send`, as, { text_message: `target ${i}` });
+			(i < TARGETS ? targets : deletable).push(sent.json.id);
+		}
 		const sentTexts = new Map<string, string>();
 		let frames = 0;
 		let binary = 0;
@@ -239,7 +366,7 @@ describe("WebSocket fuzzing over TCP (bare workerd)", () => {
 		const acked = answers.filter((a) => a.event === "ack" && typeof a.id === "string" && a.id.startsWith("valid-"));
 		const closed = probes.filter((p) => p.closed !== null).length;
 		console.log(
-			`WS fuzz: ${frames} frames (${binary} binary, ${invalidUtf8} text frames of invalid UTF-8, ${huge} over 64 KiB) on ${SOCKETS} sockets; answers ${answers.length}; ` +
+			`WS fuzz: ${frames} frames (${binary} binary, ${invalidUtf8} text frames of invalid UTF-8, ${huge} over 64 KiB) on ${SOCKETS} sockets (${KINDS.join(", ")}); answers ${answers.length}; ` +
 				`internal_error ${errorCodes.get("internal_error") ?? 0}; sockets closed ${closed}; error codes ${JSON.stringify(Object.fromEntries(errorCodes))}; valid sends acked ${acked.length}`,
 		);
 		expect(frames).toBeGreaterThanOrEqual(RUNS);
@@ -254,7 +381,25 @@ describe("WebSocket fuzzing over TCP (bare workerd)", () => {
 			expect(p.answers.at(-1)).toMatchObject({ event: "ack", id: `after-${i}`, data: { text_message: `after ${i}` } });
 		}
 
-		// The log continued from the marker without a gap, and valid texts are stored verbatim.
+		// The log (messages, edits, deletes, reactions) continued from the marker without a gap.
+		const logged: Array<{ seq: number; type: string }> = [];
+		for (let after = marker.json.seq - 1; ; ) {
+			const page = await api.call("GET", `/room/${roomId}/events?after_seq=${after}&limit=200`, { clientKey: tenant.key });
+			if (page.json.events.length === 0) break;
+			logged.push(...page.json.events.map((e: { type: string; data: { seq: number } }) => ({ seq: e.data.seq, type: e.type })));
+			after = page.json.last_seq;
+		}
+		expect(logged.map((e) => e.seq)).toEqual(logged.map((_, i) => marker.json.seq + i));
+		const kinds = new Map<string, number>();
+		for (const e of logged) kinds.set(e.type, (kinds.get(e.type) ?? 0) + 1);
+		// The conversation frames did real work: every kind of change was stored.
+		if (RUNS >= 2000) {
+			for (const type of ["message.new", "message.updated", "message.deleted", "reaction.added", "reaction.removed"]) {
+				expect(kinds.get(type) ?? 0, type).toBeGreaterThan(0);
+			}
+		}
+
+		// Each message is the message.new event of its seq, and valid texts are stored verbatim.
 		const stored: Array<{ seq: number; text_message: string; client_msg_id?: string }> = [];
 		for (let after = marker.json.seq - 1; ; ) {
 			const page = await api.call("GET", `/room/${roomId}/messages?after_seq=${after}&limit=200`, { clientKey: tenant.key });
@@ -263,7 +408,7 @@ describe("WebSocket fuzzing over TCP (bare workerd)", () => {
 			after = page.json.messages.at(-1).seq;
 		}
 		expect(stored[0]).toMatchObject({ seq: marker.json.seq, text_message: "before" });
-		expect(stored.map((m) => m.seq)).toEqual(stored.map((_, i) => marker.json.seq + i));
+		expect(stored.map((m) => m.seq)).toEqual(logged.filter((e) => e.type === "message.new").map((e) => e.seq));
 		let verbatim = 0;
 		for (const m of stored) {
 			if (m.client_msg_id?.startsWith("valid-")) {
@@ -273,7 +418,7 @@ describe("WebSocket fuzzing over TCP (bare workerd)", () => {
 		}
 		expect(verbatim).toBe(acked.length);
 		console.log(
-			`WS fuzz: ${stored.length} messages stored gap-free from seq ${marker.json.seq}; ${verbatim} fuzzed texts read back verbatim`,
+			`WS fuzz: ${logged.length} events stored gap-free from seq ${marker.json.seq} (${JSON.stringify(Object.fromEntries(kinds))}); ${stored.length} messages; ${verbatim} fuzzed texts read back verbatim`,
 		);
 		if (process.env.CHAOS_RUN) {
 			const { record } = await import("../chaos/support");
@@ -287,22 +432,27 @@ describe("WebSocket fuzzing over TCP (bare workerd)", () => {
 				sockets_closed_by_bad_input: closed,
 				error_codes: Object.fromEntries(errorCodes),
 				valid_sends_acked: acked.length,
-				stored_gap_free: stored.length,
+				stored_gap_free: logged.length,
+				stored_by_kind: Object.fromEntries(kinds),
 				fuzzed_texts_read_back_verbatim: verbatim,
 			});
 		}
 		for (const p of probes) p.ws.close(1000);
 	}, 900_000);
 
-	it("keeps the socket open after a 2 MiB frame (frame_too_large) and serves the room on", async () => {
-		const probe = await Probe.open(tenant.users[0]!.token);
-		probe.ws.send("x".repeat(2 * 1024 * 1024));
-		await probe.until(1);
-		expect(probe.answers[0]).toEqual({ event: "error", data: { code: "frame_too_large", message: "Frames are limited to 65536 bytes" } });
-		probe.ws.send(JSON.stringify({ event: "send_message", id: "still", data: { room_id: roomId, text_message: "still here" } }));
-		await probe.until(2);
-		expect(probe.answers[1]).toMatchObject({ event: "ack", id: "still", data: { text_message: "still here" } });
-		expect(probe.closed).toBe(null);
-		probe.ws.close(1000);
-	}, 60_000);
+	it.each(["room", "user"] as const)(
+		"keeps the %s socket open after a 2 MiB frame (frame_too_large) and serves the room on",
+		async (kind) => {
+			const probe = await Probe.open(tenant.users[0]!.token, kind);
+			probe.ws.send("x".repeat(2 * 1024 * 1024));
+			await probe.until(1);
+			expect(probe.answers[0]).toEqual({ event: "error", data: { code: "frame_too_large", message: "Frames are limited to 65536 bytes" } });
+			probe.ws.send(JSON.stringify({ event: "send_message", id: "still", data: { room_id: roomId, text_message: "still here" } }));
+			await probe.until(2);
+			expect(probe.answers[1]).toMatchObject({ event: "ack", id: "still", data: { text_message: "still here" } });
+			expect(probe.closed).toBe(null);
+			probe.ws.close(1000);
+		},
+		60_000,
+	);
 });
