@@ -2,6 +2,7 @@ import { z } from "zod";
 import { createGatewayDecoder, encodeAck, encodeError, encodeEvent, requestIdOf } from "../protocol/codec";
 import { CLOSE_TOKEN_EXPIRED, type ProtocolErrorCodeT } from "../protocol/frames";
 import type { GatewayFrameT } from "../protocol/gateway-frames";
+import { retryDelay } from "../room/gateway-feed";
 import type { Outbox, Scheduler, Sink } from "../room/outbox";
 import { KeyedLimiter } from "../room/rate-limit";
 import { encodeRoomEvent, type FrameOutcome, SLOW_MODE_TEXT } from "../room/room-core";
@@ -13,6 +14,8 @@ import type { Caller, DeliverReply, PushedEvent, QueuedSend, Refusal, RoomChange
 const PAGE = 500;
 /** Sends to one room in one `sendMany` at most. */
 const SEND_BATCH = 64;
+/** Rooms a connection's `ready` wakes at once (docs/user-socket.md): the others wait for a free slot. */
+export const WAKE_CONCURRENCY = 16;
 
 /** A send waiting for the call in flight to its room, and how its caller learns the answer. */
 type Waiting = { send: QueuedSend; done: (result: Promise<RoomSendResult>) => void };
@@ -96,6 +99,8 @@ export class GatewayCore {
 	private readonly lanes = new Map<string, Waiting[]>();
 	/** Wakes under way, per user. */
 	private readonly waking = new Map<string, Promise<void>>();
+	/** Users whose last wake left rooms unanswered: how many times in a row, and whether a retry is scheduled. */
+	private readonly wakeRetries = new Map<string, { attempts: number; scheduled: boolean }>();
 	/** Orders idle answers against wakes (see DeliverReply); grows with each wake. */
 	private token: number;
 
@@ -262,31 +267,65 @@ export class GatewayCore {
 		this.deps.store.forgetVisits(userId, roomIds);
 	}
 
-	/** Asks each room that stopped sending the user's state for it (once at a time per user). */
+	/**
+	 * Asks each room that stopped sending the user's state for it (once at a time per user), at
+	 * most `WAKE_CONCURRENCY` rooms at once. A room that does not answer stays marked idle here and
+	 * is asked again with backoff (`retryDelay`: 0.5 s doubling to 60 s) for as long as the user has
+	 * a socket here: until it answers, that room sends nothing about the user, so their room list
+	 * would stay stale for the whole connection.
+	 */
 	private wake(caller: Caller): Promise<void> {
 		const running = this.waking.get(caller.userId);
 		if (running) return running;
 		const rooms = this.deps.store.idleRooms(caller.userId);
-		if (rooms.length === 0) return Promise.resolve();
+		if (rooms.length === 0) {
+			this.wakeRetries.delete(caller.userId);
+			return Promise.resolve();
+		}
 		this.token = Math.max(this.deps.now(), this.token + 1);
 		const token = this.token;
-		const run = Promise.all(
-			rooms.map(async (roomId) => {
-				try {
-					const push = await this.deps.rooms(roomId).wake(caller, this.deps.name, token);
-					this.deps.store.clearIdle(caller.userId, roomId);
-					await this.onRoom(roomId, async () => {
-						await this.apply(push);
-					});
-				} catch {
-					// Still marked here: the user's next connection asks again.
-				}
-			}),
-		)
-			.then(() => undefined)
+		let unanswered = 0;
+		const run = eachAtMost(rooms, WAKE_CONCURRENCY, async (roomId) => {
+			try {
+				const push = await this.deps.rooms(roomId).wake(caller, this.deps.name, token);
+				this.deps.store.clearIdle(caller.userId, roomId);
+				await this.onRoom(roomId, async () => {
+					await this.apply(push);
+				});
+			} catch {
+				// Still marked here: asked again below while the user is connected (else by their next connection).
+				unanswered++;
+			}
+		})
+			.then(() => {
+				if (unanswered > 0) this.wakeLater(caller);
+				else this.wakeRetries.delete(caller.userId);
+			})
 			.finally(() => this.waking.delete(caller.userId));
 		this.waking.set(caller.userId, run);
 		return run;
+	}
+
+	/** Asks the rooms still marked idle for the user again, after a backoff, if the user still has a socket here. */
+	private wakeLater(caller: Caller): void {
+		const { userId } = caller;
+		if (!this.socketsOf.has(userId)) {
+			this.wakeRetries.delete(userId);
+			return;
+		}
+		const retry = this.wakeRetries.get(userId) ?? { attempts: 0, scheduled: false };
+		this.wakeRetries.set(userId, retry);
+		if (retry.scheduled) return;
+		retry.attempts++;
+		retry.scheduled = true;
+		this.deps.scheduler.after(retryDelay(retry.attempts), () => {
+			retry.scheduled = false;
+			if (!this.socketsOf.has(userId)) {
+				this.wakeRetries.delete(userId);
+				return;
+			}
+			void this.wake(caller);
+		});
 	}
 
 	/**
@@ -547,6 +586,15 @@ export class GatewayCore {
 	private async deliverToJoined(push: RoomPush): Promise<void> {
 		const sockets = this.joined.get(push.room_id);
 		if (!sockets || sockets.size === 0) return;
+		// Every socket joined here has had every event through `settled_through` (see RoomPush): a
+		// cursor below it is one written lazily and lost in a restart that kept the sockets, not a
+		// gap, and filling it would send those events a second time.
+		const settled = push.settled_through;
+		if (settled !== undefined) {
+			const stale = [...sockets].filter(([, cursor]) => cursor < settled).map(([socketId]) => socketId);
+			for (const socketId of stale) sockets.set(socketId, settled);
+			if (stale.length > 0) this.deps.store.advance(push.room_id, stale, settled);
+		}
 		const behind = new Map<number, string[]>();
 		for (const [socketId, cursor] of sockets) {
 			if (cursor >= push.last_seq) continue;
@@ -688,4 +736,16 @@ export class GatewayCore {
 	private error(peer: GatewayPeer, code: ProtocolErrorCodeT, message: string, id?: string | number): void {
 		this.deps.outbox.push(peer, encodeError(code, message, id));
 	}
+}
+
+/** Runs `work` on every item, at most `limit` at a time, in the items' order; `work` must not throw. */
+async function eachAtMost<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+	let next = 0;
+	const worker = async () => {
+		while (next < items.length) {
+			const item = items[next++] as T;
+			await work(item);
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

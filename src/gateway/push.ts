@@ -41,6 +41,14 @@ export interface RoomPush {
 	left: string[];
 	/** Who is online in the room (for `ready`); null when the room is above the presence cap. */
 	online?: string[] | null;
+	/**
+	 * Nothing up to this seq is owed to the gateway: the room's pushes through it were answered (so
+	 * each socket joined then was sent them) and a socket that joined since started after it. A
+	 * gateway whose stored cursor is lower lost a lazy cursor write in a restart (the sockets
+	 * survived it, as hibernatable ones do) and skips to it instead of reading a "gap" it already
+	 * sent. Absent in a wake's answer and from rooms of an earlier release: nothing is skipped.
+	 */
+	settled_through?: number;
 }
 
 /**

@@ -333,7 +333,12 @@ export class GatewayFeed {
 		return { ...this.counters, subscribers: this.subscribers.size, inFlight: this.inFlight.size };
 	}
 
-	/** What one gateway is told: built from the log at the moment of sending; `allMembers` false recounts only the members whose state changed. */
+	/**
+	 * What one gateway is told: built from the log at the moment of sending; `allMembers` false
+	 * recounts only the members whose state changed. `fromSeq` is the first seq the gateway may lack
+	 * (below it, every event was owed to it and its push answered, or was stored before its sockets
+	 * joined), which the push names as `settled_through`.
+	 */
 	build(gateway: string, fromSeq: number, allMembers = true, withInbox = true): RoomPush {
 		const { log, membership } = this.deps;
 		const last = log.lastSeq();
@@ -356,7 +361,7 @@ export class GatewayFeed {
 		const removed = gone.filter(([, revoke]) => revoke).map(([userId]) => userId);
 		const left = gone.filter(([, revoke]) => !revoke).map(([userId]) => userId);
 		const latest = inbox.length > 0 ? log.latest() : null;
-		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed, left };
+		return { room_id: this.deps.roomId, last_seq: last, events, latest, inbox, removed, left, settled_through: fromSeq - 1 };
 	}
 
 	/** The events as frames, encoded once per list the log hands out (it hands every gateway of a flush the same one). */

@@ -2,6 +2,7 @@
 // that loses and reorders pushes, and a property test of unread counts against a recount.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { WAKE_CONCURRENCY } from "../../src/gateway/gateway-core";
 import { type Event, frame, makeWorld } from "./gateway-support";
 
 const R1 = "0190a000-0000-7000-8000-000000000001";
@@ -110,6 +111,90 @@ describe("user socket", () => {
 		expect(r1.feed.owed()).toEqual([]);
 	});
 
+	it("asks a room again, with backoff, when its wake is lost: the open socket's room list catches up", async () => {
+		const world = makeWorld();
+		const r1 = world.room(R1, ["alice", "bob"]);
+		world.room(R2, ["alice", "bob"]);
+		const bob = { clientId: "client-1", userId: "bob" };
+		const first = world.connect("alice");
+		await world.settle();
+		world.disconnect(first);
+		// Nobody there: R1 stops sending alice's state until she is back.
+		r1.inbox.sendAs(bob, "one");
+		await world.settle();
+		world.wakeFault.fail = 1;
+		const tab = world.connect("alice");
+		await world.settle();
+		expect(world.wakes).toEqual([{ roomId: R1, userId: "alice" }]);
+		// The wake was lost: ready has what the gateway last knew of R1.
+		expect(tab.peer.take()).toEqual([
+			{
+				event: "ready",
+				data: {
+					user_id: "alice",
+					rooms: [
+						{ room_id: R1, last_seq: 0, last_read_seq: 0, unread: 0, online: [] },
+						{ room_id: R2, last_seq: 0, last_read_seq: 0, unread: 0, online: [] },
+					],
+					unread_total: 0,
+				},
+			},
+		]);
+		// Asked again within the first backoff (at most 0.6 s).
+		await world.advance(600);
+		expect(world.wakes).toHaveLength(2);
+		expect(tab.peer.take()).toEqual([
+			{
+				event: "inbox_update",
+				data: { room_id: R1, last_seq: 1, unread: 1, message: expect.objectContaining({ seq: 1, text_message: "one" }) },
+			},
+		]);
+		// And R1 sends her state again as it changes.
+		r1.inbox.sendAs(bob, "two");
+		await world.settle();
+		expect(tab.peer.take()).toEqual([
+			{
+				event: "inbox_update",
+				data: { room_id: R1, last_seq: 2, unread: 2, message: expect.objectContaining({ seq: 2, text_message: "two" }) },
+			},
+		]);
+		expect(r1.feed.owed()).toEqual([]);
+
+		// Retries last as long as the user has a socket here.
+		world.disconnect(tab);
+		r1.inbox.sendAs(bob, "three");
+		await world.settle();
+		world.wakeFault.fail = 1_000;
+		const again = world.connect("alice");
+		await world.settle();
+		await world.advance(600);
+		expect(world.wakes).toHaveLength(4);
+		world.disconnect(again);
+		await world.advance(120_000);
+		expect(world.wakes).toHaveLength(4);
+	});
+
+	it(`wakes at most ${WAKE_CONCURRENCY} rooms at once for a connection, and ready still has every room`, async () => {
+		const world = makeWorld();
+		const ids = Array.from({ length: 40 }, (_, i) => `0190a000-0000-7000-8000-${String(100 + i).padStart(12, "0")}`);
+		const rooms = ids.map((id) => world.room(id, ["alice", "bob"]));
+		const first = world.connect("alice");
+		await world.settle();
+		world.disconnect(first);
+		for (const r of rooms) r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "hi");
+		await world.settle();
+		const tab = world.connect("alice");
+		await world.settle();
+		expect(world.wakes).toHaveLength(40);
+		expect(world.wakeFault.most).toBe(WAKE_CONCURRENCY);
+		const ready = tab.peer.take();
+		expect(ready.map((e) => e.event)).toEqual(["ready"]);
+		expect(ready[0]?.data.unread_total).toBe(40);
+		expect(
+			ready[0]?.data.rooms.map((x: { room_id: string; last_seq: number; unread: number }) => [x.room_id, x.last_seq, x.unread]).sort(),
+		).toEqual(ids.map((id) => [id, 1, 1]));
+	});
+
 	it("sends frames to one room that arrive in one turn together, in order, in one sendMany; a later turn makes its own call", async () => {
 		const world = makeWorld();
 		world.room(R1, ["alice", "bob"]);
@@ -158,7 +243,8 @@ describe("user socket", () => {
 	});
 
 	it("fills a gap left by a lost push from the room before delivering more", async () => {
-		const world = makeWorld();
+		// A push holds one event: the retry carries message 2 only, so message 1 can only come from the room.
+		const world = makeWorld({ maxMessages: 1 });
 		const r = world.room(R1, ["alice", "bob"]);
 		// Both members online: both gateways are pushed to (a gateway with nobody there is not).
 		world.connect("bob");
@@ -172,9 +258,51 @@ describe("user socket", () => {
 		await world.settle();
 		expect(alice.peer.take()).toEqual([]);
 		expect(r.feed.pendingRows().map((p) => p.from_seq)).toContain(1);
+		const before = world.pushes.length;
 		r.inbox.sendAs({ clientId: "client-1", userId: "bob" }, "two");
 		await world.retryAll();
+		const toAlice = world.pushes.slice(before).filter((p) => p.gateway === alice.name);
+		expect(toAlice.map((p) => p.push.events.map((e) => e.seq))).toEqual([[2]]);
 		expect(seqsOf(alice.peer.take(), R1)).toEqual([1, 2]);
+		expect(r.feed.owed()).toEqual([]);
+	});
+
+	it("sends each event once to a socket that outlived its gateway object before the cursor writes (hibernation keeps sockets)", async () => {
+		const world = makeWorld({ maxMessages: 1 });
+		const r = world.room(R1, ["alice", "bob"]);
+		const bob = { clientId: "client-1", userId: "bob" };
+		const alice = world.connect("alice");
+		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, "j"));
+		await world.settle();
+		alice.peer.take();
+		// From here no cursor reaches storage (the lazy timer never fires before a restart): the stored one stays 0.
+		world.lazy.hold = true;
+		const received: number[] = [];
+		const collect = () => received.push(...seqsOf(alice.peer.take(), R1));
+		for (let n = 1; n <= 3; n++) {
+			r.inbox.sendAs(bob, `m${n}`);
+			await world.settle();
+		}
+		collect();
+		world.restartGateway(alice.name, { keepSockets: true });
+		r.inbox.sendAs(bob, "m4");
+		await world.settle();
+		collect();
+		expect(received).toEqual([1, 2, 3, 4]);
+		// A lost push after the restart: its retry carries message 6 only, so 5 is a real gap, read from the room.
+		world.faults.push("drop");
+		r.inbox.sendAs(bob, "m5");
+		await world.settle();
+		r.inbox.sendAs(bob, "m6");
+		await world.retryAll();
+		collect();
+		expect(world.pushes.at(-1)?.push.events.map((e) => e.seq)).toEqual([6]);
+		// Restarted again, the stored cursor still 0.
+		world.restartGateway(alice.name, { keepSockets: true });
+		r.inbox.sendAs(bob, "m7");
+		await world.settle();
+		collect();
+		expect(received).toEqual([1, 2, 3, 4, 5, 6, 7]);
 		expect(r.feed.owed()).toEqual([]);
 	});
 
@@ -396,9 +524,22 @@ describe("unread cannot drift", () => {
 		fc.record({ kind: fc.constant("fault" as const), fault: fc.constantFrom("drop" as const, "late" as const) }),
 		fc.record({ kind: fc.constant("restart" as const), user: fc.constantFrom(...users) }),
 		fc.record({ kind: fc.constant("retry" as const) }),
+		// The user's socket closes, or (away) a new one opens: its rooms stop sending their state, then are woken.
+		fc.record({ kind: fc.constant("away" as const), user: fc.constantFrom(...users) }),
+		fc.record({ kind: fc.constant("wakeFault" as const) }),
 	);
+	/** What a socket shows per room, from the frames it got: ready, then each inbox_update, read and mark_read ack. */
+	const badges = (events: Event[]) => {
+		const shown = new Map<string, number>();
+		for (const e of events) {
+			if (e.event === "ready") for (const r of e.data.rooms) shown.set(r.room_id, r.unread);
+			else if (e.event === "inbox_update" || e.event === "read" || (e.event === "ack" && "last_read_seq" in e.data))
+				shown.set(e.data.room_id, e.data.unread);
+		}
+		return shown;
+	};
 
-	it("equals a recount from the log after any mix of sends, reads, lost and late pushes and restarts", async () => {
+	it("equals a recount from the log after any mix of sends, reads, lost and late pushes and wakes, and restarts", async () => {
 		await fc.assert(
 			fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
 				// Small pushes, so gaps are read from the rooms too.
@@ -409,7 +550,15 @@ describe("unread cannot drift", () => {
 					if (step.kind === "send") {
 						const s = sockets.get(step.user);
 						if (s) await s.core.handleFrame(s.peer, send("x", step.room));
-					} else if (step.kind === "read") {
+						else world.rooms.get(step.room)?.inbox.sendAs({ clientId: "client-1", userId: step.user }, "x");
+					} else if (step.kind === "away") {
+						const s = sockets.get(step.user);
+						if (s) {
+							world.disconnect(s);
+							sockets.delete(step.user);
+						} else sockets.set(step.user, world.connect(step.user));
+					} else if (step.kind === "wakeFault") world.wakeFault.fail++;
+					else if (step.kind === "read") {
 						const r = world.rooms.get(step.room);
 						const s = sockets.get(step.user);
 						if (step.viaSocket && s) await s.core.handleFrame(s.peer, frame("mark_read", { room_id: step.room, seq: step.seq }));
@@ -423,8 +572,15 @@ describe("unread cannot drift", () => {
 					await world.settle();
 				}
 				world.faults.length = 0;
+				world.wakeFault.fail = 0;
 				await world.retryAll();
 				await world.deliverLate();
+				// The sockets still open show the recount too: a lost wake was asked again while they were.
+				for (const [user, s] of sockets) {
+					const shown = badges(s.peer.take());
+					for (const r of rooms)
+						expect({ room: r.id, user, unread: shown.get(r.id) }).toEqual({ room: r.id, user, unread: world.recount(r, user) });
+				}
 				for (const user of users) {
 					const fresh = world.connect(user);
 					await world.settle();
@@ -560,13 +716,17 @@ describe("the room's event log on the user socket", () => {
 		}),
 		fc.record({ kind: fc.constant("reconnect" as const), user: fc.constantFrom("alice", "bob", "carol") }),
 		fc.record({ kind: fc.constant("fault" as const), fault: fc.constantFrom("drop" as const, "late" as const) }),
+		// The user's gateway object restarts and their socket stays open (hibernation).
+		fc.record({ kind: fc.constant("evict" as const), user: fc.constantFrom("alice", "bob", "carol") }),
 	);
 
-	it("every socket's view, live plus catch-up, equals the history after random sends, edits, deletes and reactions", async () => {
+	it("every socket's view, live plus catch-up, equals the history after random sends, edits, deletes, reactions and restarts", async () => {
 		await fc.assert(
-			fc.asyncProperty(fc.array(step, { maxLength: 40 }), async (steps) => {
+			// `held`: no cursor write ever reaches storage, so every restart finds stale cursors.
+			fc.asyncProperty(fc.array(step, { maxLength: 40 }), fc.boolean(), async (steps, held) => {
 				const users = ["alice", "bob", "carol"];
 				const world = makeWorld({ maxMessages: 3 });
+				world.lazy.hold = held;
 				const r = world.room(R1, users);
 				const sockets = new Map<string, ReturnType<typeof world.connect>>();
 				const received = new Map<string, Event[]>(users.map((u) => [u, []]));
@@ -598,11 +758,16 @@ describe("the room's event log on the user socket", () => {
 				const ids = () => r.log.range({ limit: 200 }).map((m) => m.id);
 				for (const s of steps) {
 					if (s.kind === "fault") world.faults.push(s.fault);
-					else if (s.kind === "reconnect") {
+					else if (s.kind === "evict") {
+						// Between turns, as an object is evicted (its grouped writes done; lazy ones maybe not).
+						await world.settle();
+						const socket = sockets.get(s.user);
+						if (socket) world.restartGateway(socket.name, { keepSockets: true });
+					} else if (s.kind === "reconnect") {
 						await world.settle();
 						collect();
 						const old = sockets.get(s.user);
-						old?.core.detach(old.peer);
+						if (old) world.disconnect(old);
 						await open(s.user);
 					} else {
 						const socket = sockets.get(s.user);
@@ -619,7 +784,7 @@ describe("the room's event log on the user socket", () => {
 										: s.kind === "delete"
 											? frame("delete_message", { room_id: R1, message_id: target })
 											: frame(s.add ? "add_reaction" : "remove_reaction", { room_id: R1, message_id: target, type: s.type });
-						if (payload) await socket.core.handleFrame(socket.peer, payload);
+						if (payload) await world.gatewayOf(socket.name).core.handleFrame(socket.peer, payload);
 					}
 					await world.settle();
 				}

@@ -49,7 +49,9 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	const clock = { now: T0 };
 	const tasks: Array<() => void> = [];
 	/** The gateway stores' lazy timers (cursors, removals): run by settle() unless held (a crash before they fire). */
-	const lazyTimers: Array<() => void> = [];
+	const lazyTimers: Array<{ gateway: string; run: () => void }> = [];
+	/** The gateways' scheduler timers of more than 0 ms (wake retries): run by settle() once the clock reaches them. */
+	const timers: Array<{ gateway: string; at: number; run: () => void }> = [];
 	const lazy = { hold: false };
 	/** How many times a gateway asked its scheduler for a turn (its sends to rooms wait for one). */
 	const turns = { count: 0 };
@@ -62,6 +64,10 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	/** Every push that reached a gateway, and every wake a gateway asked for. */
 	const pushes: Array<{ gateway: string; push: RoomPush }> = [];
 	const wakes: Array<{ roomId: string; userId: string }> = [];
+	/** `fail`: how many of the next wakes fail (the call is lost before the room); `inFlight`/`most`: wakes unanswered now and at most. */
+	const wakeFault = { fail: 0, inFlight: 0, most: 0 };
+	/** The sockets attached to each gateway (a restart that keeps them attaches them again). */
+	const attached = new Map<string, Set<FakeGatewayPeer>>();
 	/** The size of each batch a gateway sent with sendMany. */
 	const sendManyCalls: number[] = [];
 	/** While set, the next sendMany throws before returning a promise (a stub that fails at once). */
@@ -108,6 +114,15 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			markRead: async (caller, seq) => room().markRead(caller, seq),
 			wake: async (caller, gateway, token) => {
 				wakes.push({ roomId, userId: caller.userId });
+				wakeFault.inFlight++;
+				wakeFault.most = Math.max(wakeFault.most, wakeFault.inFlight);
+				// Answered a turn later, so wakes asked together are in flight together.
+				await null;
+				wakeFault.inFlight--;
+				if (wakeFault.fail > 0) {
+					wakeFault.fail--;
+					throw new Error("wake lost");
+				}
 				const made = found();
 				return made.feed.wake(gateway, caller.userId, token, made.membership.meta()?.private ?? false);
 			},
@@ -120,14 +135,19 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			store: new GatewayStore(
 				sqlOf(db),
 				(flush) => tasks.push(flush),
-				(_ms, flush) => lazyTimers.push(flush),
+				(_ms, flush) => lazyTimers.push({ gateway: name, run: flush }),
 			),
 			rooms: portOf,
 			outbox: outboxOf(),
-			// A real 0 ms timer, as on workerd: after every frame handed to the gateway before it.
+			// A real 0 ms timer, as on workerd: after every frame handed to the gateway before it. Longer
+			// ones (wake retries) wait for the hand-driven clock.
 			scheduler: {
 				now: () => clock.now,
-				after: (_ms, run) => {
+				after: (ms, run) => {
+					if (ms > 0) {
+						timers.push({ gateway: name, at: clock.now + ms, run });
+						return;
+					}
 					turns.count++;
 					setTimeout(run, 0);
 				},
@@ -195,6 +215,12 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		const peer = new FakeGatewayPeer({ socketId: `socket-${++sockets}`, userId, clientId: CLIENT, exp: 0 });
 		const { core } = gatewayOf(name);
 		core.attach(peer);
+		let here = attached.get(name);
+		if (!here) {
+			here = new Set();
+			attached.set(name, here);
+		}
+		here.add(peer);
 		void core.ready(peer);
 		return { peer, core, name };
 	};
@@ -203,7 +229,11 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	const settle = async () => {
 		for (let round = 0; round < 1000; round++) {
 			await new Promise((r) => setImmediate(r));
-			if (!lazy.hold) tasks.push(...lazyTimers.splice(0));
+			if (!lazy.hold) tasks.push(...lazyTimers.splice(0).map((t) => t.run));
+			for (const t of timers.splice(0)) {
+				if (t.at <= clock.now) tasks.push(t.run);
+				else timers.push(t);
+			}
 			if (tasks.length === 0) {
 				await new Promise((r) => setImmediate(r));
 				if (tasks.length === 0) return;
@@ -220,18 +250,45 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		await settle();
 	};
 
-	/** Delivers pushes whose reply was lost, now (they arrive after newer ones). */
+	/** Delivers pushes whose reply was lost, now (they arrive after newer ones), in the order they were sent. */
 	const deliverLate = async () => {
-		for (const { gateway, push: message } of late.splice(0)) await gatewayOf(gateway).core.deliver(message);
+		// Started together, in order: a push's answer waits for the gateway's flush, which settle() runs.
+		const landed = late.splice(0).map(({ gateway, push: message }) =>
+			gatewayOf(gateway)
+				.core.deliver(message)
+				.catch(() => undefined),
+		);
+		await settle();
+		await Promise.all(landed);
 		await settle();
 	};
 
-	/** Replaces a gateway's in-memory state with a fresh object on the same storage (eviction, restart). */
-	const restartGateway = (name: string) => {
+	/** Moves the clock on and runs what comes due (the gateways' longer timers). */
+	const advance = async (ms: number) => {
+		clock.now += ms;
+		await settle();
+	};
+
+	/**
+	 * Replaces a gateway's in-memory state with a fresh object on the same storage (eviction,
+	 * restart); its timers die with it (lazy writes held are lost). Its sockets close, or with
+	 * `keepSockets` stay open and are attached to the new object with their attachments, as
+	 * hibernatable sockets survive a restart on workerd (no `ready`: the socket is not new).
+	 */
+	const restartGateway = (name: string, options: { keepSockets?: boolean } = {}) => {
 		const gateway = gatewayOf(name);
+		const alive = (list: Array<{ gateway: string }>) => list.filter((t) => t.gateway !== name);
+		lazyTimers.splice(0, lazyTimers.length, ...alive(lazyTimers));
+		timers.splice(0, timers.length, ...alive(timers));
+		// A call in flight to the old object fails with it (its room already counts it failed, and retries).
+		late.splice(0, late.length, ...alive(late));
 		gateway.core = newGatewayCore(name, gateway.db);
-		gateway.core.prune(new Set());
+		const kept = options.keepSockets ? [...(attached.get(name) ?? [])] : [];
+		if (!options.keepSockets) attached.delete(name);
+		for (const peer of kept) gateway.core.attach(peer);
+		gateway.core.prune(new Set(kept.map((peer) => peer.state.socketId)));
 		gateways.set(name, gateway);
+		return gateway.core;
 	};
 
 	/** What a recount from the room's log says the user's unread is. */
@@ -242,7 +299,10 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	};
 
 	/** Closes a user socket (the runtime's close handler). */
-	const disconnect = (socket: { peer: FakeGatewayPeer; core: GatewayCore }) => socket.core.detach(socket.peer);
+	const disconnect = (socket: { peer: FakeGatewayPeer; core: GatewayCore; name: string }) => {
+		attached.get(socket.name)?.delete(socket.peer);
+		gatewayOf(socket.name).core.detach(socket.peer);
+	};
 
 	return {
 		clock,
@@ -252,6 +312,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		gateways,
 		pushes,
 		wakes,
+		wakeFault,
 		sendManyCalls,
 		sendFault,
 		turns,
@@ -261,6 +322,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		disconnect,
 		settle,
 		retryAll,
+		advance,
 		deliverLate,
 		restartGateway,
 		recount,
