@@ -1,6 +1,7 @@
-// The SDK's pure pieces, without a server: ordering, backoff, token claims, frame parsing.
+// The SDK's pure pieces, without a server: ordering, backoff, token claims, frame parsing, and the
+// user connection's unread total from the frames a server sends.
 import { describe, expect, it } from "vitest";
-import { backoffDelay, readTokenClaims, Sequencer, TokenSource } from "../../src/client";
+import { backoffDelay, readTokenClaims, Sequencer, TokenSource, UserConnection, type WebSocketConstructor } from "../../src/client";
 import { parseServerFrame } from "../../src/client/realtime/frames";
 import type { ChatMessage } from "../../src/client/types";
 
@@ -97,5 +98,72 @@ describe("parseServerFrame", () => {
 			// Changes in the room's log carry their seq; one without it is dropped.
 			{ event: "log", entry: { seq: 2, event: "message_deleted", data: { room_id: "r", message_id: "m", seq: 2 } } },
 		]);
+	});
+});
+
+describe("UserConnection's unread total", () => {
+	/** The socket the connection opens: the test speaks as the server on it. */
+	class ServerSide {
+		static last: ServerSide | undefined;
+		readyState = 1;
+		private readonly listeners = new Map<string, Array<(event: unknown) => void>>();
+		constructor() {
+			ServerSide.last = this;
+		}
+		addEventListener(type: string, listener: (event: unknown) => void) {
+			this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+		}
+		send() {}
+		close() {
+			this.readyState = 3;
+		}
+		serve(event: string, data: unknown) {
+			for (const listener of this.listeners.get("message") ?? []) listener({ data: JSON.stringify({ event, data }) });
+		}
+	}
+	const room = (id: string, unread: number) => ({ room_id: id, last_seq: 10, last_read_seq: 10 - unread, unread });
+
+	async function connected() {
+		ServerSide.last = undefined;
+		const connection = new UserConnection({
+			baseUrl: "http://127.0.0.1:1",
+			tokens: new TokenSource("a.b.c"),
+			WebSocket: ServerSide as unknown as WebSocketConstructor,
+		});
+		await expect.poll(() => ServerSide.last).toBeDefined();
+		const totals: number[] = [];
+		connection.on("unread_total", (n) => totals.push(n));
+		return { connection, server: ServerSide.last as ServerSide, totals };
+	}
+
+	it("counts a room that ready did not list once, when an update first names it", async () => {
+		const { connection, server, totals } = await connected();
+		// Room C's 7 unread are in the total but past the list (the server lists at most READY_MAX_ROOMS rooms).
+		server.serve("ready", { user_id: "u", rooms: [room("A", 2), room("B", 1)], unread_total: 10 });
+		server.serve("inbox_update", { room_id: "C", last_seq: 11, unread: 8, message: null });
+		expect(connection.unreadTotal).toBe(11);
+		// Known now: a read elsewhere, and news in a listed room, move it exactly.
+		server.serve("read", { room_id: "C", last_read_seq: 11, unread: 0 });
+		server.serve("inbox_update", { room_id: "A", last_seq: 11, unread: 3, message: null });
+		server.serve("room_removed", { room_id: "B" });
+		expect(totals).toEqual([10, 11, 3, 4, 3]);
+		// A room the user had no unread in (or a new one): nothing of it was in the total.
+		server.serve("inbox_update", { room_id: "D", last_seq: 1, unread: 1, message: null });
+		expect(connection.unreadTotal).toBe(4);
+		// The next ready replaces it all.
+		server.serve("ready", { user_id: "u", rooms: [room("A", 0)], unread_total: 0 });
+		expect(connection.unreadTotal).toBe(0);
+		connection.close();
+	});
+
+	it("never lets a room past the list take more than the remainder", async () => {
+		const { connection, server } = await connected();
+		server.serve("ready", { user_id: "u", rooms: [room("A", 2)], unread_total: 5 });
+		// C and E share the remainder of 3: C, at 2 now, takes 2 of it; E, at 4 now, the last 1.
+		server.serve("inbox_update", { room_id: "C", last_seq: 12, unread: 2, message: null });
+		expect(connection.unreadTotal).toBe(5);
+		server.serve("inbox_update", { room_id: "E", last_seq: 9, unread: 4, message: null });
+		expect(connection.unreadTotal).toBe(8);
+		connection.close();
 	});
 });

@@ -27,7 +27,11 @@ export interface UserEvents extends Record<string, unknown> {
 	ready: { rooms: RoomState[]; unread_total: number };
 	/** One room's place in the room list changed (a message, a read on any device, a removal). */
 	room: RoomState & { message?: ChatMessage | null; removed?: boolean };
-	/** The sum of `unread` over the rooms the SDK knows. */
+	/**
+	 * The user's unread over all their rooms: `ready`'s total, kept current by every update since.
+	 * Exact whenever `ready` listed every room with unread messages (it lists those first, up to the
+	 * server's `READY_MAX_ROOMS`); see `UserConnection.unreadTotal` for the case beyond.
+	 */
 	unread_total: number;
 	state: ConnectionState;
 	disconnected: { code: number; reason: string; willReconnect: boolean };
@@ -157,8 +161,10 @@ export class UserConnection {
 	private readonly WebSocketImpl: WebSocketConstructor;
 	private socket: WebSocket | null = null;
 	private ready = false;
-	/** The server's total over all the user's rooms, plus what changed since `ready` (rooms past READY_MAX_ROOMS included). */
-	private total = 0;
+	/** The sum of `unread` over `rooms`. */
+	private listed = 0;
+	/** What `ready`'s total counted in rooms it did not list (past READY_MAX_ROOMS): not in `rooms`. */
+	private unlisted = 0;
 	private joinQueue: RoomSubscription[] = [];
 	private joinTimer: ReturnType<typeof setTimeout> | undefined;
 	private attempt = 0;
@@ -186,8 +192,16 @@ export class UserConnection {
 		return this.currentState;
 	}
 
+	/**
+	 * The user's unread over all their rooms: the rooms in `rooms`, exactly, plus what `ready`'s
+	 * total counted in rooms it did not list. Such a room, once an update names it, joins `rooms`
+	 * with its count, and its earlier share leaves the remainder: that share is not known, so it is
+	 * taken to be its count now, as far as the remainder holds (never below zero). Exact when the
+	 * remainder is 0 (`ready` listed every room with unread); otherwise it never counts a room
+	 * twice, and the next `ready` makes it exact again.
+	 */
 	get unreadTotal(): number {
-		return this.total;
+		return this.unlisted + this.listed;
 	}
 
 	/** Joins a room on this connection: missed messages after `lastSeq` first, then live ones. */
@@ -282,9 +296,10 @@ export class UserConnection {
 					// The server's list replaces ours: rooms left while offline go.
 					this.rooms.clear();
 					for (const room of event.data.rooms) this.rooms.set(room.room_id, { ...room });
-					this.total = event.data.unread_total;
+					this.listed = event.data.rooms.reduce((sum, room) => sum + room.unread, 0);
+					this.unlisted = Math.max(0, event.data.unread_total - this.listed);
 					this.events.emit("ready", { rooms: event.data.rooms, unread_total: event.data.unread_total });
-					this.events.emit("unread_total", this.total);
+					this.events.emit("unread_total", this.unreadTotal);
 					this.setState("connected");
 					this.joinQueue = [...this.subscriptions.values()];
 					this.drainJoins();
@@ -317,7 +332,8 @@ export class UserConnection {
 					const { room_id } = event.data;
 					const known = this.rooms.get(room_id);
 					this.rooms.delete(room_id);
-					this.total -= known?.unread ?? 0;
+					// A room `ready` did not list keeps its unknown share of the remainder until the next `ready`.
+					this.listed -= known?.unread ?? 0;
 					this.events.emit("room", {
 						room_id,
 						last_seq: known?.last_seq ?? 0,
@@ -408,9 +424,11 @@ export class UserConnection {
 		const previous = this.rooms.get(change.room_id);
 		const next = { ...(previous ?? { room_id: change.room_id, last_seq: 0, last_read_seq: 0, unread: 0 }), ...change };
 		this.rooms.set(change.room_id, next);
-		this.total += next.unread - (previous?.unread ?? 0);
+		// A room not in the list yet: counted in `unlisted` (see unreadTotal), up to its count now.
+		if (!previous) this.unlisted -= Math.min(this.unlisted, next.unread);
+		this.listed += next.unread - (previous?.unread ?? 0);
 		this.events.emit("room", message === undefined ? next : { ...next, message });
-		this.events.emit("unread_total", this.total);
+		this.events.emit("unread_total", this.unreadTotal);
 	}
 
 	/** A request answered by an `ack` (or `error`) with its id. */
