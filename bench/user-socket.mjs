@@ -64,7 +64,9 @@ async function pool(items, n, fn) {
 /** A user socket that records events; `joined(room)` resolves with the join's ack. */
 function userSocket(base, header, path = "/ws") {
 	const ws = new WebSocket(`${base.replace("http", "ws")}${path}`, { headers: { clientKey: header }, perMessageDeflate: false });
-	const state = { ws, ready: null, readyAt: 0, acks: new Map(), seen: new Map(), dup: 0, waiters: new Set() };
+	const state = { ws, ready: null, readyAt: 0, acks: new Map(), seen: new Map(), dup: 0, waiters: new Set(), instance: null };
+	// With EXPOSE_INSTANCE=1 the 101 names the gateway instance that took the socket.
+	ws.once("upgrade", (res) => (state.instance = res.headers["x-roomkit-instance"] ?? null));
 	const opened = performance.now();
 	ws.on("message", (data) => {
 		for (const line of data.toString().split("\n")) {
@@ -123,6 +125,7 @@ async function main() {
 		WS_RATE_BURST: "1000000",
 		REST_SEND_RATE_PER_SECOND: "1000000",
 		REST_SEND_RATE_BURST: "1000000",
+		EXPOSE_INSTANCE: "1",
 	};
 	log("starting bare workerd");
 	const server = await startSelfhost({ dataDir: join(tmp, "data"), env: vars });
@@ -274,7 +277,7 @@ async function main() {
 	// user sockets joined to their rooms, against USERS room sockets, past the hibernation delay.
 	await Promise.all(sockets.map((s) => s.close()));
 	const idle = {};
-	const measureIdle = async (label, open) => {
+	const measureIdle = async (label, open, probe) => {
 		const fresh = await startSelfhost({ dataDir: join(tmp, `idle-${label}`), env: vars });
 		try {
 			const c = await call(fresh.base, "POST", "/admin/clients", { Authorization: `Bearer ${adminToken}` }, { name: "idle" });
@@ -297,6 +300,7 @@ async function main() {
 			const connected = rssMiB(fresh);
 			await sleep(IDLE_WAIT_MS);
 			const idleNow = rssMiB(fresh);
+			const after = probe ? await probe({ base: fresh.base, key: c.api_token, ids, opened, roomOf }) : undefined;
 			await Promise.all(opened.map((s) => s.close()));
 			return {
 				sockets: opened.length,
@@ -304,6 +308,7 @@ async function main() {
 				connectedMiB: round(connected),
 				idleMiB: round(idleNow),
 				perSocketKiB: Math.round(((idleNow - baseline) * 1024) / opened.length),
+				...after,
 			};
 		} finally {
 			fresh.child.kill("SIGKILL");
@@ -315,7 +320,26 @@ async function main() {
 		await s.until(() => s.acks.has("j"));
 		return s;
 	};
-	idle.userSockets = await measureIdle("user", (b, header, roomId) => joinOn(userSocket(b, header), roomId));
+	// After the idle wait: a new socket of the first user reaches the same gateway object. A newer
+	// instance than the one that took the idle socket means the object was evicted (hibernated) while
+	// its sockets stayed open; a message then reaches the idle socket, which the new instance serves
+	// from the socket's attachment and its storage.
+	const hibernation = async ({ base: b, key: k, ids, opened, roomOf }) => {
+		const idleSocket = opened[0];
+		const fresh = userSocket(b, `${k}.${ids[0]}`);
+		await fresh.open;
+		await fresh.until(() => fresh.ready !== null);
+		const sent = await call(b, "POST", `/room/${roomOf(0)}/message/send`, { clientKey: `${k}.${ids[1]}` }, { text_message: "wake" });
+		await idleSocket.until(() => (idleSocket.seen.get(roomOf(0)) ?? []).includes(sent.seq), 30_000);
+		await fresh.close();
+		return {
+			instanceBefore: Number(idleSocket.instance),
+			instanceAfter: Number(fresh.instance),
+			gatewayHibernated: Number(fresh.instance) > Number(idleSocket.instance),
+			idleSocketGotMessageAfterWake: true,
+		};
+	};
+	idle.userSockets = await measureIdle("user", (b, header, roomId) => joinOn(userSocket(b, header), roomId), hibernation);
 	idle.roomSockets = await measureIdle("room", (b, header, roomId) => joinOn(userSocket(b, header, `/room/${roomId}/ws`), roomId));
 	// An idle gateway hibernated: it answers a new connection after the wait with state from storage.
 	const check = userSocket(base, `${key}.${users[0]}`);

@@ -76,6 +76,7 @@ const roomkit :Workerd.Worker = (
     (name = "INBOX_DEBOUNCE_MS", fromEnvironment = "INBOX_DEBOUNCE_MS"),
     (name = "WS_COMPRESSION", fromEnvironment = "WS_COMPRESSION"),
     (name = "LOG_LEVEL", fromEnvironment = "LOG_LEVEL"),
+    (name = "EXPOSE_INSTANCE", fromEnvironment = "EXPOSE_INSTANCE"),
     (name = "DEMO_DEV_MODE", fromEnvironment = "DEMO_DEV_MODE"),
     (name = "WEBHOOK_ALLOW_INSECURE", fromEnvironment = "WEBHOOK_ALLOW_INSECURE"),
     (name = "WEBHOOK_RETRY_SCHEDULE", fromEnvironment = "WEBHOOK_RETRY_SCHEDULE"),

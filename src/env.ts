@@ -61,6 +61,8 @@ export interface Env {
 	WS_COMPRESSION?: string;
 	/** `info` (default) logs one structured line per request; `error` logs only unhandled errors (tests set it). */
 	LOG_LEVEL?: string;
+	/** `1`: the gateway's 101 names the instance that took the socket (benchmarks; see bench/user-socket.mjs). */
+	EXPOSE_INSTANCE?: string;
 	/** Set to "1" to enable the /demo page's "mint a user" helper with the admin token (local development). */
 	DEMO_DEV_MODE?: string;
 	/** One Durable Object per client: its webhook endpoints, deliveries and retries (src/webhooks). */

@@ -13,6 +13,9 @@ import { echoCode, expireTokens } from "../../room/socket-expiry";
 import { roomStub } from "../../room/stub";
 import { openDirectory } from "../../storage";
 
+/** With EXPOSE_INSTANCE=1, the 101 names the instance that accepted the socket (its construction time). */
+export const INSTANCE_HEADER = "X-Roomkit-Instance";
+
 /** Close code for a socket the gateway cannot serve (standard 1011: unexpected condition). */
 const CLOSE_INTERNAL_ERROR = 1011;
 
@@ -37,6 +40,8 @@ export class GatewayObject extends DurableObject<Env> {
 	private readonly budget: SocketBudget;
 	/** One stub per room: calls through one stub arrive in order (subscribe before unsubscribe). */
 	private readonly rooms = new Map<string, RoomPort>();
+	/** When this instance was made: a later one than the sockets' means the object hibernated (EXPOSE_INSTANCE). */
+	private readonly constructedAt = Date.now();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -134,8 +139,10 @@ export class GatewayObject extends DurableObject<Env> {
 		const peer = this.peerOf(server);
 		if (peer) void this.core.ready(peer).catch((error) => console.error(JSON.stringify({ msg: "ready failed", error: String(error) })));
 		if (identity.data.exp > 0) await this.scheduleAlarm(identity.data.exp * 1000);
-		const headers =
-			request.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL ? { "Sec-WebSocket-Protocol": PROTOCOL_LABEL } : undefined;
+		const headers = new Headers();
+		if (request.headers.get("Sec-WebSocket-Protocol") === PROTOCOL_LABEL) headers.set("Sec-WebSocket-Protocol", PROTOCOL_LABEL);
+		// For benchmarks (bench/user-socket.mjs): which instance took the socket, to show an idle gateway hibernates.
+		if (this.env.EXPOSE_INSTANCE === "1") headers.set(INSTANCE_HEADER, String(this.constructedAt));
 		return new Response(null, { status: 101, webSocket: client, headers });
 	}
 
