@@ -87,7 +87,7 @@ const conversation = (): Record<string, Message> => ({
 	reaction_removed: messageOf("reaction_removed", "A reaction was removed; carries the new counts", schema(ReactionRemovedEvent)),
 	typing_set: messageOf(
 		"typing",
-		"Everyone typing in the room now (the whole set), to the room's other joined sockets; again when someone stops. At most one per user per second and one per room per 250 ms. Never stored",
+		"Everyone typing in the room now (the whole set; it can hold the receiver's own id), to every joined socket but the typer's own (a set grouping several users' changes goes to theirs too); again when someone stops. At most one per user (not per socket) per second and one per room per 250 ms. Never stored",
 		schema(TypingEvent),
 	),
 	read_receipt: messageOf(
