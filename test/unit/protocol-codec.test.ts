@@ -1,10 +1,20 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createDecoder, encodeAck, encodeError, encodeNewMessage, requestIdOf, splitFrame } from "../../src/protocol/codec";
-import { ServerEvent } from "../../src/protocol/frames";
+import {
+	createDecoder,
+	createGatewayDecoder,
+	encodeAck,
+	encodeError,
+	encodeNewMessage,
+	requestIdOf,
+	splitFrame,
+} from "../../src/protocol/codec";
+import { ROOM_EVENTS, ServerEvent } from "../../src/protocol/frames";
+import { GATEWAY_EVENTS } from "../../src/protocol/gateway-frames";
 
 const ROOM = "0190a000-0000-7000-8000-00000000aaaa";
 const decode = createDecoder(4000, 64 * 1024);
+const decodeGateway = createGatewayDecoder(4000, 64 * 1024);
 const message = {
 	id: "0190b000-0000-7000-8000-000000000001",
 	room_id: ROOM,
@@ -12,6 +22,61 @@ const message = {
 	user_id: "0190c000-0000-7000-8000-000000000001",
 	text_message: 'quotes " and \n newlines \u2028 and emoji 🎉',
 	created_at: "2026-11-24T06:00:00.000Z",
+};
+
+const uuid = fc.uuid();
+const wellFormedText = (maxLength: number) => fc.string({ unit: "grapheme", minLength: 1, maxLength }).filter((t) => t.length <= maxLength);
+const requestId = fc.option(fc.oneof(fc.string({ maxLength: 128 }), fc.integer()), { nil: undefined });
+const metadata = fc.dictionary(
+	fc.string({ maxLength: 10 }).filter((k) => k !== "__proto__"),
+	fc.jsonValue({ maxDepth: 2 }),
+	{ maxKeys: 4 },
+);
+const reactionType = fc.oneof(fc.constantFrom("👍", "🎉", "👩‍👩‍👧‍👦", "x".repeat(32)), wellFormedText(32));
+/** Frames as a client sends them; optional fields absent (not undefined) so they survive JSON. */
+const frameOf = <E extends string, D extends Record<string, fc.Arbitrary<unknown>>>(
+	event: E,
+	data: D,
+	optional: (keyof D & string)[] = [],
+) =>
+	fc
+		.record({
+			event: fc.constant(event),
+			data: fc.record(data, { requiredKeys: Object.keys(data).filter((k) => !optional.includes(k)) as (keyof D)[] }),
+			id: requestId,
+		})
+		.map(({ id, ...frame }) => (id === undefined ? frame : { ...frame, id }));
+const validFrame = fc.oneof(
+	frameOf("join_room", { room_id: uuid, last_seq: fc.nat() }, ["last_seq"]),
+	frameOf("leave_room", { room_id: uuid }),
+	frameOf(
+		"send_message",
+		{ room_id: uuid, text_message: wellFormedText(4000), client_msg_id: wellFormedText(128), reply_to: uuid, metadata },
+		["client_msg_id", "reply_to", "metadata"],
+	),
+	frameOf("edit_message", { room_id: uuid, message_id: uuid, text_message: wellFormedText(4000), metadata }, ["metadata"]),
+	frameOf("delete_message", { room_id: uuid, message_id: uuid }),
+	frameOf("add_reaction", { room_id: uuid, message_id: uuid, type: reactionType }),
+	frameOf("remove_reaction", { room_id: uuid, message_id: uuid, type: reactionType }),
+	frameOf("typing", { room_id: uuid }),
+	frameOf("mark_read", { room_id: uuid, seq: fc.nat() }),
+);
+/** Values each data field refuses. */
+const badValues: Record<string, fc.Arbitrary<unknown>> = {
+	room_id: fc.oneof(fc.constantFrom("", "ROOM", "0190a000-0000-7000-8000"), fc.integer(), fc.constant(null)),
+	message_id: fc.oneof(fc.constantFrom("", "not-a-uuid"), fc.integer(), fc.constant(null)),
+	reply_to: fc.oneof(fc.constantFrom("", "not-a-uuid"), fc.integer(), fc.constant(null)),
+	text_message: fc.oneof(fc.constantFrom("", "x".repeat(4001), "lone \ud800 surrogate"), fc.integer(), fc.constant(null)),
+	client_msg_id: fc.oneof(fc.constantFrom("", "x".repeat(129)), fc.integer()),
+	type: fc.oneof(fc.constantFrom("", "x".repeat(33), "\udfff"), fc.integer(), fc.constant(null)),
+	metadata: fc.oneof(
+		fc.constant({ pad: "m".repeat(4097 - '{"pad":""}'.length) }),
+		fc.array(fc.integer(), { maxLength: 3 }),
+		fc.string(),
+		fc.constant(null),
+	),
+	last_seq: fc.oneof(fc.integer({ max: -1 }), fc.double({ min: 0.5, max: 10, noNaN: true }), fc.string()),
+	seq: fc.oneof(fc.integer({ max: -1 }), fc.constant(1.5), fc.string(), fc.constant(null)),
 };
 
 describe("decode", () => {
@@ -60,10 +125,10 @@ describe("decode", () => {
 		);
 	});
 
-	it("never throws on frame-shaped objects with arbitrary data", () => {
-		const event = fc.constantFrom("join_room", "send_message", "leave_room", "ping", "__proto__", "constructor");
+	it("never throws on frame-shaped objects with arbitrary data, on either socket's decoder", () => {
+		const event = fc.constantFrom(...GATEWAY_EVENTS, "ping", "new_message", "ready", "__proto__", "constructor");
 		fc.assert(
-			fc.property(event, fc.anything(), fc.anything(), (e, data, id) => {
+			fc.property(fc.boolean(), event, fc.anything(), fc.anything(), (userSocket, e, data, id) => {
 				let raw: string;
 				try {
 					raw = JSON.stringify({ event: e, data, id });
@@ -71,10 +136,47 @@ describe("decode", () => {
 					return;
 				}
 				if (raw === undefined) return;
-				const result = decode(raw);
-				if (result.ok) expect(["join_room", "send_message", "leave_room"]).toContain(result.frame.event);
+				const result = (userSocket ? decodeGateway : decode)(raw);
+				if (result.ok) expect(userSocket ? GATEWAY_EVENTS : ROOM_EVENTS).toContain(result.frame.event);
 				else expect(result.code).toMatch(/^(invalid_json|invalid_frame|unknown_event|validation_failed|frame_too_large)$/);
 			}),
+			{ numRuns: 2_000 },
+		);
+	});
+
+	it("decodes every valid conversation frame to itself; mark_read only on the user socket", () => {
+		fc.assert(
+			fc.property(validFrame, (frame) => {
+				const raw = JSON.stringify(frame);
+				expect(decodeGateway(raw)).toEqual({ ok: true, frame });
+				if (frame.event === "mark_read") {
+					expect(decode(raw)).toMatchObject({ ok: false, code: "unknown_event", id: frame.id });
+				} else expect(decode(raw)).toEqual({ ok: true, frame });
+			}),
+			{ numRuns: 2_000 },
+		);
+	});
+
+	it("answers a conversation frame with one bad field with validation_failed naming the field, and its request id", () => {
+		fc.assert(
+			fc.property(
+				validFrame.chain((frame) => {
+					const fields = Object.keys(frame.data).filter((key) => badValues[key] !== undefined);
+					return fc.tuple(
+						fc.constant(frame),
+						fc.constantFrom(...fields).chain((key) => fc.tuple(fc.constant(key), badValues[key] as fc.Arbitrary<unknown>)),
+					);
+				}),
+				([frame, [key, bad]]) => {
+					const raw = JSON.stringify({ ...frame, data: { ...frame.data, [key]: bad } });
+					expect(decodeGateway(raw)).toEqual({
+						ok: false,
+						code: "validation_failed",
+						message: expect.stringMatching(new RegExp(`^data\\.${key}(\\.|:)`)),
+						id: frame.id,
+					});
+				},
+			),
 			{ numRuns: 2_000 },
 		);
 	});
