@@ -1,18 +1,19 @@
 // Durability on bare workerd: everything acknowledged before workerd stops (SIGTERM, or a
 // SIGKILL crash) is there after it starts again on the same DATA_DIR, and seq goes on without a gap;
-// a user socket resumes every room it joined exactly, with unread counts and read positions intact.
+// a user socket resumes every room it joined exactly, with unread counts and read positions intact
+// (that one on bare workerd and on the Deno host).
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { type RunningServer, startSelfhost } from "./harness";
+import { type RunningServer, type StartOptions, startDeno, startSelfhost } from "./harness";
 import { openRoomSocket, openUserSocket, type RoomSocket, type ServerEvent } from "./ws-client";
 
 let server: RunningServer | undefined;
-let userServer: RunningServer | undefined;
+const userServers: Record<string, RunningServer | undefined> = {};
 afterAll(async () => {
-	for (const s of [server, userServer]) {
+	for (const s of [server, ...Object.values(userServers)]) {
 		await s?.stop("SIGKILL");
 		if (s) rmSync(s.stateDir, { recursive: true, force: true });
 	}
@@ -53,11 +54,15 @@ async function sendOverSocket(socket: RoomSocket, roomId: string, texts: string[
 }
 
 /** Stops the server (SIGKILL after the harness's 5 s grace) and starts a new one on its data. */
-async function restart(previous: RunningServer, signal: NodeJS.Signals) {
+async function restart(
+	previous: RunningServer,
+	signal: NodeJS.Signals,
+	start: (o: StartOptions) => Promise<RunningServer> = startSelfhost,
+) {
 	const started = Date.now();
 	await previous.stop(signal);
 	const stoppedInMs = Date.now() - started;
-	const next = await startSelfhost({ stateDir: previous.stateDir, adminToken: previous.adminToken, jwtSecret: previous.jwtSecret });
+	const next = await start({ stateDir: previous.stateDir, adminToken: previous.adminToken, jwtSecret: previous.jwtSecret });
 	return { next, stoppedInMs };
 }
 
@@ -164,140 +169,154 @@ it("keeps clients, users, rooms, memberships and acknowledged messages across SI
 	}
 });
 
-it("resumes a user socket's two rooms across SIGTERM and SIGKILL: the missed messages once and in order, unread and read positions unchanged", async () => {
-	userServer = await startSelfhost();
-	let api = new Api(userServer.base);
-	const t = await api.tenant(userServer.adminToken);
-	const [alice, bob] = t.users as [{ id: string; token: string }, { id: string; token: string }];
-	const backend = { clientKey: t.key };
-	const rooms: string[] = [];
-	for (const name of ["one", "two"]) {
-		const res = await api.call("POST", "/room", backend, { name, members: [alice.id, bob.id] });
-		expect(res.status).toBe(201);
-		rooms.push(res.json.id);
-	}
-	const [one, two] = rooms as [string, string];
-	// What bob stored in each room, and what alice's user sockets delivered of it, in order.
-	const sent = new Map<string, Json[]>(rooms.map((r) => [r, []]));
-	const seen = new Map<string, Json[]>(rooms.map((r) => [r, []]));
-	const post = async (perRoom: number) => {
-		for (const room_id of rooms) {
-			for (let i = 0; i < perRoom; i++) {
-				const list = sent.get(room_id) as Json[];
-				const res = await api.call(
-					"POST",
-					`/room/${room_id}/message/send`,
-					{ Authorization: `Bearer ${bob.token}` },
-					{
-						text_message: `m${list.length + 1}`,
-					},
-				);
-				expect(res.status).toBe(201);
-				list.push(res.json);
+const HOSTS = [
+	{ host: "bare workerd", start: startSelfhost },
+	{ host: "Deno", start: startDeno },
+];
+it.each(HOSTS)(
+	"resumes a user socket's two rooms across SIGTERM and SIGKILL of $host: the missed messages once and in order, unread and read positions unchanged",
+	async ({ host, start }) => {
+		let userServer = await start({});
+		userServers[host] = userServer;
+		let api = new Api(userServer.base);
+		const t = await api.tenant(userServer.adminToken);
+		const [alice, bob] = t.users as [{ id: string; token: string }, { id: string; token: string }];
+		const backend = { clientKey: t.key };
+		const rooms: string[] = [];
+		for (const name of ["one", "two"]) {
+			const res = await api.call("POST", "/room", backend, { name, members: [alice.id, bob.id] });
+			expect(res.status).toBe(201);
+			rooms.push(res.json.id);
+		}
+		const [one, two] = rooms as [string, string];
+		// What bob stored in each room, and what alice's user sockets delivered of it, in order.
+		const sent = new Map<string, Json[]>(rooms.map((r) => [r, []]));
+		const seen = new Map<string, Json[]>(rooms.map((r) => [r, []]));
+		const post = async (perRoom: number) => {
+			for (const room_id of rooms) {
+				for (let i = 0; i < perRoom; i++) {
+					const list = sent.get(room_id) as Json[];
+					const res = await api.call(
+						"POST",
+						`/room/${room_id}/message/send`,
+						{ Authorization: `Bearer ${bob.token}` },
+						{
+							text_message: `m${list.length + 1}`,
+						},
+					);
+					expect(res.status).toBe(201);
+					list.push(res.json);
+				}
 			}
-		}
-	};
-	const isMessage = (room_id: string) => (e: ServerEvent) => e.event === "new_message" && e.data.room_id === room_id;
-	/** Takes the room's messages until alice has `upTo` of them; each must be the next one stored. */
-	const take = async (socket: RoomSocket, room_id: string, upTo: number) => {
-		const got = seen.get(room_id) as Json[];
-		while (got.length < upTo) {
-			const { data } = await socket.next(isMessage(room_id));
-			expect(data, `room ${room_id}, message ${got.length + 1}`).toEqual((sent.get(room_id) as Json[])[got.length]);
-			got.push(data);
-		}
-	};
-	/** Alice's user socket joined to both rooms from the last message she got: the missed ones come before each ack. */
-	const resume = async () => {
-		const socket = await openUserSocket((userServer as RunningServer).base, alice.token);
-		const ready = await socket.next((e) => e.event === "ready");
-		for (const room_id of rooms) {
-			const last_seq = seen.get(room_id)?.at(-1)?.seq ?? 0;
-			const stored = (sent.get(room_id) as Json[]).length;
-			expect(await socket.request("join_room", { room_id, last_seq }, `j-${room_id}`)).toEqual({
-				event: "ack",
-				id: `j-${room_id}`,
-				data: { room_id, last_seq: stored, online: [alice.id] },
-			});
-			await take(socket, room_id, stored);
-		}
-		// Nothing twice.
-		await expect(socket.next((e) => e.event === "new_message", 300)).rejects.toThrow(/no matching event/);
-		return { socket, ready: ready.data };
-	};
-	/** Unread and read positions as REST reports them, for both users. */
-	const state = async () => {
-		const read = async (path: string) => {
-			const res = await api.call("GET", path, backend);
-			expect(res.status, path).toBe(200);
-			return res.json as Json;
 		};
-		return {
-			unread: [await read(`/user/${alice.id}/unread`), await read(`/user/${bob.id}/unread`)],
-			rooms: await read(`/user/${alice.id}/rooms`),
-			reads: await Promise.all(rooms.map((id) => read(`/room/${id}/reads`))),
+		const isMessage = (room_id: string) => (e: ServerEvent) => e.event === "new_message" && e.data.room_id === room_id;
+		/** Takes the room's messages until alice has `upTo` of them; each must be the next one stored. */
+		const take = async (socket: RoomSocket, room_id: string, upTo: number) => {
+			const got = seen.get(room_id) as Json[];
+			while (got.length < upTo) {
+				const { data } = await socket.next(isMessage(room_id));
+				expect(data, `room ${room_id}, message ${got.length + 1}`).toEqual((sent.get(room_id) as Json[])[got.length]);
+				got.push(data);
+			}
 		};
-	};
+		/** Alice's user socket joined to both rooms from the last message she got: the missed ones come before each ack. */
+		const resume = async () => {
+			const socket = await openUserSocket(userServer.base, alice.token);
+			const ready = await socket.next((e) => e.event === "ready");
+			for (const room_id of rooms) {
+				const last_seq = seen.get(room_id)?.at(-1)?.seq ?? 0;
+				const stored = (sent.get(room_id) as Json[]).length;
+				expect(await socket.request("join_room", { room_id, last_seq }, `j-${room_id}`)).toEqual({
+					event: "ack",
+					id: `j-${room_id}`,
+					data: { room_id, last_seq: stored, online: [alice.id] },
+				});
+				await take(socket, room_id, stored);
+			}
+			// Nothing twice.
+			await expect(socket.next((e) => e.event === "new_message", 300)).rejects.toThrow(/no matching event/);
+			return { socket, ready: ready.data };
+		};
+		/** Unread and read positions as REST reports them, for both users. */
+		const state = async () => {
+			const read = async (path: string) => {
+				const res = await api.call("GET", path, backend);
+				expect(res.status, path).toBe(200);
+				return res.json as Json;
+			};
+			return {
+				unread: [await read(`/user/${alice.id}/unread`), await read(`/user/${bob.id}/unread`)],
+				rooms: await read(`/user/${alice.id}/rooms`),
+				reads: await Promise.all(rooms.map((id) => read(`/room/${id}/reads`))),
+			};
+		};
 
-	let { socket } = await resume();
-	await post(2);
-	for (const room_id of rooms) await take(socket, room_id, 2);
-	expect(await socket.request("mark_read", { room_id: one, seq: 1 }, "read-one")).toEqual({
-		event: "ack",
-		id: "read-one",
-		data: { room_id: one, last_read_seq: 1, unread: 1 },
-	});
-	// Missed while away: one more per room.
-	await socket.close();
-	await post(1);
-	const beforeTerm = await state();
-	expect(beforeTerm.unread[0]).toEqual({
-		unread_total: 5,
-		rooms: expect.arrayContaining([
-			{ room_id: one, last_seq: 3, last_read_seq: 1, unread: 2 },
-			{ room_id: two, last_seq: 3, last_read_seq: 0, unread: 3 },
-		]),
-	});
+		let { socket } = await resume();
+		await post(2);
+		for (const room_id of rooms) await take(socket, room_id, 2);
+		expect(await socket.request("mark_read", { room_id: one, seq: 1 }, "read-one")).toEqual({
+			event: "ack",
+			id: "read-one",
+			data: { room_id: one, last_read_seq: 1, unread: 1 },
+		});
+		// Missed while away: one more per room.
+		await socket.close();
+		await post(1);
+		const beforeTerm = await state();
+		expect(beforeTerm.unread[0]).toEqual({
+			unread_total: 5,
+			rooms: expect.arrayContaining([
+				{ room_id: one, last_seq: 3, last_read_seq: 1, unread: 2 },
+				{ room_id: two, last_seq: 3, last_read_seq: 0, unread: 3 },
+			]),
+		});
 
-	// 1. A graceful stop, with no socket open (workerd drains open WebSockets on SIGTERM).
-	userServer = (await restart(userServer, "SIGTERM")).next;
-	api = new Api(userServer.base);
-	expect(await state()).toEqual(beforeTerm);
-	let ready: Json;
-	({ socket, ready } = await resume());
-	expect(ready.unread_total).toBe(5);
-	expect(ready.rooms.map(({ online: _, ...r }: Json) => r).sort((a: Json, b: Json) => (a.room_id < b.room_id ? -1 : 1))).toEqual(
-		[
-			{ room_id: one, last_seq: 3, last_read_seq: 1, unread: 2 },
-			{ room_id: two, last_seq: 3, last_read_seq: 0, unread: 3 },
-		].sort((a, b) => (a.room_id < b.room_id ? -1 : 1)),
-	);
-	// The read position survived: a lower seq answers the current one.
-	expect((await socket.request("mark_read", { room_id: one, seq: 0 }, "low")).data).toEqual({ room_id: one, last_read_seq: 1, unread: 2 });
-	expect((await socket.request("mark_read", { room_id: two, seq: 3 }, "read-two")).data).toEqual({
-		room_id: two,
-		last_read_seq: 3,
-		unread: 0,
-	});
-	// Live again after the restart.
-	await post(1);
-	for (const room_id of rooms) await take(socket, room_id, 4);
+		// 1. A graceful stop, with no socket open (workerd drains open WebSockets on SIGTERM).
+		userServer = (await restart(userServer, "SIGTERM", start)).next;
+		userServers[host] = userServer;
+		api = new Api(userServer.base);
+		expect(await state()).toEqual(beforeTerm);
+		let ready: Json;
+		({ socket, ready } = await resume());
+		expect(ready.unread_total).toBe(5);
+		expect(ready.rooms.map(({ online: _, ...r }: Json) => r).sort((a: Json, b: Json) => (a.room_id < b.room_id ? -1 : 1))).toEqual(
+			[
+				{ room_id: one, last_seq: 3, last_read_seq: 1, unread: 2 },
+				{ room_id: two, last_seq: 3, last_read_seq: 0, unread: 3 },
+			].sort((a, b) => (a.room_id < b.room_id ? -1 : 1)),
+		);
+		// The read position survived: a lower seq answers the current one.
+		expect((await socket.request("mark_read", { room_id: one, seq: 0 }, "low")).data).toEqual({
+			room_id: one,
+			last_read_seq: 1,
+			unread: 2,
+		});
+		expect((await socket.request("mark_read", { room_id: two, seq: 3 }, "read-two")).data).toEqual({
+			room_id: two,
+			last_read_seq: 3,
+			unread: 0,
+		});
+		// Live again after the restart.
+		await post(1);
+		for (const room_id of rooms) await take(socket, room_id, 4);
 
-	// 2. A crash right after the acks, with the socket open: alice has taken only the first of two new messages per room.
-	await post(2);
-	for (const room_id of rooms) await take(socket, room_id, 5);
-	const beforeKill = await state();
-	expect(beforeKill.unread[0].unread_total).toBe(5 + 3);
-	userServer = (await restart(userServer, "SIGKILL")).next;
-	api = new Api(userServer.base);
-	expect(await state()).toEqual(beforeKill);
-	({ socket, ready } = await resume());
-	expect(ready.unread_total).toBe(8);
-	expect((await socket.request("mark_read", { room_id: two, seq: 0 }, "low-two")).data).toEqual({
-		room_id: two,
-		last_read_seq: 3,
-		unread: 3,
-	});
-	for (const room_id of rooms) expect(seen.get(room_id)).toEqual(sent.get(room_id));
-	await socket.close();
-});
+		// 2. A crash right after the acks, with the socket open: alice has taken only the first of two new messages per room.
+		await post(2);
+		for (const room_id of rooms) await take(socket, room_id, 5);
+		const beforeKill = await state();
+		expect(beforeKill.unread[0].unread_total).toBe(5 + 3);
+		userServer = (await restart(userServer, "SIGKILL", start)).next;
+		userServers[host] = userServer;
+		api = new Api(userServer.base);
+		expect(await state()).toEqual(beforeKill);
+		({ socket, ready } = await resume());
+		expect(ready.unread_total).toBe(8);
+		expect((await socket.request("mark_read", { room_id: two, seq: 0 }, "low-two")).data).toEqual({
+			room_id: two,
+			last_read_seq: 3,
+			unread: 3,
+		});
+		for (const room_id of rooms) expect(seen.get(room_id)).toEqual(sent.get(room_id));
+		await socket.close();
+	},
+);
