@@ -32,9 +32,9 @@ export interface ConversationEvents extends Record<string, unknown> {
 	message_deleted: MessageDeleted;
 	reaction_added: ReactionChanged;
 	reaction_removed: ReactionChanged;
-	/** Everyone typing in the room now (never your own sockets' typing). */
+	/** Everyone typing in the room now: the whole set, which can name you when others' changes came with yours (filter your own id). */
 	typing: { room_id: string; user_ids: string[] };
-	/** A member read up to `last_read_seq` (rooms up to 100 members). */
+	/** A member read up to `last_read_seq` (rooms up to `RECEIPT_MAX_MEMBERS` members, 100 by default). */
 	read_receipt: { room_id: string; user_id: string; last_read_seq: number };
 	/** Someone else came online in the room or went offline (never your own sockets). */
 	presence: Presence;
