@@ -111,6 +111,7 @@ describe("docker-compose-production.yml and the Dockerfile", () => {
 			"WEBHOOK_RETRY_SCHEDULE",
 			"WEBHOOK_TIMEOUT_MS",
 			"WEBHOOK_SWEEP_SECONDS",
+			"WEBHOOK_SECRET_OVERLAP_SECONDS",
 			"WS_COMPRESSION",
 			"LOG_LEVEL",
 		];
