@@ -228,7 +228,7 @@ const DIRECTORY_CHANGES = [
  */
 export const kickWebhooks = createMiddleware<AppEnv>(async (c, next) => {
 	await next();
-	// A runtime without a dispatcher (the Deno host) keeps no webhooks.
+	// A host without a dispatcher keeps no webhooks (every host here binds one).
 	if (!c.env.WEBHOOKS || c.req.method === "GET" || c.res.status >= 300) return;
 	const clientId = c.get("clientId");
 	const path = new URL(c.req.url).pathname;

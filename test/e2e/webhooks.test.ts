@@ -1,5 +1,5 @@
-// Webhooks over real TCP on both runtimes (wrangler dev with D1, bare workerd with the directory
-// object): a node:http receiver on 127.0.0.1 that fails the first
+// Webhooks over real TCP on the three runtimes (wrangler dev with D1, bare workerd with the directory
+// object, the Deno host with its directory file): a node:http receiver on 127.0.0.1 that fails the first
 // attempts, then acknowledges. Every event arrives, once acknowledged never again, in seq order
 // per room, signed as Standard Webhooks 1.0 says (checked with node:crypto), and only to the
 // client it belongs to.
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api } from "./api-client";
-import { freePort, ROOT, type RunningServer, startSelfhost, startWranglerDev, stopChild } from "./harness";
+import { freePort, ROOT, RUNTIMES, type RunningServer, startDeno, startSelfhost, stopChild } from "./harness";
 import { type Attempt, eventually, type Receiver, startReceiver, verifySignature } from "./webhook-receiver";
 import { openRoomSocket } from "./ws-client";
 
@@ -25,10 +25,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TIMEOUT_MS = 2000;
 const OVERLAP_SECONDS = 6;
 
-describe.each([
-	{ runtime: "wrangler dev (npm start)", start: startWranglerDev },
-	{ runtime: "bare workerd (npm run selfhost)", start: startSelfhost },
-])("webhooks on $runtime", ({ start }) => {
+describe.each(RUNTIMES)("webhooks on $runtime", ({ start }) => {
 	let server: RunningServer;
 	let api: Api;
 	const receivers: Receiver[] = [];
@@ -662,7 +659,10 @@ describe.each([
 	});
 });
 
-describe("webhooks across a SIGKILL of bare workerd", () => {
+describe.each([
+	{ runtime: "bare workerd", start: startSelfhost },
+	{ runtime: "the Deno host", start: startDeno },
+])("webhooks across a SIGKILL of $runtime", ({ start }) => {
 	let server: RunningServer | undefined;
 	let receiver: Receiver | undefined;
 	afterAll(async () => {
@@ -674,7 +674,7 @@ describe("webhooks across a SIGKILL of bare workerd", () => {
 		const vars = { WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_RETRY_SCHEDULE: "0.2,0.2,0.5,1,1,1,1,1,1,1", WEBHOOK_SWEEP_SECONDS: "1" };
 		let up = false;
 		receiver = await startReceiver(() => ({ status: up ? 200 : 503 }));
-		const first = await startSelfhost({ vars });
+		const first = await start({ vars });
 		server = first;
 		const api = new Api(first.base);
 		const tenant = await api.tenant(first.adminToken);
@@ -695,7 +695,7 @@ describe("webhooks across a SIGKILL of bare workerd", () => {
 		);
 		await first.stop("SIGKILL");
 		const logsBefore = first.logs();
-		server = await startSelfhost({ stateDir: first.stateDir, adminToken: first.adminToken, jwtSecret: first.jwtSecret, vars });
+		server = await start({ stateDir: first.stateDir, adminToken: first.adminToken, jwtSecret: first.jwtSecret, vars });
 		up = true;
 		const expected = 1 + 1 + 20; // room.created, member.added, 20 messages
 		await eventually(

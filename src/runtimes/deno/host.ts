@@ -11,9 +11,20 @@ import { InProcessNamespace } from "./namespace";
 import { type HostDeps, ROOM_METHODS, RoomHost } from "./room-host";
 import { SqliteFile } from "./sqlite-file";
 import { EndOfTurn } from "./turn";
+import { WEBHOOK_METHODS, WebhookHost } from "./webhook-host";
 
 /** Bindings the host provides itself; an environment variable of the same name is ignored. */
-const BINDINGS = new Set(["DB", "DIRECTORY", "ROOMS", "GATEWAYS", "LOCAL_UPGRADE"]);
+const BINDINGS = new Set(["DB", "DIRECTORY", "ROOMS", "GATEWAYS", "WEBHOOKS", "WEBHOOK_PRIVATE_NETWORK", "LOCAL_UPGRADE"]);
+
+/**
+ * What the app gets as its execution context (Hono's `c.executionCtx`): work a route starts after
+ * its response (the webhook kick) runs on in this process; its failures are its own to log.
+ */
+const EXECUTION_CONTEXT = {
+	waitUntil: (promise: Promise<unknown>) => void promise.catch(() => {}),
+	passThroughOnException: () => {},
+	props: {},
+};
 
 /** A file name for an object name: readable when it is safe, a hash otherwise. */
 export const fileNameOf = (name: string): string =>
@@ -67,13 +78,22 @@ export function createDenoHost(options: HostOptions): DenoHost {
 	const directory = openFileDirectory(directoryFile);
 	options.mkdir(`${dataDir}/rooms`);
 	options.mkdir(`${dataDir}/gateways`);
+	options.mkdir(`${dataDir}/webhooks`);
 
 	let rooms: InProcessNamespace<RoomHost>;
 	let gateways: InProcessNamespace<GatewayHost>;
+	let webhooks: InProcessNamespace<WebhookHost>;
 	const alarms = new Alarms(open(`${dataDir}/alarms.sqlite`), (key) => {
 		const [kind, ...rest] = key.split(":");
 		const name = rest.join(":");
 		try {
+			if (kind === "webhook") {
+				webhooks
+					.object(name)
+					.alarm()
+					.catch((error) => console.error(JSON.stringify({ msg: "alarm failed", key, error: String(error) })));
+				return;
+			}
 			(kind === "room" ? rooms.object(name) : gateways.object(name)).alarm();
 		} catch (error) {
 			console.error(JSON.stringify({ msg: "alarm failed", key, error: String(error) }));
@@ -90,11 +110,23 @@ export function createDenoHost(options: HostOptions): DenoHost {
 	});
 	rooms = new InProcessNamespace((name) => new RoomHost(name, deps("room", name)), ROOM_METHODS);
 	gateways = new InProcessNamespace((name) => new GatewayHost(name, deps("gateway", name)), GATEWAY_METHODS);
+	// One dispatcher per client, addressed by the client id as WEBHOOKS.get(WEBHOOKS.idFromName(clientId)).
+	webhooks = new InProcessNamespace(
+		(name) =>
+			new WebhookHost({
+				env,
+				file: open(`${dataDir}/webhooks/${fileNameOf(name)}.sqlite`),
+				alarm: alarms.slot(`webhook:${name}`),
+				group,
+			}),
+		WEBHOOK_METHODS,
+	);
 	const directories = new InProcessNamespace(() => directory, DIRECTORY_METHODS);
 	Object.assign(env, {
 		ROOMS: rooms,
 		GATEWAYS: gateways,
 		DIRECTORY: directories,
+		WEBHOOKS: webhooks,
 		LOCAL_UPGRADE: (stub: unknown, forwarded: Request, original: Request) =>
 			(stub as { upgrade(f: Request, o: Request): Promise<Response> }).upgrade(forwarded, original),
 	});
@@ -107,7 +139,7 @@ export function createDenoHost(options: HostOptions): DenoHost {
 		group,
 		rearmed,
 		async fetch(request) {
-			const response = await app.fetch(request, env);
+			const response = await app.fetch(request, env, EXECUTION_CONTEXT);
 			// Nothing leaves before what it answers is on disk.
 			await group.settled();
 			return response;
