@@ -16,6 +16,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
+import { call, pool } from "./http.mjs";
 import { killAllNow, ROOT, startSelfhost, stopAll, treeSchedMs, workerdVersion } from "./servers.mjs";
 
 const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -44,31 +45,6 @@ setTimeout(async () => {
 	await stopAll();
 	process.exit(2);
 }, 15 * 60_000).unref();
-
-async function call(base, method, path, headers, body) {
-	const res = await fetch(`${base}${path}`, {
-		method,
-		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const json = await res.json().catch(() => null);
-	if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-	return json;
-}
-
-async function pool(items, n, fn) {
-	let next = 0;
-	const out = new Array(items.length);
-	await Promise.all(
-		Array.from({ length: Math.min(n, items.length) }, async () => {
-			while (next < items.length) {
-				const i = next++;
-				out[i] = await fn(items[i], i);
-			}
-		}),
-	);
-	return out;
-}
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 

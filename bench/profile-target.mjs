@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { call } from "./http.mjs";
 import { startBareWorkerd, startDenoHost, startSelfhost, startSocketio, stopAll } from "./servers.mjs";
 import { prepareRooms, runTypical } from "./typical.mjs";
 
@@ -17,16 +18,6 @@ const rate = Number(arg("rate", "800"));
 const seconds = Number(arg("seconds", "20"));
 const deflate = arg("deflate", "on") === "on";
 const tmp = mkdtempSync(join(tmpdir(), "roomkit-profile-"));
-
-async function call(base, method, path, headers, body) {
-	const res = await fetch(`${base}${path}`, {
-		method,
-		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
-	return res.json();
-}
 
 let system;
 if (name.startsWith("ours") || name.startsWith("deno")) {

@@ -13,6 +13,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { call } from "./http.mjs";
 import {
 	killAllNow,
 	ROOT,
@@ -125,17 +126,6 @@ setTimeout(async () => {
 	await cleanup();
 	process.exit(2);
 }, 40 * 60_000).unref();
-
-async function call(base, method, path, headers, body) {
-	const res = await fetch(`${base}${path}`, {
-		method,
-		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const json = await res.json().catch(() => null);
-	if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-	return json;
-}
 
 /** One client, USERS users; sockets authenticate with `clientKey: <api_token>.<user_id>`. */
 async function tenantOf(server) {

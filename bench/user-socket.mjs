@@ -14,6 +14,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
+import { call, pool } from "./http.mjs";
 import { killAllNow, ROOT, startSelfhost, stopAll, treeRss, treeSchedMs, workerdVersion } from "./servers.mjs";
 
 const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
@@ -34,32 +35,6 @@ setTimeout(async () => {
 	await stopAll();
 	process.exit(2);
 }, 20 * 60_000).unref();
-
-async function call(base, method, path, headers, body) {
-	const res = await fetch(`${base}${path}`, {
-		method,
-		headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const json = await res.json().catch(() => null);
-	if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-	return json;
-}
-
-/** Runs `fn` over `items` with at most `n` at once. */
-async function pool(items, n, fn) {
-	let next = 0;
-	const out = new Array(items.length);
-	await Promise.all(
-		Array.from({ length: Math.min(n, items.length) }, async () => {
-			while (next < items.length) {
-				const i = next++;
-				out[i] = await fn(items[i], i);
-			}
-		}),
-	);
-	return out;
-}
 
 /** A user socket that records events; `joined(room)` resolves with the join's ack. */
 function userSocket(base, header, path = "/ws") {
