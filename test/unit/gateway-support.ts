@@ -73,6 +73,15 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 	/** While set, the next sendMany throws before returning a promise (a stub that fails at once). */
 	const sendFault = { throwNow: false };
 	const outboxOf = () => new Outbox((flush) => tasks.push(flush));
+	/** A gateway's own queued work (its outbox's and its store's flushes): lost with it in a restart. */
+	const owned = new WeakMap<() => void, string>();
+	const ownTask = (gateway: string) => (run: () => void) => {
+		const task = () => run();
+		owned.set(task, gateway);
+		tasks.push(task);
+	};
+	/** Pushes a gateway is handling now: a restart fails them, as a call to a reset object fails. */
+	const handling = new Set<{ gateway: string; fail: (error: Error) => void }>();
 
 	const gatewayOf = (name: string) => {
 		let gateway = gateways.get(name);
@@ -132,13 +141,9 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		new GatewayCore({
 			name,
 			// Grouped writes, as the object runs them: flushed by the hand-driven timer.
-			store: new GatewayStore(
-				sqlOf(db),
-				(flush) => tasks.push(flush),
-				(_ms, flush) => lazyTimers.push({ gateway: name, run: flush }),
-			),
+			store: new GatewayStore(sqlOf(db), ownTask(name), (_ms, flush) => lazyTimers.push({ gateway: name, run: flush })),
 			rooms: portOf,
-			outbox: outboxOf(),
+			outbox: new Outbox(ownTask(name)),
 			// A real 0 ms timer, as on workerd: after every frame handed to the gateway before it. Longer
 			// ones (wake retries) wait for the hand-driven clock.
 			scheduler: {
@@ -165,7 +170,14 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 			throw new Error("reply lost");
 		}
 		pushes.push({ gateway, push: structuredClone(message) });
-		return gatewayOf(gateway).core.deliver(structuredClone(message));
+		return new Promise<Awaited<ReturnType<GatewayCore["deliver"]>>>((resolve, reject) => {
+			const entry = { gateway, fail: reject };
+			handling.add(entry);
+			gatewayOf(gateway)
+				.core.deliver(structuredClone(message))
+				.then(resolve, reject)
+				.finally(() => handling.delete(entry));
+		});
 	};
 
 	const room = (id: string, members: string[], isPrivate = false): TestRoom => {
@@ -243,6 +255,13 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		throw new Error("did not settle");
 	};
 
+	/** One round of queued work and the microtasks it starts (finer than settle()). */
+	const step = async () => {
+		await new Promise((r) => setImmediate(r));
+		for (const run of tasks.splice(0)) run();
+		await new Promise((r) => setImmediate(r));
+	};
+
 	/** Lets failed pushes come due and retries them (what the room's alarm does). */
 	const retryAll = async () => {
 		clock.now += 120_000;
@@ -282,6 +301,13 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		timers.splice(0, timers.length, ...alive(timers));
 		// A call in flight to the old object fails with it (its room already counts it failed, and retries).
 		late.splice(0, late.length, ...alive(late));
+		for (const entry of handling) {
+			if (entry.gateway !== name) continue;
+			handling.delete(entry);
+			entry.fail(new Error("gateway reset"));
+		}
+		// What it had queued (frames not yet written, grouped writes) is gone with it.
+		tasks.splice(0, tasks.length, ...tasks.filter((task) => owned.get(task) !== name));
 		gateway.core = newGatewayCore(name, gateway.db);
 		const kept = options.keepSockets ? [...(attached.get(name) ?? [])] : [];
 		if (!options.keepSockets) attached.delete(name);
@@ -321,6 +347,7 @@ export function makeWorld(options: { maxMessages?: number; inboxDebounceMs?: num
 		connect,
 		disconnect,
 		settle,
+		step,
 		retryAll,
 		advance,
 		deliverLate,
