@@ -214,10 +214,12 @@ export class GatewayCore {
 		await this.onRoom(push.room_id, async () => {
 			idle = await this.apply(push);
 		});
-		// Answered once stored and once its frames are handed to the sockets: the room then stops owing
-		// it, and names it in the next push's settled_through. Frames still in the outbox when the
-		// object is cut off (its sockets kept) would otherwise be skipped as settled, never sent.
-		await Promise.all([this.deps.store.flushed(), this.deps.outbox.written()]);
+		// Its frames go to the sockets now, not at the outbox's next flush: once answered, the room names
+		// this push in the next one's settled_through, so frames still queued when the object is cut
+		// off (its sockets kept) would be skipped as settled, never sent.
+		this.deps.outbox.flush();
+		// Answered once stored: the room then stops owing it.
+		await this.deps.store.flushed();
 		return idle.length > 0 ? { idle, token: this.token } : undefined;
 	}
 

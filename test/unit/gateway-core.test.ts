@@ -306,7 +306,7 @@ describe("user socket", () => {
 		expect(r.feed.owed()).toEqual([]);
 	});
 
-	it("answers a push only once its frames are written: frames lost with a reset gateway are sent again, not skipped as settled", async () => {
+	it("writes a push's frames before answering it: a gateway reset right after its answer leaves no gap behind settled_through", async () => {
 		// Room-list rows debounced: a push then carries events only, and the gateway has nothing to store for it.
 		const world = makeWorld({ inboxDebounceMs: 60_000 });
 		const r = world.room(R1, ["alice", "bob"]);
@@ -315,24 +315,24 @@ describe("user socket", () => {
 		await alice.core.handleFrame(alice.peer, frame("join_room", { room_id: R1 }, "j"));
 		r.inbox.sendAs(bob, "m1");
 		await world.settle();
-		expect(seqsOf(alice.peer.take(), R1)).toEqual([1]);
+		const received = seqsOf(alice.peer.take(), R1);
+		expect(received).toEqual([1]);
 		world.lazy.hold = true;
-		// The room's flush pushes message 2; the gateway applies it (nothing to store but the lazy
-		// cursor) and queues its frame in the outbox, which has not flushed yet.
+		// One round: the room's flush pushes message 2 and the gateway handles it. Its frame is on the
+		// socket already, not waiting for the outbox's next flush.
 		r.inbox.sendAs(bob, "m2");
 		await world.step();
 		expect(world.pushes.at(-1)?.push.events.map((e) => e.seq)).toEqual([2]);
-		expect(seqsOf(alice.peer.take(), R1)).toEqual([]);
-		// Not answered yet: the room still owes message 2 to that gateway.
-		expect(r.feed.owed().length).toBeGreaterThan(0);
-		// Reset before the outbox wrote the frame (the socket kept, as hibernation keeps it): had the
-		// push been answered, message 3's push would name 2 as settled and 2 would never come.
+		received.push(...seqsOf(alice.peer.take(), R1));
+		// Reset now (the socket kept, as hibernation keeps it; its stored cursor is still 1): message 3's
+		// push names 2 as settled, so a frame of 2 still queued at the answer would never come.
 		world.restartGateway(alice.name, { keepSockets: true });
 		r.inbox.sendAs(bob, "m3");
-		// Past the room-list debounce, then past the retry of a failed push.
+		// Past the room-list debounce, then past the retry of any failed push.
 		await world.advance(61_000);
 		await world.retryAll();
-		expect(seqsOf(alice.peer.take(), R1)).toEqual([2, 3]);
+		received.push(...seqsOf(alice.peer.take(), R1));
+		expect(received).toEqual([1, 2, 3]);
 		expect(r.feed.owed()).toEqual([]);
 	});
 
