@@ -179,7 +179,9 @@ export class RoomObject extends DurableObject<Env> {
 			(ws) => this.close(ws, CLOSE_TOKEN_EXPIRED, "token expired"),
 		);
 		next = Math.min(next, (await this.service.alarm()) ?? Number.POSITIVE_INFINITY);
-		if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
+		// Only ever earlier: an alarm set while this one ran (a message stored meanwhile pokes the webhook
+		// feed) must not be pushed back to `next`, or the feed waits for it (up to a token's expiry).
+		if (Number.isFinite(next)) await this.scheduleAlarm(next);
 	}
 
 	// RPC from the Worker and from gateway objects: the room's behaviour is RoomService's.

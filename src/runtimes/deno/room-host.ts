@@ -208,7 +208,9 @@ export class RoomHost {
 			(hosted) => this.close(hosted, CLOSE_TOKEN_EXPIRED, "token expired"),
 		);
 		next = Math.min(next, (await this.service.alarm()) ?? Number.POSITIVE_INFINITY);
-		if (Number.isFinite(next)) this.deps.alarm.setAlarm(next);
+		// Only ever earlier: an alarm set while this one ran (a message stored meanwhile pokes the webhook
+		// feed) must not be pushed back to `next`, or the feed waits for it (up to a token's expiry).
+		if (Number.isFinite(next)) this.scheduleAlarm(next);
 	}
 
 	// The RPC surface of src/runtimes/cloudflare/room-object.ts: the room's behaviour is RoomService's.
