@@ -7,6 +7,7 @@ const MAX_DELAY = 2 ** 31 - 1;
 export interface AlarmSlot {
 	getAlarm(): number | null;
 	setAlarm(at: number): void;
+	deleteAlarm(): void;
 }
 
 /**
@@ -25,7 +26,7 @@ export class Alarms {
 	}
 
 	slot(key: string): AlarmSlot {
-		return { getAlarm: () => this.get(key), setAlarm: (at) => this.set(key, at) };
+		return { getAlarm: () => this.get(key), setAlarm: (at) => this.set(key, at), deleteAlarm: () => this.delete(key) };
 	}
 
 	get(key: string): number | null {
@@ -36,6 +37,13 @@ export class Alarms {
 	set(key: string, at: number): void {
 		this.file.sql.exec("INSERT INTO alarms (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET at = excluded.at", key, at);
 		this.arm(key, at);
+	}
+
+	delete(key: string): void {
+		this.file.sql.exec("DELETE FROM alarms WHERE key = ?", key);
+		const timer = this.timers.get(key);
+		if (timer !== undefined) clearTimeout(timer);
+		this.timers.delete(key);
 	}
 
 	/** Arms every persisted alarm (startup); those already due fire at once. */

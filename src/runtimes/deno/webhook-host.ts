@@ -1,5 +1,6 @@
 import type { Env } from "../../env";
 import type { RoomEvent } from "../../room/message-log";
+import { loadWebhookConfig } from "../../webhooks/config";
 import { DispatcherCore, type EndpointPatch } from "../../webhooks/dispatcher-core";
 import type { EventTypeT } from "../../webhooks/events";
 import type { AlarmSlot } from "./alarms";
@@ -38,13 +39,22 @@ export class WebhookHost {
 	private run: Promise<void> | null = null;
 	private again = false;
 
-	constructor(deps: WebhookHostDeps) {
+	/** How long until the fallback alarm of a run brings the dispatcher back (the sweep interval). */
+	private readonly sweepMs: number;
+
+	constructor(private readonly deps: WebhookHostDeps) {
+		this.sweepMs = loadWebhookConfig(deps.env).sweepMs;
 		this.core = new DispatcherCore({
 			sql: deps.file.sql,
 			env: deps.env,
 			getAlarm: async () => deps.alarm.getAlarm(),
 			setAlarm: async (at) => deps.alarm.setAlarm(at),
-			fetch: (url, init) => fetch(url, init),
+			// workerd's output gate holds an outgoing call until the writes before it are stored; here an
+			// attempt waits for the group commit, so no receiver hears of an event a crash could still undo.
+			fetch: async (url, init) => {
+				await deps.group.settled();
+				return fetch(url, init);
+			},
 			// Written in this turn's transaction: durable once the group commit has synced it (workerd's output gate, by hand).
 			durable: () => deps.group.settled(),
 			now: Date.now,
@@ -93,10 +103,18 @@ export class WebhookHost {
 			return this.run;
 		}
 		this.run = (async () => {
+			// The alarm's row was taken before this run; a run spans many turns (attempts of up to 15 s),
+			// and the core sets the next alarm only at its end. A fallback alarm, committed with this
+			// turn, brings the dispatcher back if the process dies mid-run (workerd retries an alarm
+			// whose handler did not finish); the core's own setAlarm replaces it.
+			const fallback = Date.now() + this.sweepMs;
+			this.deps.alarm.setAlarm(fallback);
 			do {
 				this.again = false;
 				await this.core.alarm();
 			} while (this.again);
+			// The run ended and set no alarm (nothing owed, no endpoint): nor does the fallback stay.
+			if (this.deps.alarm.getAlarm() === fallback) this.deps.alarm.deleteAlarm();
 		})().finally(() => {
 			this.run = null;
 		});
