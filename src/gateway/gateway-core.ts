@@ -214,12 +214,11 @@ export class GatewayCore {
 		await this.onRoom(push.room_id, async () => {
 			idle = await this.apply(push);
 		});
-		// Its frames go to the sockets now, not at the outbox's next flush: once answered, the room names
-		// this push in the next one's settled_through, so frames still queued when the object is cut
-		// off (its sockets kept) would be skipped as settled, never sent.
-		this.deps.outbox.flush();
-		// Answered once stored: the room then stops owing it.
-		await this.deps.store.flushed();
+		// Answered once stored and once its frames are handed to the sockets (at the outbox's next
+		// flush, so frames of several pushes still share one): the room then stops owing it, and names
+		// it in the next push's settled_through, so frames still queued when the object is cut off
+		// (its sockets kept) would be skipped as settled, never sent.
+		await Promise.all([this.deps.store.flushed(), this.deps.outbox.written()]);
 		return idle.length > 0 ? { idle, token: this.token } : undefined;
 	}
 

@@ -59,6 +59,8 @@ export interface OutboxStats {
  */
 export class Outbox {
 	private pending = new Map<Sink, string[]>();
+	/** Callers of written() waiting for the next flush. */
+	private waiting: Array<() => void> = [];
 	private scheduled = false;
 	private lastFlushAt = Number.NEGATIVE_INFINITY;
 	private gapMs = 0;
@@ -97,13 +99,26 @@ export class Outbox {
 	/** Sends everything pending, one frame per socket, in the order sockets were first owed something. */
 	flush(): void {
 		this.scheduled = false;
-		if (this.pending.size === 0) return;
-		const batches = this.pending;
-		this.pending = new Map();
-		this.counters.flushes++;
-		this.lastFlushAt = this.scheduler.now();
-		this.gapMs = Math.min(this.maxGapMs, batches.size * this.gapPerFrameMs);
-		for (const [sink, events] of batches) this.write(sink, events);
+		const waiting = this.waiting;
+		this.waiting = [];
+		if (this.pending.size > 0) {
+			const batches = this.pending;
+			this.pending = new Map();
+			this.counters.flushes++;
+			this.lastFlushAt = this.scheduler.now();
+			this.gapMs = Math.min(this.maxGapMs, batches.size * this.gapPerFrameMs);
+			for (const [sink, events] of batches) this.write(sink, events);
+		}
+		for (const done of waiting) done();
+	}
+
+	/**
+	 * Resolves once everything pushed so far is handed to its socket: at the flush already scheduled
+	 * (batching is kept), at once when nothing waits.
+	 */
+	written(): Promise<void> {
+		if (this.pending.size === 0) return Promise.resolve();
+		return new Promise((resolve) => this.waiting.push(resolve));
 	}
 
 	/** Drops what a closed socket was still owed. */

@@ -306,7 +306,7 @@ describe("user socket", () => {
 		expect(r.feed.owed()).toEqual([]);
 	});
 
-	it("writes a push's frames before answering it: a gateway reset right after its answer leaves no gap behind settled_through", async () => {
+	it("answers a push only once its frames are written: a gateway reset meanwhile leaves no gap behind settled_through", async () => {
 		// Room-list rows debounced: a push then carries events only, and the gateway has nothing to store for it.
 		const world = makeWorld({ inboxDebounceMs: 60_000 });
 		const r = world.room(R1, ["alice", "bob"]);
@@ -318,8 +318,8 @@ describe("user socket", () => {
 		const received = seqsOf(alice.peer.take(), R1);
 		expect(received).toEqual([1]);
 		world.lazy.hold = true;
-		// One round: the room's flush pushes message 2 and the gateway handles it. Its frame is on the
-		// socket already, not waiting for the outbox's next flush.
+		// One round: the room's flush pushes message 2 and the gateway handles it; its frame waits for the
+		// outbox's next flush, and so does the push's answer.
 		r.inbox.sendAs(bob, "m2");
 		await world.step();
 		expect(world.pushes.at(-1)?.push.events.map((e) => e.seq)).toEqual([2]);
