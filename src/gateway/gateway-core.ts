@@ -15,7 +15,7 @@ const PAGE = 500;
 /** Sends to one room in one `sendMany` at most. */
 const SEND_BATCH = 64;
 /** Rooms a connection's `ready` wakes at once (docs/user-socket.md): the others wait for a free slot. */
-export const WAKE_CONCURRENCY = 16;
+export const WAKE_CONCURRENCY = 64;
 
 /** A send waiting for the call in flight to its room, and how its caller learns the answer. */
 type Waiting = { send: QueuedSend; done: (result: Promise<RoomSendResult>) => void };

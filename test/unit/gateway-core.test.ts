@@ -176,7 +176,8 @@ describe("user socket", () => {
 
 	it(`wakes at most ${WAKE_CONCURRENCY} rooms at once for a connection, and ready still has every room`, async () => {
 		const world = makeWorld();
-		const ids = Array.from({ length: 40 }, (_, i) => `0190a000-0000-7000-8000-${String(100 + i).padStart(12, "0")}`);
+		const count = WAKE_CONCURRENCY + 24;
+		const ids = Array.from({ length: count }, (_, i) => `0190a000-0000-7000-8000-${String(100 + i).padStart(12, "0")}`);
 		const rooms = ids.map((id) => world.room(id, ["alice", "bob"]));
 		const first = world.connect("alice");
 		await world.settle();
@@ -185,11 +186,11 @@ describe("user socket", () => {
 		await world.settle();
 		const tab = world.connect("alice");
 		await world.settle();
-		expect(world.wakes).toHaveLength(40);
+		expect(world.wakes).toHaveLength(count);
 		expect(world.wakeFault.most).toBe(WAKE_CONCURRENCY);
 		const ready = tab.peer.take();
 		expect(ready.map((e) => e.event)).toEqual(["ready"]);
-		expect(ready[0]?.data.unread_total).toBe(40);
+		expect(ready[0]?.data.unread_total).toBe(count);
 		expect(
 			ready[0]?.data.rooms.map((x: { room_id: string; last_seq: number; unread: number }) => [x.room_id, x.last_seq, x.unread]).sort(),
 		).toEqual(ids.map((id) => [id, 1, 1]));
