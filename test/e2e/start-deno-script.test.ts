@@ -48,6 +48,7 @@ describe("npm run start:deno (scripts/start-deno.mjs)", () => {
 				"directory.sqlite-wal",
 				"gateways",
 				"rooms",
+				"webhooks",
 			]);
 		} finally {
 			await stopChild(child, "SIGTERM", 15_000);
@@ -55,7 +56,7 @@ describe("npm run start:deno (scripts/start-deno.mjs)", () => {
 		expect(child.exitCode).toBe(0);
 		await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
 		// Deno itself exited cleanly: its files are checkpointed and closed.
-		expect(readdirSync(dataDir).sort()).toEqual(["alarms.sqlite", "directory.sqlite", "gateways", "rooms"]);
+		expect(readdirSync(dataDir).sort()).toEqual(["alarms.sqlite", "directory.sqlite", "gateways", "rooms", "webhooks"]);
 	});
 
 	it("deno task start (deno.json) builds the client and serves the same way", async () => {

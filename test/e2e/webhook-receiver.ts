@@ -83,7 +83,12 @@ export async function startReceiver(policy: Policy = () => ({ status: 200 })): P
 		setPolicy: (p) => {
 			current = p;
 		},
-		close: () => new Promise((resolve) => server.close(() => resolve())),
+		// Keep-alive connections the sender still uses would hold close() open: they end too.
+		close: () =>
+			new Promise((resolve) => {
+				server.close(() => resolve());
+				server.closeAllConnections();
+			}),
 	};
 }
 

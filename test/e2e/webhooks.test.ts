@@ -44,8 +44,9 @@ describe.each(RUNTIMES)("webhooks on $runtime", ({ start }) => {
 		api = new Api(server.base);
 	});
 	afterAll(async () => {
-		await Promise.all(receivers.map((r) => r.close()));
+		// The server first: it stops retrying, then the receivers close.
 		await server?.stop();
+		await Promise.all(receivers.map((r) => r.close()));
 	});
 
 	const receiver = async (...args: Parameters<typeof startReceiver>) => {
