@@ -16,10 +16,10 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
+import { arg, envArg, log, round, sleep } from "./cli.mjs";
 import { call, pool } from "./http.mjs";
 import { killAllNow, ROOT, startSelfhost, stopAll, treeSchedMs, workerdVersion } from "./servers.mjs";
 
-const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const ROOMS = Number(arg("rooms", "100"));
 const MEMBERS = Number(arg("members", "5"));
 const CYCLES = Number(arg("cycles", "4"));
@@ -27,17 +27,9 @@ const CONCURRENCY = Number(arg("concurrency", "50"));
 const RATE = Number(arg("rate", "2000"));
 const SECONDS = Number(arg("seconds", "5"));
 const KINDS = arg("sockets", "room,user").split(",");
-const EXTRA_ENV = Object.fromEntries(
-	arg("ours-env", "")
-		.split(",")
-		.filter(Boolean)
-		.map((kv) => kv.split("=")),
-);
+const EXTRA_ENV = envArg("ours-env");
 const OUT = arg("out", join(ROOT, "bench", "results", "handshake.json"));
 
-const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const tmp = mkdtempSync(join(tmpdir(), "roomkit-bench-hs-"));
 process.on("exit", killAllNow);
 setTimeout(async () => {

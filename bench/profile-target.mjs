@@ -8,11 +8,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { arg } from "./cli.mjs";
 import { call } from "./http.mjs";
 import { startBareWorkerd, startDenoHost, startSelfhost, startSocketio, stopAll } from "./servers.mjs";
 import { prepareRooms, runTypical } from "./typical.mjs";
 
-const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
 const name = arg("system", "ours");
 const rate = Number(arg("rate", "800"));
 const seconds = Number(arg("seconds", "20"));

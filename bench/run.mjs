@@ -13,6 +13,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { arg, envArg, log, sleep } from "./cli.mjs";
 import { call } from "./http.mjs";
 import {
 	killAllNow,
@@ -33,7 +34,6 @@ import {
 } from "./servers.mjs";
 import { prepareRooms, printTypical, runTypical, summarizeTypical, TYPICAL_PROTOCOLS } from "./typical.mjs";
 
-const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
 const RUNS = Number(arg("runs", "3"));
 const SIZES = arg("sizes", "50,500").split(",").map(Number);
 const MESSAGES = Number(arg("messages", "2000"));
@@ -80,26 +80,14 @@ const BARE_FILES = arg("deno-bare-files", "");
 // deno-bare on node:http and the `ws` package (--deno-bare-ws=node) instead of Deno.upgradeWebSocket.
 const BARE_WS = arg("deno-bare-ws", "");
 // Experiments on the bare object only, e.g. --bare-env=GAP_PER_FRAME_MS=0 (see bench/bare/worker.ts).
-const BARE_ENV = Object.fromEntries(
-	arg("bare-env", "")
-		.split(",")
-		.filter(Boolean)
-		.map((kv) => kv.split("=")),
-);
+const BARE_ENV = envArg("bare-env");
 const USERS = 50;
 // The per-connection rate limit (20/s, burst 40) would throttle the load generator, and 50
 // users hold up to 100 sockets each at 5,000 sockets: both raised for the benchmark only.
 // Settings of our service for an experiment, e.g. --ours-env=GATEWAY_SHARDS=4 (see BENCHMARKS.md).
-const OURS_ENV = Object.fromEntries(
-	arg("ours-env", "")
-		.split(",")
-		.filter(Boolean)
-		.map((kv) => kv.split("=")),
-);
+const OURS_ENV = envArg("ours-env");
 const BENCH_VARS = { WS_RATE_PER_SECOND: "1000000", WS_RATE_BURST: "1000000", MAX_SOCKETS_PER_USER: "1000", ...OURS_ENV };
 
-const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tmp = mkdtempSync(join(tmpdir(), "roomkit-bench-"));
 
 let cleaning = false;

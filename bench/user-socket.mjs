@@ -14,10 +14,10 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
+import { arg, log, round, sleep } from "./cli.mjs";
 import { call, pool } from "./http.mjs";
 import { killAllNow, ROOT, startSelfhost, stopAll, treeRss, treeSchedMs, workerdVersion } from "./servers.mjs";
 
-const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
 const USERS = Number(arg("users", "1000"));
 const ROOMS_PER_USER = Number(arg("rooms-per-user", "3"));
 const MEMBERS = Number(arg("members", "10"));
@@ -25,9 +25,6 @@ const READY_ROOMS = Number(arg("ready-rooms", "200"));
 const IDLE_WAIT_MS = Number(arg("idle-wait", "15000"));
 const OUT = arg("out", join(ROOT, "bench", "results", "user-socket.json"));
 
-const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const tmp = mkdtempSync(join(tmpdir(), "roomkit-bench-us-"));
 process.on("exit", killAllNow);
 setTimeout(async () => {
