@@ -273,4 +273,47 @@ describe("Alarms", () => {
 		await group.settled();
 		await reopened.close();
 	});
+
+	it("fires an alarm again after a restart when its handler did not finish, and keeps a time the handler set", async () => {
+		const { group, endTurn } = manual();
+		const path = join(scratch(), "alarms.sqlite");
+		const fired: string[] = [];
+		const file = new SqliteFile(path, group);
+		// The handler of room:r1 never ends (the process dies during it); room:r2's sets its next alarm and ends.
+		const first = new Alarms(file, (key) => {
+			fired.push(key);
+			if (key === "room:r1") return new Promise(() => {});
+			first.slot(key).setAlarm(Date.now() + 60_000);
+			return Promise.resolve();
+		});
+		first.slot("room:r1").setAlarm(Date.now() + 20);
+		first.slot("room:r2").setAlarm(Date.now() + 20);
+		endTurn();
+		await new Promise((r) => setTimeout(r, 150));
+		expect(fired.sort()).toEqual(["room:r1", "room:r2"]);
+		// While its handler runs, an alarm reads as cleared.
+		expect(first.get("room:r1")).toBe(null);
+		expect(first.get("room:r2")).toBeGreaterThan(Date.now() + 30_000);
+		endTurn();
+		await group.settled();
+		first.stop();
+		await file.close();
+
+		const reopened = new SqliteFile(path, group);
+		const again: string[] = [];
+		const second = new Alarms(reopened, (key) => {
+			again.push(key);
+			return Promise.resolve();
+		});
+		expect(second.rearm()).toBe(2);
+		await new Promise((r) => setTimeout(r, 150));
+		// r1's unfinished run comes back; r2's next alarm is a minute away.
+		expect(again).toEqual(["room:r1"]);
+		endTurn();
+		await group.settled();
+		expect(second.get("room:r1")).toBe(null);
+		expect(second.get("room:r2")).toBeGreaterThan(Date.now() + 30_000);
+		second.stop();
+		await reopened.close();
+	});
 });

@@ -12,15 +12,20 @@ export interface AlarmSlot {
 
 /**
  * Alarms as timers whose times are kept in one SQLite file (written in the same group commit as
- * everything else), so the host re-arms them at startup. `fire` wakes the object by its key.
+ * everything else), so the host re-arms them at startup. `fire` wakes the object by its key and may
+ * return the handler's promise. As on workerd, a handler sees its alarm as cleared and sets the next
+ * one, and an alarm whose handler did not finish (the process died during it) fires again: its row
+ * stays until the handler ends, and goes then unless the handler set a new time.
  */
 export class Alarms {
 	private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+	/** Alarms whose handler runs now, by key: the time that fired (its row stays until the handler ends). */
+	private readonly running = new Map<string, number>();
 	private stopped = false;
 
 	constructor(
 		private readonly file: SqliteFile,
-		private readonly fire: (key: string) => void,
+		private readonly fire: (key: string) => unknown,
 	) {
 		file.sql.exec("CREATE TABLE IF NOT EXISTS alarms (key TEXT PRIMARY KEY, at INTEGER NOT NULL)");
 	}
@@ -31,7 +36,9 @@ export class Alarms {
 
 	get(key: string): number | null {
 		const row = this.file.sql.exec("SELECT at FROM alarms WHERE key = ?", key).toArray()[0];
-		return row ? Number(row.at) : null;
+		const at = row ? Number(row.at) : null;
+		// The alarm being handled is cleared, as far as its handler can tell.
+		return at !== null && this.running.get(key) === at ? null : at;
 	}
 
 	set(key: string, at: number): void {
@@ -68,10 +75,19 @@ export class Alarms {
 				this.timers.delete(key);
 				if (this.stopped) return;
 				if (delay === MAX_DELAY && at > Date.now()) return this.arm(key, at);
-				// As on workerd, the alarm is cleared before the handler runs; the handler sets the next one.
 				if (this.get(key) !== at) return;
-				this.file.sql.exec("DELETE FROM alarms WHERE key = ?", key);
-				this.fire(key);
+				this.running.set(key, at);
+				const done = () => {
+					if (this.running.get(key) === at) this.running.delete(key);
+					if (this.stopped) return;
+					// Handled: the row goes, unless the handler set a new time.
+					this.file.sql.exec("DELETE FROM alarms WHERE key = ? AND at = ?", key, at);
+				};
+				let handled: unknown;
+				try {
+					handled = this.fire(key);
+				} catch {}
+				Promise.resolve(handled).then(done, done);
 			},
 			Math.min(delay, MAX_DELAY),
 		);

@@ -87,14 +87,11 @@ export function createDenoHost(options: HostOptions): DenoHost {
 		const [kind, ...rest] = key.split(":");
 		const name = rest.join(":");
 		try {
-			if (kind === "webhook") {
-				webhooks
-					.object(name)
-					.alarm()
-					.catch((error) => console.error(JSON.stringify({ msg: "alarm failed", key, error: String(error) })));
-				return;
-			}
-			(kind === "room" ? rooms.object(name) : gateways.object(name)).alarm();
+			const host = kind === "webhook" ? webhooks.object(name) : kind === "room" ? rooms.object(name) : gateways.object(name);
+			// The handler's promise: the alarm fires again after a restart if it did not finish.
+			return Promise.resolve(host.alarm()).catch((error) =>
+				console.error(JSON.stringify({ msg: "alarm failed", key, error: String(error) })),
+			);
 		} catch (error) {
 			console.error(JSON.stringify({ msg: "alarm failed", key, error: String(error) }));
 		}

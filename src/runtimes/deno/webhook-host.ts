@@ -1,6 +1,5 @@
 import type { Env } from "../../env";
 import type { RoomEvent } from "../../room/message-log";
-import { loadWebhookConfig } from "../../webhooks/config";
 import { DispatcherCore, type EndpointPatch } from "../../webhooks/dispatcher-core";
 import type { EventTypeT } from "../../webhooks/events";
 import type { AlarmSlot } from "./alarms";
@@ -39,11 +38,7 @@ export class WebhookHost {
 	private run: Promise<void> | null = null;
 	private again = false;
 
-	/** How long until the fallback alarm of a run brings the dispatcher back (the sweep interval). */
-	private readonly sweepMs: number;
-
-	constructor(private readonly deps: WebhookHostDeps) {
-		this.sweepMs = loadWebhookConfig(deps.env).sweepMs;
+	constructor(deps: WebhookHostDeps) {
 		this.core = new DispatcherCore({
 			sql: deps.file.sql,
 			env: deps.env,
@@ -102,19 +97,13 @@ export class WebhookHost {
 			this.again = true;
 			return this.run;
 		}
+		// A run spans many turns (attempts of up to 15 s); if the process dies during it, the alarm
+		// fires again after the restart (src/runtimes/deno/alarms.ts), as workerd retries it.
 		this.run = (async () => {
-			// The alarm's row was taken before this run; a run spans many turns (attempts of up to 15 s),
-			// and the core sets the next alarm only at its end. A fallback alarm, committed with this
-			// turn, brings the dispatcher back if the process dies mid-run (workerd retries an alarm
-			// whose handler did not finish); the core's own setAlarm replaces it.
-			const fallback = Date.now() + this.sweepMs;
-			this.deps.alarm.setAlarm(fallback);
 			do {
 				this.again = false;
 				await this.core.alarm();
 			} while (this.again);
-			// The run ended and set no alarm (nothing owed, no endpoint): nor does the fallback stay.
-			if (this.deps.alarm.getAlarm() === fallback) this.deps.alarm.deleteAlarm();
 		})().finally(() => {
 			this.run = null;
 		});
