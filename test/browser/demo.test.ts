@@ -195,7 +195,7 @@ describe("demo page", () => {
 		const roomsAudit = await audit();
 		await openRoomById(page, roomId);
 		await send(page, "contrast check");
-		await expect.poll(() => shown(page), { timeout: 10_000 }).toHaveLength(1);
+		await expect.poll(() => shown(page), { timeout: 30_000 }).toHaveLength(1);
 		const chatAudit = await audit();
 		for (const result of [signInAudit, roomsAudit, chatAudit]) {
 			expect(result.unlabelled).toEqual([]);
@@ -239,9 +239,9 @@ describe("room list with live unread badges (user socket)", () => {
 		await bob.messages.send(roomId, { text_message: "hello?" });
 		for (const tab of [tab1, tab2]) {
 			// Room-list updates to a user who has not joined the room come at most once a second (INBOX_DEBOUNCE_MS).
-			await expect.poll(() => badge(tab).textContent(), { timeout: 10_000 }).toBe("2");
+			await expect.poll(() => badge(tab).textContent(), { timeout: 30_000 }).toBe("2");
 			expect(await badge(tab).isVisible()).toBe(true);
-			await expect.poll(() => tab.title(), { timeout: 10_000 }).toBe("(2) Roomkit chat demo");
+			await expect.poll(() => tab.title(), { timeout: 30_000 }).toBe("(2) Roomkit chat demo");
 		}
 
 		await tab1.getByRole("button", { name: "Open room lobby" }).click();
@@ -252,8 +252,8 @@ describe("room list with live unread badges (user socket)", () => {
 				[2, "bob", "hello?"],
 			]);
 		// Read in one tab: the badge clears in the other, without a reload.
-		await expect.poll(() => badge(tab2).isVisible(), { timeout: 10_000 }).toBe(false);
-		await expect.poll(() => tab2.title(), { timeout: 10_000 }).toBe("Roomkit chat demo");
+		await expect.poll(() => badge(tab2).isVisible(), { timeout: 30_000 }).toBe(false);
+		await expect.poll(() => tab2.title(), { timeout: 30_000 }).toBe("Roomkit chat demo");
 		expect((await backend.users.unread(aliceId)).unread_total).toBe(0);
 		// While tab1 has the room open, new messages are read there and never badge tab2.
 		await bob.messages.send(roomId, { text_message: "third" });
@@ -279,8 +279,8 @@ describe("conversation features in the demo", () => {
 
 		// Presence: each page shows both users online, with a dot (from the join's list and presence events).
 		const onlineOf = async (page: Page) => (await page.locator("#online li").allTextContents()).sort();
-		await expect.poll(() => onlineOf(bob), { timeout: 10_000 }).toEqual(["alice", "bob (you)"]);
-		await expect.poll(() => onlineOf(alice), { timeout: 10_000 }).toEqual(["alice (you)", "bob"]);
+		await expect.poll(() => onlineOf(bob), { timeout: 30_000 }).toEqual(["alice", "bob (you)"]);
+		await expect.poll(() => onlineOf(alice), { timeout: 30_000 }).toEqual(["alice (you)", "bob"]);
 		expect(await bob.locator("#online li .dot").count()).toBe(2);
 
 		// Typing shows on the other page, then the message arrives.
@@ -294,10 +294,10 @@ describe("conversation features in the demo", () => {
 			await input.press("Backspace");
 			await new Promise((r) => setTimeout(r, 500));
 		}
-		await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 10_000 }).toBe("alice is typing…");
+		await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 30_000 }).toBe("alice is typing…");
 		await alice.getByRole("button", { name: "Send", exact: true }).click();
 		await expect.poll(() => shown(bob)).toEqual([[1, "alice", "Helo"]]);
-		await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 10_000 }).toBe("");
+		await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 30_000 }).toBe("");
 
 		// Bob reacts; alice sees the count.
 		await item(bob, "Helo").getByRole("button", { name: "Add 👍 reaction" }).click();
